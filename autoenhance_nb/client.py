@@ -1,0 +1,406 @@
+"""HTTP client for the Autoenhance v3 API: one pooled session, typed errors, retries,
+exactly-once order creation.
+
+Owns HTTP only: it imports no pandas and no widgets, and never logs or formats the
+API key into anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from typing import Any, Iterator
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import errors as E
+from .errors import one_line
+
+__all__ = ["AutoenhanceClient", "validate_order_id", "DEFAULT_BASE_URL", "environment_of"]
+
+DEFAULT_BASE_URL = "https://api.autoenhance.ai"
+DEFAULT_TIMEOUT = 30.0
+MAX_ORDER_ID_LENGTH = 255
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = "autoenhance-nb/0.1.0"
+
+log = logging.getLogger("autoenhance_nb")
+
+
+def validate_order_id(order_id: Any) -> str:
+    """Return ``order_id`` unchanged when it can be a valid id, else raise
+    ``ValidationError``. The one rule every front end uses (the form shows its message
+    next to the field)."""
+    problem = order_id_problem(order_id)
+    if problem:
+        raise E.ValidationError(f"Invalid order_id: {problem}", fields={"order_id": [problem]})
+    return order_id
+
+
+def order_id_problem(order_id: Any) -> str | None:
+    """The reason ``order_id`` cannot be valid, or None."""
+    if not isinstance(order_id, str):
+        return f"must be a string, not {type(order_id).__name__}"
+    if not order_id.strip():
+        return "must not be empty or only whitespace"
+    if len(order_id) > MAX_ORDER_ID_LENGTH:
+        return f"must be at most {MAX_ORDER_ID_LENGTH} characters (got {len(order_id)})"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in order_id):
+        return "must not contain control characters"
+    if order_id in (".", ".."):
+        # A dot segment would be normalised away by URL handling and reach another path.
+        return "must not be '.' or '..'"
+    return None
+
+
+def environment_of(base_url: str) -> str:
+    """"sandbox" for an API on this machine (loopback), else "live"."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return "sandbox"
+    try:
+        return "sandbox" if ipaddress.ip_address(host).is_loopback else "live"
+    except ValueError:
+        return "live"
+
+
+class _Session(requests.Session):
+    """requests strips ``Authorization`` on a cross-host redirect but forwards custom
+    headers; strip ``x-api-key`` the same way."""
+
+    def rebuild_auth(self, prepared_request, response):  # noqa: D401
+        super().rebuild_auth(prepared_request, response)
+        if "x-api-key" in prepared_request.headers and self.should_strip_auth(
+                response.request.url, prepared_request.url):
+            del prepared_request.headers["x-api-key"]
+
+
+class AutoenhanceClient:
+    """Talks to the Autoenhance v3 API (or the sandbox).
+
+        client = AutoenhanceClient()               # key and URL from the environment
+        order = client.create_order(name="Kitchen")
+        client.get_order(order["order_id"])["status"]   # 'waiting'
+
+    api_key: the argument, else ``AUTOENHANCE_API_KEY``.
+    base_url: the argument, else ``AUTOENHANCE_BASE_URL``, else the live API.
+    timeout: seconds per attempt (connect and read).
+    max_retries: extra attempts after a 429, 5xx, timeout or dropped connection.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = 3,
+                 backoff_factor: float = 0.25, backoff_max: float = 8.0,
+                 pool_maxsize: int = 32, environment: str | None = None):
+        key = api_key if api_key is not None else os.environ.get("AUTOENHANCE_API_KEY")
+        self.__api_key = key.strip() if key and key.strip() else None
+        url = base_url or os.environ.get("AUTOENHANCE_BASE_URL") or DEFAULT_BASE_URL
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL, got {one_line(url)!r}")
+        self.base_url = url.rstrip("/")
+        self.environment = environment or environment_of(self.base_url)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_factor = backoff_factor
+        self.backoff_max = backoff_max
+        self._session = _Session()
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # Idempotent methods retry inside urllib3 (backoff with jitter, Retry-After).
+        # POST does not: create_order runs its own loop so that it can check for the
+        # order its lost attempt may have made.
+        retry = Retry(total=max_retries, connect=max_retries, read=max_retries,
+                      status=max_retries, other=0, backoff_factor=backoff_factor,
+                      backoff_max=backoff_max, backoff_jitter=backoff_factor,
+                      status_forcelist=RETRY_STATUSES,
+                      allowed_methods=frozenset({"GET", "PATCH", "DELETE", "PUT", "HEAD"}),
+                      respect_retry_after_header=True, raise_on_status=False,
+                      raise_on_redirect=False)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    # -- identity (never the key) ------------------------------------------------
+    @property
+    def has_key(self) -> bool:
+        return self.__api_key is not None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def __repr__(self) -> str:
+        key = "key set" if self.has_key else "no key"
+        return f"<AutoenhanceClient {self.environment} {self.base_url} ({key})>"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "AutoenhanceClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- orders ------------------------------------------------------------------
+    def create_order(self, name: str | None = None, order_id: str | None = None, *,
+                     adopt_existing: bool = False) -> dict:
+        """Create an order and return it.
+
+        Without ``order_id`` the client picks a uuid4 hex, so the create can be retried
+        safely: after a timeout, dropped connection, 429 or 5xx it tries again, and if
+        the retry finds the id taken by an order with the same name, that order is the
+        one the lost attempt made and is returned. One call never makes two orders.
+        ``adopt_existing=True`` treats a taken id that way from the first attempt
+        (used when re-running a batch whose earlier run may have created it).
+        """
+        if name is not None and not isinstance(name, str):
+            raise E.ValidationError(f"Invalid name: must be a string, not {type(name).__name__}",
+                                    fields={"name": ["must be a string"]})
+        if order_id is None:
+            order_id = uuid.uuid4().hex
+        else:
+            validate_order_id(order_id)
+        body: dict[str, Any] = {"order_id": order_id}
+        if name is not None:
+            body["name"] = name
+        what = f"Creating order {one_line(order_id)!r}"
+        self._need_key(what)
+        attempt = 0
+        while True:
+            maybe_created = attempt > 0 or adopt_existing
+            try:
+                resp = self._send("POST", "/v3/orders/", what, json=body, raise_for_status=False)
+            except E.TransportError as exc:
+                last: E.AutoenhanceError = exc
+                retry_after = None
+            else:
+                if resp.status_code < 300:
+                    return self._json(resp, what)
+                error = self._error(resp, what, order_id=order_id)
+                if isinstance(error, E.ConflictError):
+                    if maybe_created:
+                        mine = self._find_own_order(order_id, name, what)
+                        if mine is not None:
+                            return mine
+                    raise error
+                if resp.status_code not in RETRY_STATUSES:
+                    raise error
+                last = error
+                retry_after = getattr(error, "retry_after", None)
+            attempt += 1
+            if attempt > self.max_retries:
+                raise last
+            time.sleep(self._backoff(attempt, retry_after))
+
+    def _find_own_order(self, order_id: str, name: str | None, what: str) -> dict | None:
+        try:
+            existing = self.get_order(order_id)
+        except E.NotFoundError:
+            return None
+        if name is None or existing.get("name") == name:
+            log.info("%s: found the order an earlier attempt created", what)
+            return existing
+        return None
+
+    def get_order(self, order_id: str) -> dict:
+        what = f"Fetching order {one_line(validate_order_id(order_id))!r}"
+        return self._json(self._send("GET", self._order_path(order_id), what), what)
+
+    def list_orders(self, per_page: int = 15) -> Iterator[dict]:
+        """Every order of the account, following ``pagination.next_offset``."""
+        if not isinstance(per_page, int) or not 1 <= per_page <= 15:
+            raise E.ValidationError("Invalid per_page: must be an integer from 1 to 15",
+                                    fields={"per_page": ["must be 1 to 15"]})
+        what = "Listing orders"
+        self._need_key(what)
+        offset: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"per_page": per_page}
+            if offset is not None:
+                params["offset"] = offset
+            page = self._json(self._send("GET", "/v3/orders/", what, params=params), what)
+            yield from page.get("orders") or []
+            offset = (page.get("pagination") or {}).get("next_offset")
+            if offset is None or offset == "":
+                return
+            offset = str(offset)
+            if offset in seen:  # a server handing back a token twice would loop forever
+                raise E.ServerError(f"{what} failed: the API repeated a page token")
+            seen.add(offset)
+
+    def update_order(self, order_id: str, *, name: str) -> dict:
+        what = f"Renaming order {one_line(validate_order_id(order_id))!r}"
+        if not isinstance(name, str):
+            raise E.ValidationError("Invalid name: must be a string",
+                                    fields={"name": ["must be a string"]})
+        self._need_key(what)
+        resp = self._send("PATCH", self._order_path(order_id), what, json={"name": name})
+        return self._json(resp, what)
+
+    def delete_order(self, order_id: str) -> None:
+        what = f"Deleting order {one_line(validate_order_id(order_id))!r}"
+        self._need_key(what)
+        resp = self._send("DELETE", self._order_path(order_id), what, raise_for_status=False)
+        if resp.status_code == 404 and _was_retried(resp):
+            return  # an earlier attempt deleted it; its answer was lost
+        self._check(resp, what)
+
+    # -- plumbing ----------------------------------------------------------------
+    @staticmethod
+    def _order_path(order_id: str) -> str:
+        # One path segment, everything reserved percent-encoded: "a/../b", "x?y#z" and
+        # "%2F" stay inside the segment.
+        return "/v3/orders/" + quote(order_id, safe="")
+
+    def _need_key(self, what: str) -> None:
+        if self.__api_key is None:
+            raise E.MissingApiKeyError(
+                f"{what} needs an API key: set AUTOENHANCE_API_KEY (or use the sandbox)")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(float(retry_after), 60.0)
+        base = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
+        return base + random.uniform(0, self.backoff_factor)
+
+    def _send(self, method: str, path: str, what: str, *, json: Any = None,
+              params: dict | None = None,
+              raise_for_status: bool = True) -> requests.Response:
+        url = self.base_url + path
+        headers = {}
+        if self.__api_key is not None:
+            headers["x-api-key"] = self.__api_key
+        kwargs: dict[str, Any] = {"headers": headers, "params": params,
+                                  "timeout": self.timeout}
+        if json is not None:
+            kwargs["json"] = json
+        try:
+            resp = self._session.request(method, url, **kwargs)
+        except requests.exceptions.Timeout:
+            raise E.TransportError(
+                f"{what} failed: no answer from {self.host} within {self.timeout:g} s "
+                f"(timeout)") from None
+        except requests.exceptions.RetryError as exc:
+            raise E.TransportError(f"{what} failed: {self.host} kept failing "
+                                   f"({_reason(exc)})") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise E.TransportError(f"{what} failed: cannot reach {self.host} "
+                                   f"({_reason(exc)})") from None
+        except requests.exceptions.RequestException as exc:
+            raise E.TransportError(f"{what} failed: {_reason(exc)}") from None
+        log.debug("%s %s -> %s", method, path.split("?")[0], resp.status_code)
+        if raise_for_status:
+            self._check(resp, what)
+        return resp
+
+    def _check(self, resp: requests.Response, what: str) -> None:
+        if resp.status_code >= 400:
+            raise self._error(resp, what)
+
+    def _json(self, resp: requests.Response, what: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise E.ServerError(f"{what} failed: the API answered HTTP {resp.status_code} "
+                                f"with a body that is not JSON", resp.status_code) from None
+
+    def _error(self, resp: requests.Response, what: str, *,
+               order_id: str | None = None) -> E.AutoenhanceError:
+        status = resp.status_code
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        server_msg = body.get("message") if isinstance(body, dict) else None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        suffix = f"(HTTP {status})"
+        if _is_duplicate(status, detail, server_msg):
+            return E.ConflictError(
+                f"{what} failed: order_id {one_line(order_id)!r} is already used by another "
+                f"order {suffix}", status, body, order_id=order_id)
+        if status in (401, 403):
+            return E.AuthenticationError(
+                f"{what} failed: the API key was refused; check AUTOENHANCE_API_KEY {suffix}",
+                status, body)
+        if status == 404:
+            return E.NotFoundError(f"{what} failed: not found {suffix}", status, body)
+        if status in (400, 422):
+            fields = _field_errors(detail)
+            if fields:
+                text = "; ".join(f"{f}: {' '.join(map(str, m))}" for f, m in fields.items())
+            else:
+                text = server_msg or "the request was not valid"
+            return E.ValidationError(f"{what} failed: {one_line(text, 200)} {suffix}",
+                                     status, body, fields=fields)
+        if status == 429:
+            retry_after = _retry_after(resp)
+            hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+            return E.RateLimitError(f"{what} failed: rate limited by {self.host}{hint} "
+                                    f"{suffix}", status, body, retry_after=retry_after)
+        if status >= 500:
+            return E.ServerError(f"{what} failed: {self.host} had a server error "
+                                 f"{suffix}", status, body)
+        text = one_line(server_msg or resp.reason or "unexpected answer")
+        return E.AutoenhanceError(f"{what} failed: {text} {suffix}", status, body)
+
+
+def _is_duplicate(status: int, detail: Any, message: Any) -> bool:
+    if status == 409:
+        return True
+    if status in (400, 422):
+        text = (json.dumps(detail) if detail else "") + str(message or "")
+        lowered = text.lower()
+        return "order_id" in lowered and any(w in lowered for w in
+                                             ("exist", "unique", "duplicate", "taken"))
+    return False
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    """Flatten APIFlask's ``{"json": {"field": ["msg"]}}`` into ``{"field": ["msg"]}``."""
+    fields: dict[str, list[str]] = {}
+    if not isinstance(detail, dict):
+        return fields
+    for location in detail.values():
+        if isinstance(location, dict):
+            for field, messages in location.items():
+                if isinstance(messages, list):
+                    fields[str(field)] = [str(m) for m in messages]
+                else:
+                    fields[str(field)] = [str(messages)]
+    return fields
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _was_retried(resp: requests.Response) -> bool:
+    retries = getattr(resp.raw, "retries", None)
+    return bool(retries is not None and retries.history)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause for a transport failure, without URLs' query strings."""
+    text = str(exc)
+    for marker in ("Connection refused", "Connection reset", "Connection aborted",
+                   "RemoteDisconnected", "Name or service not known", "timed out",
+                   "Max retries exceeded", "too many 5", "too many 429"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return one_line(type(exc).__name__)
