@@ -294,6 +294,10 @@ class AutoenhanceClient:
             raise E.TransportError(f"{what} failed: {self.host} kept failing "
                                    f"({_reason(exc)})") from None
         except requests.exceptions.ConnectionError as exc:
+            if _timed_out(exc):
+                raise E.TransportError(
+                    f"{what} failed: no answer from {self.host} within {self.timeout:g} s "
+                    f"(timeout)") from None
             raise E.TransportError(f"{what} failed: cannot reach {self.host} "
                                    f"({_reason(exc)})") from None
         except requests.exceptions.RequestException as exc:
@@ -393,6 +397,16 @@ def _retry_after(resp: requests.Response) -> float | None:
 def _was_retried(resp: requests.Response) -> bool:
     retries = getattr(resp.raw, "retries", None)
     return bool(retries is not None and retries.history)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """urllib3 wraps a read timeout that exhausted its retries in MaxRetryError, which
+    requests re-raises as ConnectionError."""
+    from urllib3.exceptions import NewConnectionError, TimeoutError as Urllib3Timeout
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    # NewConnectionError subclasses ConnectTimeoutError for old callers; it is a refusal.
+    return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
 
 
 def _reason(exc: BaseException) -> str:
