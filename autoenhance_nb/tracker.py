@@ -239,6 +239,12 @@ class OrderTracker:
     def __contains__(self, order_id: object) -> bool:
         return order_id in self._rows
 
+    def row(self, order_id: str) -> dict | None:
+        """The table's row for ``order_id`` as a dict (timestamps as ns), or None."""
+        with self._lock:
+            row = self._rows.get(order_id)
+            return dict(zip(COLUMNS, row)) if row is not None else None
+
     def order_ids(self) -> list[str]:
         with self._lock:
             return list(self._rows)

@@ -1,0 +1,334 @@
+"""%autoenhance_order and %autoenhance_login in a real IPython shell against a sandbox."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from traitlets.config import Config
+
+import autoenhance_nb as ae
+from autoenhance_nb.magics import derived_order_id, parse_batch
+from autoenhance_nb.sandbox import Sandbox
+
+SENTINEL = "sk-SENTINEL-magic-77c1"
+
+
+@pytest.fixture(scope="module")
+def shell():
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # real history, nothing on disk
+    ip = InteractiveShell.instance(config=config)
+    ip.run_line_magic("colors", "nocolor")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def ip(shell, sandbox, monkeypatch):
+    """The shell with the extension loaded and the session pointed at this test's
+    sandbox (through the environment, as a user of a CLI sandbox would)."""
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    shell.extension_manager.load_extension("autoenhance_nb")
+    magics = shell._autoenhance_magics
+    saved = {k: getattr(magics, k) for k in ("short_errors", "workers", "timeout",
+                                              "max_retries", "progress")}
+    magics.max_retries = 1
+    magics.progress = False
+    yield shell
+    for k, v in saved.items():
+        setattr(magics, k, v)
+    ae.reset_session()
+
+
+def run(ip, code):
+    """Run a cell like a notebook does; returns (result, captured output)."""
+    with capture_output() as cap:
+        result = ip.run_cell(code)
+    return result, cap.stdout + cap.stderr
+
+
+# -- loading -------------------------------------------------------------------------------
+def test_load_ext_names_the_environment_and_twice_is_harmless(shell, sandbox, monkeypatch):
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    shell.extension_manager.unload_extension("autoenhance_nb")
+    assert "autoenhance_order" not in shell.magics_manager.magics["line"]
+    with capture_output() as cap:
+        shell.run_line_magic("load_ext", "autoenhance_nb")
+        shell.run_line_magic("load_ext", "autoenhance_nb")
+        from autoenhance_nb import load_ipython_extension
+        load_ipython_extension(shell)
+    lines = [ln for ln in cap.stdout.splitlines() if ln.startswith("autoenhance:")]
+    assert lines == [f"autoenhance: using the SANDBOX {sandbox.url[7:]} API"]
+    assert "autoenhance_order" in shell.magics_manager.magics["cell"]
+    assert sum(type(c).__name__ == "AutoenhanceMagics" for c in shell.configurables) == 1
+    ae.reset_session()
+
+
+def test_load_ext_without_key_starts_the_built_in_sandbox(shell):
+    ae.reset_session()
+    shell.extension_manager.unload_extension("autoenhance_nb")
+    with capture_output() as cap:
+        shell.run_line_magic("load_ext", "autoenhance_nb")
+    assert "using the built-in SANDBOX at http://127.0.0.1:" in cap.stdout
+    assert ae.session().sandbox.running
+    ae.reset_session()
+
+
+# -- line magic -------------------------------------------------------------------------------
+@pytest.mark.parametrize("line,name", [
+    ('"Kitchen – 12 Rue Oberkampf"', "Kitchen – 12 Rue Oberkampf"),
+    ("Garden shoot", "Garden shoot"),
+    ("'Single quoted'", "Single quoted"),
+    ('"O\'Brien house"', "O'Brien house"),
+    ("日本語の注文 🏠", "日本語の注文 🏠"),
+    ('"עברית RTL"', "עברית RTL"),
+])
+def test_line_magic_creates_one_order(ip, sandbox, line, name):
+    result, out = run(ip, f"%autoenhance_order {line}")
+    assert result.success, out
+    assert [o["name"] for o in sandbox.orders] == [name]
+    oid = sandbox.orders[0]["order_id"]
+    assert f"Created order {oid} {name!r} (waiting)" in out
+    assert "1 orders in the table (waiting 1)" in out and "SANDBOX" in out
+    assert isinstance(result.result, pd.DataFrame) and list(result.result["name"]) == [name]
+
+
+def test_line_magic_with_custom_order_id(ip, sandbox):
+    result, out = run(ip, "%autoenhance_order Hall --order-id hall-2026")
+    assert result.success and sandbox.orders[0]["order_id"] == "hall-2026"
+    assert ae.session().df.loc[0, "source"] == "magic"
+
+
+def test_result_can_go_into_a_variable(ip, sandbox):
+    run(ip, "%autoenhance_order First")
+    result, _ = run(ip, "df = %autoenhance_order --list")
+    assert result.success
+    assert list(ip.user_ns["df"]["name"]) == ["First"]
+    result, _ = run(ip, "%autoenhance_order Second -o orders")
+    assert list(ip.user_ns["orders"]["name"]) == ["First", "Second"]
+    result, _ = run(ip, "%autoenhance_order --list --out again")
+    assert len(ip.user_ns["again"]) == 2
+
+
+def test_bad_out_variable_is_a_usage_error(ip):
+    result, out = run(ip, "%autoenhance_order --list -o 'not valid'")
+    assert isinstance(result.error_in_exec, Exception)
+    assert "needs a Python variable name" in out
+
+
+# -- cell magic --------------------------------------------------------------------------------
+CELL = '''Kitchen – 12 Rue Oberkampf
+"Hall, first floor",hall-1
+
+# a comment line
+Garden
+Garden
+'''
+
+
+def test_cell_magic_creates_a_batch(ip, sandbox):
+    result, out = run(ip, "%%autoenhance_order -o week\n" + CELL)
+    assert result.success, out
+    names = sorted(o["name"] for o in sandbox.orders)
+    assert names == sorted(["Kitchen – 12 Rue Oberkampf", "Hall, first floor", "Garden",
+                            "Garden"])
+    assert "created 4 of 4, 0 failed" in out
+    assert len(ip.user_ns["week"]) == 4
+    ids = {o["name"]: o["order_id"] for o in sandbox.orders}
+    assert ids["Hall, first floor"] == "hall-1"
+    assert ids["Kitchen – 12 Rue Oberkampf"] == derived_order_id("Kitchen – 12 Rue Oberkampf", 0)
+
+
+def test_fifty_line_cell(ip, sandbox):
+    body = "\n".join(f"Shoot {i:02d}" for i in range(50))
+    result, out = run(ip, "%%autoenhance_order\n" + body)
+    assert result.success and "created 50 of 50, 0 failed" in out
+    assert len(sandbox.orders) == 50 and len(ae.session()) == 50
+
+
+def test_cell_failures_name_their_lines_and_stop_the_cell(ip, sandbox):
+    ae.session().create("someone else's", order_id="taken")
+    body = "ok one\nbad," + "x" * 256 + "\nclash,taken\ntoo,many,fields\nok two\n"
+    result, out = run(ip, "%%autoenhance_order\n" + body)
+    assert isinstance(result.error_in_exec, Exception), "the cell fails"
+    assert "created 2 of 5, 3 failed" in out
+    assert "line 2: Invalid order_id" in out
+    assert "line 3: Creating order 'taken' failed: order_id 'taken' is already used" in out
+    assert "line 4: expected `name` or `name,order_id`" in out
+    assert "UsageError: 3 of 5 lines failed" in out and "Traceback" not in out
+
+
+def test_rerunning_a_fixed_cell_never_duplicates(ip, sandbox):
+    sandbox.ambiguous_rate = 1.0  # every create is made but its answer is lost
+    ip._autoenhance_magics.max_retries = 0
+    body = "\n".join(f"Room {i}" for i in range(10))
+    result, out = run(ip, "%%autoenhance_order\n" + body)
+    assert not result.success and "created 0 of 10, 10 failed" in out
+    assert len(sandbox.orders) == 10
+    sandbox.ambiguous_rate = 0.0
+    result, out = run(ip, "%%autoenhance_order\n" + body)
+    assert result.success and "created 10 of 10, 0 failed" in out
+    result, out = run(ip, "%%autoenhance_order\n" + body + "\nRoom 10")
+    assert result.success and "created 1 of 11 (10 already in the table), 0 failed" in out
+    assert len(sandbox.orders) == 11 and len(ae.session()) == 11
+
+
+def test_rerun_after_a_kernel_restart_adopts_instead_of_duplicating(ip, sandbox):
+    body = "A\nB\nC"
+    run(ip, "%%autoenhance_order\n" + body)
+    ae.session().use_client(ae.session().client)  # an empty table, as after a restart
+    result, out = run(ip, "%%autoenhance_order\n" + body)
+    assert result.success and "created 3 of 3" in out
+    assert len(sandbox.orders) == 3
+
+
+def test_parse_batch_rules():
+    items, problems = parse_batch('a\n\n# c\n"x, y",id-1\n , id-2\nb,c,d\n  a  \n')
+    assert [(n, i["name"]) for n, i in items] == [(1, "a"), (4, "x, y"), (5, None), (7, "a")]
+    assert items[1][1]["order_id"] == "id-1" and items[2][1]["order_id"] == "id-2"
+    assert items[0][1]["order_id"] != items[3][1]["order_id"], "second 'a' is a new order"
+    assert [n for n, _ in problems] == [6]
+
+
+def test_cell_magic_refuses_names_on_its_first_line(ip):
+    result, out = run(ip, "%%autoenhance_order Kitchen\nHall")
+    assert not result.success and "names in the cell body" in out
+
+
+# -- table operations ----------------------------------------------------------------------------
+def test_refresh_sync_and_export(ip, sandbox, tmp_path, client):
+    run(ip, "%autoenhance_order One")
+    client.create_order(name="made elsewhere")
+    result, out = run(ip, "%autoenhance_order --refresh")
+    assert result.success and "Refreshed 1 orders" in out
+    result, out = run(ip, "%autoenhance_order --sync")
+    assert result.success and "Synced 2 orders" in out and len(result.result) == 2
+    target = tmp_path / "out dir" / "orders.csv"
+    target.parent.mkdir()
+    result, out = run(ip, f'%autoenhance_order --export "{target}"')
+    assert result.success and f"Exported 2 orders to {target}" in out
+    assert result.result is None
+    assert len(pd.read_csv(target)) == 2
+
+
+def test_export_to_a_missing_folder_is_a_short_error(ip, tmp_path):
+    result, out = run(ip, f"%autoenhance_order --export {tmp_path}/nope/orders.csv")
+    assert not result.success
+    assert "UsageError" in out and "No such file or directory" in out
+    assert "Traceback" not in out
+
+
+def test_unknown_flags_are_usage_errors(ip, sandbox):
+    result, out = run(ip, "%autoenhance_order Kitchen --colour red")
+    assert not result.success and "unrecognized arguments: --colour red" in out
+    assert sandbox.orders == []
+
+
+def test_help_shows_usage_and_examples(ip):
+    result, doc = run(ip, "%autoenhance_order?")
+    assert result.success
+    assert "%autoenhance_order [--order-id ORDER_ID] [--list]" in doc
+    for flag in ("--order-id", "--list", "--refresh", "--sync", "--export", "--out"):
+        assert flag in doc
+    assert "Examples::" in doc and "%%autoenhance_order -o week" in doc
+
+
+# -- configuration ------------------------------------------------------------------------------------
+def test_config_lists_and_sets_traits(ip):
+    with capture_output() as cap:
+        ip.run_line_magic("config", "AutoenhanceMagics")
+    for trait in ("short_errors", "workers", "timeout", "max_retries", "base_url"):
+        assert trait in cap.stdout
+    ip.run_line_magic("config", "AutoenhanceMagics.timeout = 0.2")
+    assert ae.session().client.timeout == 0.2
+    ip.run_line_magic("config", "AutoenhanceMagics.workers = 3")
+    assert ip._autoenhance_magics.workers == 3
+
+
+def test_timeout_setting_takes_effect(ip, sandbox):
+    sandbox.latency = 0.5
+    ip.run_line_magic("config", "AutoenhanceMagics.timeout = 0.1")
+    ip.run_line_magic("config", "AutoenhanceMagics.max_retries = 0")
+    result, out = run(ip, "%autoenhance_order Slow")
+    assert not result.success and "within 0.1 s (timeout)" in out
+
+
+def test_short_errors_false_shows_the_traceback(ip, sandbox):
+    sandbox.error_rate = 1.0
+    ip.run_line_magic("config", "AutoenhanceMagics.short_errors = False")
+    result, out = run(ip, "%autoenhance_order Kitchen")
+    assert type(result.error_in_exec).__name__ == "ServerError"
+    assert "Traceback" in out
+
+
+# -- errors stop the cell, briefly -----------------------------------------------------------------------
+def test_server_outage_is_a_short_error_that_stops_the_cell(ip, sandbox):
+    sandbox.error_rate = 1.0
+    result, out = run(ip, "%autoenhance_order Kitchen\nafter = 1")
+    assert not result.success and "after" not in ip.user_ns
+    assert "UsageError: Creating order" in out and "server error (HTTP 503)" in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) <= 2
+
+
+def test_wrong_key_is_a_short_error(shell, monkeypatch):
+    with Sandbox(api_key="the-real-one") as sb:
+        monkeypatch.setenv("AUTOENHANCE_API_KEY", SENTINEL)
+        monkeypatch.setenv("AUTOENHANCE_BASE_URL", sb.url)
+        ae.reset_session()
+        shell.extension_manager.load_extension("autoenhance_nb")
+        result, out = run(shell, "%autoenhance_order Kitchen")
+        assert not result.success
+        assert "the API key was refused" in out and "Traceback" not in out
+        assert SENTINEL not in out
+    ae.reset_session()
+
+
+# -- login and the key's secrecy ----------------------------------------------------------------------------
+def test_login_prompts_and_the_key_is_nowhere(shell, monkeypatch):
+    monkeypatch.delenv("AUTOENHANCE_API_KEY", raising=False)
+    ae.reset_session()
+    with Sandbox(api_key=SENTINEL) as live:
+        monkeypatch.setattr(getpass, "getpass", lambda prompt="": SENTINEL)
+        shell.extension_manager.load_extension("autoenhance_nb")
+        outputs = []
+        for code in (f"%autoenhance_login --base-url {live.url}",
+                     "%autoenhance_order Live order", "%autoenhance_order --list",
+                     "repr(__import__('autoenhance_nb').session())"):
+            result, out = run(shell, code)
+            assert result.success, out
+            outputs.append(out)
+            outputs.append(repr(result.result))
+        assert [o["name"] for o in live.orders] == ["Live order"]
+        assert "now using the SANDBOX" in outputs[0] or "now using the LIVE" in outputs[0]
+        history = [line for _, _, line in shell.history_manager.get_range()]
+        haystacks = outputs + history + [repr(shell.user_ns.get("In")),
+                                         repr(shell.user_ns.get("Out"))]
+        assert all(SENTINEL not in h for h in haystacks)
+        assert SENTINEL not in ae.session().df.to_csv()
+    ae.reset_session()
+
+
+def test_login_with_an_empty_key_keeps_the_session(shell, monkeypatch, sandbox):
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    shell.extension_manager.load_extension("autoenhance_nb")
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "   ")
+    result, out = run(shell, "%autoenhance_login")
+    assert not result.success and "No key entered" in out
+    ae.reset_session()
+
+
+def test_the_key_is_not_a_magic_argument(ip):
+    result, out = run(ip, "%autoenhance_login --api-key abc")
+    assert not result.success and "unrecognized arguments" in out
+    assert os.environ.get("AUTOENHANCE_API_KEY") == "test-key"
