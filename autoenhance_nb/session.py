@@ -13,7 +13,7 @@ import threading
 from .client import AutoenhanceClient
 from .tracker import OrderTracker
 
-__all__ = ["session", "use_live", "reset_session", "SANDBOX_KEY"]
+__all__ = ["session", "current_session", "use_live", "reset_session", "SANDBOX_KEY"]
 
 #: What the session's client sends to its own sandbox (which accepts any key).
 SANDBOX_KEY = "sandbox"
@@ -52,6 +52,11 @@ def _new_session(*, quiet: bool, **client_options) -> OrderTracker:
         print(f"autoenhance: no AUTOENHANCE_API_KEY set, so this session uses the built-in "
               f"SANDBOX at {sandbox.url} (nothing reaches Autoenhance)")
     return tracker
+
+
+def current_session() -> OrderTracker | None:
+    """The session's tracker if one was started, without starting one."""
+    return _session
 
 
 def use_live(api_key: str, base_url: str | None = None, **client_options) -> OrderTracker:

@@ -1,0 +1,214 @@
+"""OrderForm without a front end (as ipywidgets' own tests do): set .value, .click(),
+then wait for the background action. Talks HTTP to a running sandbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+
+import pandas as pd
+import pytest
+from ipywidgets.embed import dependency_state
+
+import autoenhance_nb as ae
+from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
+from autoenhance_nb.sandbox import Sandbox
+
+SENTINEL = "sk-SENTINEL-form-5be0"
+
+
+@pytest.fixture
+def form(tracker):
+    f = OrderForm(tracker)
+    yield f
+    f.close()
+
+
+def create(form, name, order_id=""):
+    form.name.value = name
+    form.order_id.value = order_id
+    form.create_button.click()
+    form.wait()
+
+
+def test_form_has_the_fields_buttons_and_badge(form):
+    assert form.name.description == "Order name"
+    assert form.order_id.description == "Order ID (optional)"
+    labels = [form.create_button.description, form.refresh_button.description,
+              form.export_button.description]
+    assert labels == ["Create order", "Refresh statuses", "Export CSV"]
+    assert "SANDBOX" in form.header.value and "127.0.0.1" in form.header.value
+    assert "0</b> orders" in form.table.value
+
+
+def test_create_success_clears_the_fields_and_shows_the_order(form, sandbox):
+    create(form, "Kitchen – 12 Rue Oberkampf", "kitchen-12")
+    assert [o["order_id"] for o in sandbox.orders] == ["kitchen-12"]
+    assert "Created order kitchen-12" in form.message.value and "ae-msg-ok" in form.message.value
+    assert form.name.value == "" and form.order_id.value == ""
+    assert "Kitchen – 12 Rue Oberkampf" in form.table.value
+    assert form.tracker.df.loc[0, "source"] == "form"
+    assert form.create_button.description == "Create order"
+    assert not form.create_button.disabled
+
+
+def test_invalid_order_id_is_shown_and_blocks_create(form, sandbox):
+    form.name.value = "Hall"
+    form.order_id.value = "   "
+    assert "must not be empty" in form.order_id_error.value
+    assert form.create_button.disabled
+    form.create_button.click()
+    form.wait()
+    assert sandbox.request_log == []
+    form.order_id.value = "x" * 256
+    assert "at most 255 characters" in form.order_id_error.value
+    form.order_id.value = "hall-1"
+    assert form.order_id_error.value == "" and not form.create_button.disabled
+
+
+def test_conflict_keeps_the_name_for_a_retry(form, sandbox):
+    create(form, "First", "same-id")
+    create(form, "Second", "same-id")
+    assert "already used by another order" in form.message.value
+    assert "ae-msg-error" in form.message.value
+    assert form.name.value == "Second" and form.order_id.value == "same-id"
+    form.order_id.value = "other-id"
+    form.create_button.click()
+    form.wait()
+    assert sorted(o["order_id"] for o in sandbox.orders) == ["other-id", "same-id"]
+
+
+def test_wrong_key_shows_a_clear_error():
+    with Sandbox(api_key="real") as sb:
+        tracker = OrderTracker(AutoenhanceClient(api_key=SENTINEL, base_url=sb.url))
+        form = OrderForm(tracker)
+        create(form, "x")
+        assert "API key was refused" in form.message.value
+        assert SENTINEL not in form.message.value and form.name.value == "x"
+        form.close()
+
+
+def test_server_down_shows_a_clear_error(form, sandbox):
+    form.tracker.client.max_retries = 0
+    sandbox.stop()
+    create(form, "Nobody home")
+    assert "cannot reach" in form.message.value and form.name.value == "Nobody home"
+    assert not form.create_button.disabled
+
+
+def test_double_click_makes_one_order(form, sandbox):
+    sandbox.latency = 0.3
+    form.name.value = "Once"
+    form.create_button.click()
+    assert form.create_button.disabled and form.create_button.description == "Creating…"
+    form.create_button.click()
+    form.create_button.click()
+    form.wait()
+    assert [o["name"] for o in sandbox.orders] == ["Once"]
+
+
+def test_the_ui_is_not_blocked_while_creating(form, sandbox):
+    sandbox.latency = 0.5
+    form.name.value = "Slow"
+    done = threading.Event()
+    form.create_button.click()
+    done.set()  # click() returned before the request finished
+    assert form.busy
+    form.wait()
+    assert not form.busy and sandbox.orders
+
+
+def test_refresh_and_export_with_download_link(form, sandbox, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    create(form, "=cmd|' /C calc'!A0")
+    create(form, "Plain")
+    form.refresh_button.click()
+    form.wait()
+    assert "Refreshed 2 orders" in form.message.value
+    form.filename.value = "export.csv"
+    form.export_button.click()
+    form.wait()
+    path = tmp_path / "export.csv"
+    assert f"Exported 2 orders to {path}" in form.message.value
+    frame = pd.read_csv(path)
+    assert len(frame) == 2 and frame.loc[0, "name"].startswith("'=")
+    link = re.search(r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', form.download.value)
+    assert base64.b64decode(link.group(1)) == path.read_bytes()
+    assert "(2 rows)" in form.download.value
+
+
+def test_export_failure_is_shown(form, tmp_path):
+    form.filename.value = str(tmp_path / "missing" / "x.csv")
+    form.export_button.click()
+    form.wait()
+    assert "No such file or directory" in form.message.value
+
+
+def test_table_shows_the_latest_rows_and_counts(form):
+    form.tracker.create_many([f"n{i}" for i in range(60)], progress=False)
+    assert "Showing the latest 50 of 60 orders" in form.table.value
+    assert "waiting</span> 60" in form.table.value
+
+
+def test_form_and_magic_share_one_table(sandbox, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    ip = InteractiveShell.instance()
+    try:
+        ip.extension_manager.load_extension("autoenhance_nb")
+        form = OrderForm()
+        assert form.tracker is ae.session()
+        ip.run_line_magic("autoenhance_order", "From the magic")
+        assert "From the magic" in form.table.value
+        create(form, "From the form")
+        listed = ip.run_line_magic("autoenhance_order", "--list")
+        assert list(listed["name"]) == ["From the magic", "From the form"]
+        form.close()
+    finally:
+        ae.reset_session()
+
+
+def test_auto_refresh_stops_by_itself_when_nothing_is_processing():
+    with Sandbox(processing_seconds=0.6) as sb:
+        tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url))
+        form = OrderForm(tracker, auto_refresh_interval=0.1)
+        oid = tracker.create("With a photo")["order_id"]
+        from .test_tracker import _upload_photo
+        _upload_photo(sb, oid)
+        tracker.refresh()
+        assert tracker.status_counts() == {"processing": 1}
+        form.auto_refresh.value = True
+        form.wait_auto_refresh(10)
+        assert form.auto_refresh.value is False
+        assert tracker.status_counts() == {"processed": 1}
+        assert "Auto-refresh stopped" in form.message.value
+        assert len(sb.requests_to("retrieve_order")) >= 3
+        form.close()
+
+
+def test_going_live_moves_the_key_and_clears_the_field(sandbox, monkeypatch):
+    with Sandbox(api_key=SENTINEL) as live:
+        tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sandbox.url))
+        form = OrderForm(tracker)
+        assert form.live_box.layout.display is None
+        form.api_key.value = SENTINEL
+        monkeypatch.setenv("AUTOENHANCE_BASE_URL", live.url)
+        assert form.go_live()
+        assert form.api_key.value == ""
+        state = json.dumps(dependency_state(form), default=str)
+        assert "ae-api-key" in state and SENTINEL not in state
+        create(form, "Live one")
+        assert [o["name"] for o in live.orders] == ["Live one"]
+        assert SENTINEL not in form.message.value + form.header.value + form.table.value
+        form.close()
+
+
+def test_going_live_with_an_empty_field_says_so(form):
+    form.api_key.value = "  "
+    assert not form.go_live()
+    assert "Paste your Autoenhance API key" in form.message.value
