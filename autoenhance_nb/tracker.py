@@ -558,7 +558,7 @@ def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS) -> str:
     env = tracker.environment
     env_colour = "#b45309" if env == "sandbox" else "#15803d"
     parts = [
-        '<div class="autoenhance-table">',
+        '<div class="autoenhance-table">' + _TABLE_CSS,
         f'<div><span style="background:{env_colour};color:#fff;padding:1px 6px;'
         f'border-radius:3px;font-weight:bold">{html.escape(env.upper())}</span> '
         f'{html.escape(tracker.client.host)} &middot; <b>{total}</b> orders',
@@ -590,6 +590,13 @@ def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS) -> str:
                          f"<code>.df</code> has them all.</i></div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+_TABLE_CSS = (
+    "<style>.autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px}"
+    ".autoenhance-orders th,.autoenhance-orders td{border-bottom:1px solid #e5e7eb;"
+    "padding:2px 8px;text-align:left;white-space:nowrap;max-width:320px;overflow:hidden;"
+    "text-overflow:ellipsis}.autoenhance-orders th{background:#f3f4f6}</style>")
 
 
 def _badge(status: Any) -> str:

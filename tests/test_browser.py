@@ -1,0 +1,178 @@
+"""The quickstart in real JupyterLab, driven by headless Chromium through Playwright:
+run all cells, fill in the form, click Create, see the orders in the table, switch on
+auto-refresh, export and download the CSV. In CI a missing browser is a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from .conftest import IN_CI
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("AUTOENHANCE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOT = ROOT / "docs" / "images" / "form.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _need_browser():
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set AUTOENHANCE_CHROMIUM)"
+    else:
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            problem = "playwright is not installed (pip install -e '.[test]')"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"browser test cannot run in CI: {problem}")
+        pytest.skip(problem)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    _need_browser()
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    shutil.copytree(ROOT / "notebooks", root)
+    settings = base / "settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(json.dumps({
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                         "checkForUpdates": False}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
+                 "JUPYTERLAB_WORKSPACES_DIR"):
+        path = base / name.lower()
+        path.mkdir()
+        env[name] = str(path)
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(base / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root}",
+         f"--IdentityProvider.token={token}",
+         f"--LabServerApp.app_settings_dir={settings}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
+    yield {"url": url, "token": token, "root": root, "log": base / "lab.log"}
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_quickstart_form_in_jupyterlab(lab, browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    try:
+        page.goto(f"{lab['url']}/lab/tree/quickstart.ipynb?token={lab['token']}")
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$"))
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        # the last cell's line means every cell ran
+        expect(page.get_by_text("Quickstart finished:").first).to_be_visible()
+
+        form = page.locator(".ae-form").first
+        form.scroll_into_view_if_needed()
+        expect(form.locator(".ae-header")).to_contain_text("SANDBOX")
+        names = ["Browser order one", "Browser order – two", "Browser order 3 🏠"]
+        for name in names:
+            form.locator(".ae-name input").fill(name)
+            form.locator("button.ae-create").click()
+            expect(form.locator(".ae-message")).to_contain_text(f"'{name}' (waiting)")
+            expect(form.locator(".ae-name input")).to_have_value("")
+        table = form.locator(".ae-table")
+        for name in names:
+            expect(table).to_contain_text(name)
+        expect(table).to_contain_text("7 orders")  # 4 from the magics + 3 from the form
+
+        # an invalid id is flagged next to the field and blocks Create
+        form.locator(".ae-order-id input").fill("   ")
+        form.locator(".ae-order-id input").press("Tab")
+        expect(form.locator(".ae-order-id-error")).to_contain_text("must not be empty")
+        expect(form.locator("button.ae-create")).to_be_disabled()
+        form.locator(".ae-order-id input").fill("")
+        form.locator(".ae-order-id input").press("Tab")
+        expect(form.locator("button.ae-create")).to_be_enabled()
+
+        form.locator("button.ae-auto").click()
+        expect(form.locator(".ae-message")).to_contain_text("Auto-refresh stopped")
+
+        form.locator(".ae-filename input").fill("browser_orders.csv")
+        form.locator(".ae-filename input").press("Tab")
+        form.locator("button.ae-export").click()
+        expect(form.locator(".ae-message")).to_contain_text("Exported 7 orders to")
+        on_disk = lab["root"] / "browser_orders.csv"
+        frame = pd.read_csv(on_disk)
+        assert len(frame) == 7 and set(names) <= set(frame["name"])
+        with page.expect_download() as info:
+            form.locator("a.ae-download-link").click()
+        downloaded = Path(info.value.path()).read_bytes()
+        assert downloaded == on_disk.read_bytes()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        form.screenshot(path=str(ARTIFACTS / "form.png"))
+        if os.environ.get("AUTOENHANCE_UPDATE_SCREENSHOTS") == "1":
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ARTIFACTS / "form.png", SCREENSHOT)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        shutil.copy(lab["log"], ARTIFACTS / "lab.log")
+        raise
+    finally:
+        page.close()
