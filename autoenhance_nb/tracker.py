@@ -294,8 +294,8 @@ class OrderTracker:
                 oid = entry["order_id"]
                 if oid in first_use:
                     raise E.ValidationError(
-                        f"Invalid order_id: {one_line(oid)!r} is already used by item "
-                        f"#{first_use[oid]} of this batch", fields={"order_id": ["repeated"]})
+                        f"Invalid order_id: {one_line(oid)!r} repeats the order_id of "
+                        f"item {first_use[oid] + 1} (counting from 1) of this batch", fields={"order_id": ["repeated"]})
                 first_use[oid] = index
                 prepared.append(entry)
             except E.AutoenhanceError as exc:
