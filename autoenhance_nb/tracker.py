@@ -227,6 +227,17 @@ class OrderTracker:
                 n += 1
         return n
 
+    def _reorder(self, order_ids: list) -> None:
+        """Rows were recorded as answers came in (so an interrupted batch loses nothing);
+        put the new ones in input order."""
+        with self._lock:
+            n = len(order_ids)
+            tail = list(self._rows)[-n:] if n else []
+            if set(tail) != set(order_ids):
+                return  # rows from elsewhere interleaved; keep arrival order
+            for oid in order_ids:
+                self._rows[oid] = self._rows.pop(oid)
+
     def _mark(self, order_id: str, status: str) -> None:
         with self._lock:
             row = self._rows.get(order_id)
@@ -336,6 +347,7 @@ class OrderTracker:
                 bar.close()
         result.created = [created[i] for i in sorted(created)]
         result.failed.sort(key=lambda f: f.index)
+        self._reorder([o.get("order_id") for o in result.created])
         if created:
             self._changed()
         return result

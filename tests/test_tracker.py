@@ -3,7 +3,9 @@ faults, refresh, sync, the DataFrame's shape, CSV export and the HTML display.""
 
 from __future__ import annotations
 
+import csv
 import errno
+import re
 import os
 import threading
 
@@ -218,8 +220,11 @@ def test_csv_round_trip_gives_an_equal_table(tracker, tmp_path):
     assert path == (tmp_path / "orders.csv").resolve()
     back = read_orders_csv(path)
     pd.testing.assert_frame_equal(back, tracker.df)
-    text = path.read_text(encoding="utf-8")
-    assert "T" in text.splitlines()[1].split(",")[4] and text.splitlines()[1].endswith("python")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == COLUMNS
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", rows[1][4])
+    assert [r[1] for r in rows[1:]][:2] == ["plain", "comma, inside"], "input order"
 
 
 def test_csv_neutralises_formulas_by_default(tracker, tmp_path):
