@@ -173,6 +173,15 @@ class AutoenhanceClient:
         if name is not None:
             body["name"] = name
         what = f"Creating order {one_line(order_id)!r}"
+        try:
+            return self._create_loop(body, name, order_id, what, adopt_existing)
+        except E.AutoenhanceError as exc:
+            if exc.order_id is None:
+                exc.order_id = order_id
+            raise
+
+    def _create_loop(self, body: dict, name: str | None, order_id: str, what: str,
+                     adopt_existing: bool) -> dict:
         self._need_key(what)
         attempt = 0
         while True:

@@ -35,7 +35,11 @@ def one_line(text: Any, limit: int = 80) -> str:
 
 class AutoenhanceError(Exception):
     """Base class: ``message``, ``status_code`` (None when no response came) and
-    ``body`` (the parsed JSON error body, or None)."""
+    ``body`` (the parsed JSON error body, or None). An error from creating an order also
+    carries the ``order_id`` it was sent with: creating again with that id can never
+    duplicate the order, whether or not the failed attempt made it."""
+
+    order_id: str | None = None
 
     def __init__(self, message: str, status_code: int | None = None, body: Any = None):
         super().__init__(message)

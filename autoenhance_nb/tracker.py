@@ -464,7 +464,7 @@ class OrderTracker:
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 frame.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ",
-                             lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+                             lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)

@@ -47,6 +47,7 @@ class OrderForm(w.VBox):
         self.auto_refresh_max_seconds = auto_refresh_max_seconds
         self.rows = rows
         self._busy = threading.Lock()
+        self._pending: tuple[str | None, str] | None = None  # (name, order_id) of a lost try
         self._worker: threading.Thread | None = None
         self._auto_stop = threading.Event()
         self._auto_thread: threading.Thread | None = None
@@ -183,10 +184,20 @@ class OrderForm(w.VBox):
             return False
         name = self.name.value.strip() or None
         order_id = self.order_id.value.strip() or None
+        if order_id is None and self._pending is not None and self._pending[0] == name:
+            # The last try for this name failed without a clear answer; it may have made
+            # the order. Resend the same id so the retry finds it instead of duplicating.
+            order_id = self._pending[1]
 
         def job() -> None:
             self._say("Creating…")
-            order = self.tracker.create(name=name, order_id=order_id, source="form")
+            try:
+                order = self.tracker.create(name=name, order_id=order_id, source="form")
+            except (E.TransportError, E.ServerError, E.RateLimitError) as exc:
+                if not self.order_id.value.strip() and exc.order_id:
+                    self._pending = (name, exc.order_id)
+                raise
+            self._pending = None
             self.name.value = ""
             self.order_id.value = ""
             self._say(f"Created order {order['order_id']} "
