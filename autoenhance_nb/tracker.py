@@ -43,9 +43,79 @@ HTML_ROWS = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 
-# Row layout inside the tracker: a list per order, in COLUMNS order, with timestamps
-# kept as int nanoseconds since the epoch so that building the DataFrame is cheap.
+# A row inside the tracker: a list in COLUMNS order, timestamps as int nanoseconds.
 _ID, _NAME, _COUNT, _STATUS, _CREATED, _UPDATED, _SOURCE = range(7)
+
+
+class _Table:
+    """Column-wise storage (one list per column, an index by order_id, and a running
+    count per status), so that recording stays O(1), building the DataFrame needs no
+    transposition, and the latest rows and the counts cost the same at any size.
+    Not thread-safe on its own: the tracker's lock guards it."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.cols: list[list] = [[] for _ in COLUMNS]
+        self.index: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, order_id: str) -> list | None:
+        i = self.index.get(order_id)
+        return None if i is None else [col[i] for col in self.cols]
+
+    def upsert(self, row: list) -> None:
+        """Add a row, or update the order's row; where it came from first, and its
+        creation time when the update lacks one, stay."""
+        i = self.index.get(row[_ID])
+        if i is None:
+            self.index[row[_ID]] = len(self.cols[_ID])
+            for col, value in zip(self.cols, row):
+                col.append(value)
+            self._count(row[_STATUS], 1)
+            return
+        self._count(self.cols[_STATUS][i], -1)
+        self._count(row[_STATUS], 1)
+        for c, value in enumerate(row):
+            if c == _SOURCE or (c == _CREATED and value is None):
+                continue
+            self.cols[c][i] = value
+
+    def set_status(self, order_id: str, status: str) -> None:
+        i = self.index.get(order_id)
+        if i is not None:
+            self._count(self.cols[_STATUS][i], -1)
+            self._count(status, 1)
+            self.cols[_STATUS][i] = status
+
+    def _count(self, status: str, delta: int) -> None:
+        n = self.counts.get(status, 0) + delta
+        if n:
+            self.counts[status] = n
+        else:
+            self.counts.pop(status, None)
+
+    def reorder_tail(self, order_ids: list[str]) -> None:
+        """Put the last ``len(order_ids)`` rows in the given order, when they are
+        exactly those orders."""
+        n = len(order_ids)
+        start = len(self) - n
+        if n < 2 or set(self.cols[_ID][start:]) != set(order_ids):
+            return
+        positions = [self.index[oid] for oid in order_ids]
+        for c, col in enumerate(self.cols):
+            col[start:] = [col[p] for p in positions]
+        for offset, oid in enumerate(order_ids):
+            self.index[oid] = start + offset
+
+    def columns(self, last: int | None = None) -> list[list]:
+        if last is None:
+            return [list(col) for col in self.cols]
+        return [col[-last:] if last > 0 else [] for col in self.cols]
 
 
 def derive_status(order: dict) -> str:
@@ -152,7 +222,7 @@ class OrderTracker:
 
     def __init__(self, client: AutoenhanceClient | None = None):
         self.client = client if client is not None else AutoenhanceClient()
-        self._rows: dict[str, list] = {}
+        self._table = _Table()
         self._lock = threading.RLock()
         self._generated: set[str] = set()
         self._callbacks: list[Callable[["OrderTracker"], None]] = []
@@ -173,7 +243,7 @@ class OrderTracker:
         its orders belong to the old one."""
         with self._lock:
             self.client = client
-            self._rows.clear()
+            self._table.clear()
             self._generated.clear()
         self._changed()
 
@@ -218,12 +288,7 @@ class OrderTracker:
                 row = [oid, name if isinstance(name, str) else "", _image_count(order),
                        derive_status(order), _ns(order.get("created_at")),
                        _ns(order.get("last_updated_at")), source]
-                old = self._rows.get(oid)
-                if old is not None:
-                    row[_SOURCE] = old[_SOURCE]  # where it came from first stays
-                    if row[_CREATED] is None:
-                        row[_CREATED] = old[_CREATED]
-                self._rows[oid] = row
+                self._table.upsert(row)
                 n += 1
         return n
 
@@ -231,41 +296,31 @@ class OrderTracker:
         """Rows were recorded as answers came in (so an interrupted batch loses nothing);
         put the new ones in input order."""
         with self._lock:
-            n = len(order_ids)
-            tail = list(self._rows)[-n:] if n else []
-            if set(tail) != set(order_ids):
-                return  # rows from elsewhere interleaved; keep arrival order
-            for oid in order_ids:
-                self._rows[oid] = self._rows.pop(oid)
+            self._table.reorder_tail(order_ids)  # no-op if rows from elsewhere interleaved
 
     def _mark(self, order_id: str, status: str) -> None:
         with self._lock:
-            row = self._rows.get(order_id)
-            if row is not None:
-                row[_STATUS] = status
+            self._table.set_status(order_id, status)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._table)
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self._rows
+        return order_id in self._table.index
 
     def row(self, order_id: str) -> dict | None:
         """The table's row for ``order_id`` as a dict (timestamps as ns), or None."""
         with self._lock:
-            row = self._rows.get(order_id)
+            row = self._table.get(order_id)
             return dict(zip(COLUMNS, row)) if row is not None else None
 
     def order_ids(self) -> list[str]:
         with self._lock:
-            return list(self._rows)
+            return list(self._table.index)
 
     def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
         with self._lock:
-            for row in self._rows.values():
-                counts[row[_STATUS]] = counts.get(row[_STATUS], 0) + 1
-        return dict(sorted(counts.items()))
+            return dict(sorted(self._table.counts.items()))
 
     # -- API operations -------------------------------------------------------------
     def create(self, name: str | None = None, order_id: str | None = None,
@@ -433,15 +488,14 @@ class OrderTracker:
     def df(self) -> pd.DataFrame:
         """A new DataFrame: one row per order, first-recorded first."""
         with self._lock:
-            rows = list(self._rows.values())
-        return _frame(rows)
+            columns = self._table.columns()
+        return _frame(columns)
 
     def latest(self, n: int = HTML_ROWS) -> pd.DataFrame:
         """The last ``n`` rows only; cheap however long the session is."""
         with self._lock:
-            ids = list(self._rows)[-n:] if n > 0 else []
-            rows = [self._rows[i] for i in ids]
-        return _frame(rows)
+            columns = self._table.columns(last=n)
+        return _frame(columns)
 
     # -- CSV ----------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike, escape_formulas: bool = True) -> Path:
@@ -483,14 +537,10 @@ class OrderTracker:
         frame = read_orders_csv(path, escape_formulas=escape_formulas)
         with self._lock:
             for rec in frame.itertuples(index=False):
-                oid = rec.order_id
-                old = self._rows.get(oid)
-                row = [oid, rec.name, None if pd.isna(rec.image_count) else int(rec.image_count),
-                       rec.status, _ts_ns(rec.created_at), _ts_ns(rec.last_updated_at),
-                       source or rec.source]
-                if old is not None:
-                    row[_SOURCE] = old[_SOURCE]
-                self._rows[oid] = row
+                self._table.upsert([
+                    rec.order_id, rec.name,
+                    None if pd.isna(rec.image_count) else int(rec.image_count), rec.status,
+                    _ts_ns(rec.created_at), _ts_ns(rec.last_updated_at), source or rec.source])
         self._changed()
         return self.df
 
@@ -526,8 +576,7 @@ def read_orders_csv(path: str | os.PathLike, escape_formulas: bool = True) -> pd
     return frame.astype({c: DTYPES[c] for c in STRING_COLUMNS})
 
 
-def _frame(rows: list[list]) -> pd.DataFrame:
-    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+def _frame(columns: list[list]) -> pd.DataFrame:
     data = {}
     for name, values in zip(COLUMNS, columns):
         if name in ("created_at", "last_updated_at"):
