@@ -14,6 +14,7 @@ import os
 import random
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
@@ -24,24 +25,34 @@ from urllib3.util.retry import Retry
 from . import errors as E
 from .errors import one_line
 
-__all__ = ["AutoenhanceClient", "validate_order_id", "DEFAULT_BASE_URL", "environment_of"]
+__all__ = ["AutoenhanceClient", "validate_order_id", "DEFAULT_BASE_URL", "environment_of",
+           "ImageSource", "image_format"]
 
 DEFAULT_BASE_URL = "https://api.autoenhance.ai"
 DEFAULT_TIMEOUT = 30.0
 MAX_ORDER_ID_LENGTH = 255
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: A 429 asking to wait longer than this (e.g. the API's hourly limit on uploads with
+#: one file name) is reported at once instead of waited out.
+MAX_RETRY_AFTER = 30.0
+DOWNLOAD_KINDS = ("enhanced", "original", "preview", "watermark")
+#: First bytes of the formats a photo can come in; decides "is this an image" by
+#: content, not by file name. (The sandbox has its own list: they share no code.)
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+                    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"),
+                    (b"MM\x00*", "TIFF"))
 USER_AGENT = "autoenhance-nb/0.1.0"
 
 log = logging.getLogger("autoenhance_nb")
 
 
-def validate_order_id(order_id: Any) -> str:
+def validate_order_id(order_id: Any, field: str = "order_id") -> str:
     """Return ``order_id`` unchanged when it can be a valid id, else raise
     ``ValidationError``. The one rule every front end uses (the form shows its message
-    next to the field)."""
+    next to the field); image ids follow it too."""
     problem = order_id_problem(order_id)
     if problem:
-        raise E.ValidationError(f"Invalid order_id: {problem}", fields={"order_id": [problem]})
+        raise E.ValidationError(f"Invalid {field}: {problem}", fields={field: [problem]})
     return order_id
 
 
@@ -264,7 +275,133 @@ class AutoenhanceClient:
             return  # an earlier attempt deleted it; its answer was lost
         self._check(resp, what)
 
+    # -- images ------------------------------------------------------------------
+    def create_image(self, order_id: str, image_name: str, **options: Any) -> dict:
+        """Register an image in an order; returns the API's answer with ``upload_url``.
+        ``options`` are the enhancement settings of the API's ``ImageIn`` (enhance_type,
+        sky_replacement, ...), passed through and validated by the server.
+
+        Registration is retried after a 429, 5xx or lost connection; if a retry succeeds,
+        registrations that the lost attempts may have left (same name, never uploaded)
+        are deleted, so the order does not count phantom images."""
+        validate_order_id(order_id)
+        if not isinstance(image_name, str) or not image_name.strip():
+            raise E.ValidationError("Invalid image_name: must be a non-empty string",
+                                    fields={"image_name": ["must be a non-empty string"]})
+        what = f"Registering image {one_line(image_name)!r} in order {one_line(order_id)!r}"
+        self._need_key(what)
+        body = {**options, "order_id": order_id, "image_name": image_name}
+        attempt = 0
+        while True:
+            try:
+                resp = self._send("POST", "/v3/images/", what, json=body,
+                                  raise_for_status=False)
+            except E.TransportError as exc:
+                last: E.AutoenhanceError = exc
+                retry_after = None
+            else:
+                if resp.status_code < 300:
+                    image = self._json(resp, what)
+                    if image.get("upload_url") is None and image.get("s3PutObjectUrl"):
+                        image["upload_url"] = image["s3PutObjectUrl"]  # older API versions
+                    if attempt:
+                        self._drop_phantom_images(order_id, image_name, image.get("image_id"))
+                    return image
+                last = self._error(resp, what)
+                retry_after = getattr(last, "retry_after", None)
+                if resp.status_code not in RETRY_STATUSES or (
+                        retry_after is not None and retry_after > MAX_RETRY_AFTER):
+                    raise last
+            attempt += 1
+            if attempt > self.max_retries:
+                raise last
+            time.sleep(self._backoff(attempt, retry_after))
+
+    def _drop_phantom_images(self, order_id: str, image_name: str, keep: str | None) -> None:
+        try:
+            order = self.get_order(order_id)
+            for image in order.get("images") or []:
+                if (image.get("image_name") == image_name and image.get("image_id") != keep
+                        and image.get("status") in (None, "waiting")):
+                    self.delete_image(image["image_id"])
+        except E.AutoenhanceError as exc:  # best effort: the upload itself succeeded
+            log.info("could not tidy up after a retried image registration: %s", exc)
+
+    def upload_image(self, order_id: str, source: str | os.PathLike | bytes,
+                     image_name: str | None = None, **options: Any) -> dict:
+        """Register an image and PUT its bytes to the returned ``upload_url`` (raw body,
+        ``Content-Type: application/octet-stream``, no API key: the URL belongs to a
+        storage host). A file is streamed from disk, never read whole. Returns the image
+        as the API reports it after the upload.
+
+        Refused before any request, with a clear message: a missing path, a folder, an
+        empty file, and content that is not an image (decided by its first bytes)."""
+        photo = ImageSource(source, image_name)
+        image = self.create_image(order_id, photo.name, **options)
+        url = image.get("upload_url")
+        what = f"Uploading {one_line(photo.name)!r}"
+        if not url:
+            raise E.ServerError(f"{what} failed: the API gave no upload URL")
+        with photo.open() as body:
+            resp = self._send("PUT", url, what, data=body, with_key=False,
+                              raise_for_status=False,
+                              headers={"Content-Type": "application/octet-stream",
+                                       "Content-Length": str(photo.size)})
+        if resp.status_code >= 300:
+            if resp.status_code in (401, 403):
+                raise E.AutoenhanceError(
+                    f"{what} failed: the storage host refused the upload URL "
+                    f"(HTTP {resp.status_code})", resp.status_code)
+            raise self._error(resp, what)
+        fresh = self.get_image(image["image_id"])
+        fresh.setdefault("order_id", order_id)
+        return fresh
+
+    def get_image(self, image_id: str) -> dict:
+        what = f"Fetching image {one_line(validate_order_id(image_id, 'image_id'))!r}"
+        return self._json(self._send("GET", self._image_path(image_id), what), what)
+
+    def delete_image(self, image_id: str) -> None:
+        what = f"Deleting image {one_line(validate_order_id(image_id, 'image_id'))!r}"
+        self._need_key(what)
+        resp = self._send("DELETE", self._image_path(image_id), what, raise_for_status=False)
+        if resp.status_code == 404 and _was_retried(resp):
+            return
+        self._check(resp, what)
+
+    def download_image(self, image_id: str, path: str | os.PathLike, kind: str = "enhanced",
+                       **query: Any) -> Path:
+        """Stream an image's ``enhanced`` (default), ``original``, ``preview`` or
+        ``watermark`` rendition to ``path`` (written atomically); ``query`` takes the
+        API's download options (quality, format, preview, watermark, max_width, scale).
+        Returns the absolute path."""
+        if kind not in DOWNLOAD_KINDS:
+            raise E.ValidationError(f"Invalid kind: {kind!r}; use one of "
+                                    f"{', '.join(DOWNLOAD_KINDS)}", fields={"kind": [kind]})
+        what = f"Downloading the {kind} image {one_line(validate_order_id(image_id, 'image_id'))!r}"
+        if kind in ("enhanced", "original"):
+            self._need_key(what)
+        params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
+        resp = self._send("GET", self._image_path(image_id) + "/" + kind, what, params=params,
+                          stream=True)
+        try:
+            if resp.headers.get("Content-Type", "").startswith("application/json"):
+                # Older API versions answer with JSON naming the file's URL.
+                link = _image_link(self._json(resp, what))
+                if link is None:
+                    raise E.ServerError(f"{what} failed: the API answered JSON without an "
+                                        f"image URL")
+                resp.close()
+                resp = self._send("GET", link, what, stream=True)
+            return _stream_to_file(resp, Path(path), what)
+        finally:
+            resp.close()
+
     # -- plumbing ----------------------------------------------------------------
+    @staticmethod
+    def _image_path(image_id: str) -> str:
+        return "/v3/images/" + quote(image_id, safe="")
+
     @staticmethod
     def _order_path(order_id: str) -> str:
         # One path segment, everything reserved percent-encoded: "a/../b", "x?y#z" and
@@ -283,35 +420,43 @@ class AutoenhanceClient:
         return base + random.uniform(0, self.backoff_factor)
 
     def _send(self, method: str, path: str, what: str, *, json: Any = None,
-              params: dict | None = None,
+              params: dict | None = None, data: Any = None, headers: dict | None = None,
+              with_key: bool = True, stream: bool = False,
               raise_for_status: bool = True) -> requests.Response:
-        url = self.base_url + path
-        headers = {}
-        if self.__api_key is not None:
-            headers["x-api-key"] = self.__api_key
-        kwargs: dict[str, Any] = {"headers": headers, "params": params,
-                                  "timeout": self.timeout}
+        """One request. ``path`` is relative to the base URL, or an absolute URL (an
+        upload URL, which gets no API key: it belongs to a storage host)."""
+        absolute = path.startswith(("http://", "https://"))
+        url = path if absolute else self.base_url + path
+        host = urlsplit(url).netloc if absolute else self.host
+        send_headers = dict(headers or {})
+        if with_key and not absolute and self.__api_key is not None:
+            send_headers["x-api-key"] = self.__api_key
+        kwargs: dict[str, Any] = {"headers": send_headers, "params": params,
+                                  "timeout": self.timeout, "stream": stream}
         if json is not None:
             kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
         try:
             resp = self._session.request(method, url, **kwargs)
         except requests.exceptions.Timeout:
             raise E.TransportError(
-                f"{what} failed: no answer from {self.host} within {self.timeout:g} s "
+                f"{what} failed: no answer from {host} within {self.timeout:g} s "
                 f"(timeout)") from None
         except requests.exceptions.RetryError as exc:
-            raise E.TransportError(f"{what} failed: {self.host} kept failing "
+            raise E.TransportError(f"{what} failed: {host} kept failing "
                                    f"({_reason(exc)})") from None
         except requests.exceptions.ConnectionError as exc:
             if _timed_out(exc):
                 raise E.TransportError(
-                    f"{what} failed: no answer from {self.host} within {self.timeout:g} s "
+                    f"{what} failed: no answer from {host} within {self.timeout:g} s "
                     f"(timeout)") from None
-            raise E.TransportError(f"{what} failed: cannot reach {self.host} "
+            raise E.TransportError(f"{what} failed: cannot reach {host} "
                                    f"({_reason(exc)})") from None
         except requests.exceptions.RequestException as exc:
             raise E.TransportError(f"{what} failed: {_reason(exc)}") from None
-        log.debug("%s %s -> %s", method, path.split("?")[0], resp.status_code)
+        # never the query string: an upload URL's token lives there
+        log.debug("%s %s -> %s", method, urlsplit(url).path, resp.status_code)
         if raise_for_status:
             self._check(resp, what)
         return resp
@@ -365,6 +510,92 @@ class AutoenhanceClient:
                                  f"{suffix}", status, body)
         text = one_line(server_msg or resp.reason or "unexpected answer")
         return E.AutoenhanceError(f"{what} failed: {text} {suffix}", status, body)
+
+
+def image_format(head: bytes) -> str | None:
+    """The image format that ``head`` (a file's first 16 bytes or more) starts, or None."""
+    for magic, fmt in IMAGE_SIGNATURES:
+        if head.startswith(magic):
+            return fmt
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif"):
+        return "HEIC"
+    return None
+
+
+class ImageSource:
+    """A photo to upload: a path (streamed from disk) or bytes. Checks it up front."""
+
+    def __init__(self, source: str | os.PathLike | bytes, name: str | None = None):
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.data: bytes | None = bytes(source)
+            self.path: Path | None = None
+            self.name = name or "photo"
+            self.size = len(self.data)
+            head = self.data[:16]
+        elif isinstance(source, (str, os.PathLike)):
+            self.data = None
+            self.path = Path(source).expanduser()
+            self.name = name or self.path.name
+            shown = one_line(str(source))
+            if not self.path.exists():
+                raise _bad_photo(f"Cannot upload {shown!r}: no such file")
+            if self.path.is_dir():
+                raise _bad_photo(f"Cannot upload {shown!r}: it is a folder, not a file")
+            self.size = self.path.stat().st_size
+            with open(self.path, "rb") as fh:
+                head = fh.read(16)
+        else:
+            raise _bad_photo(f"Cannot upload a {type(source).__name__}: give a path or bytes")
+        shown = one_line(self.name)
+        if self.size == 0:
+            raise _bad_photo(f"Cannot upload {shown!r}: the file is empty (0 bytes)")
+        if image_format(head) is None:
+            raise _bad_photo(f"Cannot upload {shown!r}: its content is not an image "
+                             f"(JPEG, PNG, WebP, HEIC, TIFF or GIF)")
+
+    def open(self):
+        import io
+
+        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
+
+
+def _bad_photo(message: str) -> E.ValidationError:
+    return E.ValidationError(message, fields={"image": [message]})
+
+
+def _image_link(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("url", "image_url", "enhanced_url", "download_url"):
+            value = body.get(key)
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                return value
+    return None
+
+
+def _stream_to_file(resp: requests.Response, path: Path, what: str) -> Path:
+    """Write a streamed body to ``path`` atomically (temp file in the same folder)."""
+    import tempfile
+
+    target = path.expanduser().resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in resp.iter_content(chunk_size=1024 * 1024):
+                fh.write(chunk)
+        os.replace(tmp, target)
+    except requests.exceptions.RequestException as exc:
+        os.unlink(tmp)
+        raise E.TransportError(f"{what} failed: the connection dropped during the "
+                               f"download ({_reason(exc)})") from None
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
 
 
 def _is_duplicate(status: int, detail: Any, message: Any) -> bool:

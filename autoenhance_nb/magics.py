@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import glob
 import hashlib
 import os
 import shlex
@@ -37,6 +38,15 @@ def parse_line(magic, line: str):
         raise UsageError(f"Cannot read the line: {exc}; put the name in double quotes, "
                          f"e.g. \"O'Brien house\"") from None
     return magic.parser.parse_args(argv)
+
+
+def _match(pattern: str) -> list[str]:
+    """The files a glob names (``~`` and ``**`` allowed); a glob matching nothing is a
+    usage error, found before anything is created."""
+    files = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True))
+    if not files:
+        raise UsageError(f"No files match {one_line(pattern)!r}")
+    return files
 
 
 def derived_order_id(name: str | None, occurrence: int) -> str:
@@ -88,7 +98,9 @@ class AutoenhanceMagics(Magics):
     timeout = Float(30.0, config=True, help="Seconds to wait for each API answer.")
     max_retries = Int(3, config=True, help="Retries after a 429, 5xx, timeout or dropped "
                                            "connection.")
-    progress = Bool(True, config=True, help="Show a progress bar for cell batches.")
+    progress = Bool(True, config=True, help="Show progress bars (batches, uploads, --watch).")
+    upload_workers = Int(4, config=True, help="Concurrent photo uploads.")
+    watch_interval = Float(5.0, config=True, help="Seconds between refreshes in --watch.")
     base_url = Unicode(None, allow_none=True, config=True, help=(
         "API base URL for the live API (default: AUTOENHANCE_BASE_URL, else "
         "https://api.autoenhance.ai). Used with the key from AUTOENHANCE_API_KEY or "
@@ -141,6 +153,14 @@ class AutoenhanceMagics(Magics):
     @argument("name", nargs="*", help="Name of the order to create (quote it, or not).")
     @argument("--order-id", dest="order_id", default=None,
               help="Custom order_id (must be unique). Default: one is generated.")
+    @argument("--images", metavar="GLOB", default=None,
+              help="Photos to upload into the new order, e.g. \"shoot/*.jpg\".")
+    @argument("--add-images", dest="add_images", nargs=2, metavar=("ORDER_ID", "GLOB"),
+              default=None, help="Upload photos into an existing order.")
+    @argument("--watch", action="store_true",
+              help="Refresh until no order is processing (with a progress bar).")
+    @argument("--download", nargs=2, metavar=("ORDER_ID", "FOLDER"), default=None,
+              help="Save an order's processed (enhanced) images into FOLDER.")
     @argument("--list", action="store_true", help="Show the session table.")
     @argument("--refresh", action="store_true",
               help="Re-fetch every order's status, then show the table.")
@@ -167,6 +187,10 @@ class AutoenhanceMagics(Magics):
             df = %autoenhance_order --refresh
             %autoenhance_order --sync -o orders
             %autoenhance_order --export orders.csv
+            %autoenhance_order "Kitchen – 12 Rue Oberkampf" --images "shoot/*.jpg"
+            %autoenhance_order --add-images kitchen-12 "more/*.jpg"
+            %autoenhance_order --watch
+            %autoenhance_order --download kitchen-12 enhanced/
 
             %%autoenhance_order -o week
             Kitchen – 12 Rue Oberkampf
@@ -188,9 +212,18 @@ class AutoenhanceMagics(Magics):
                                      "not on its first line")
                 self._run_batch(tracker, cell, args.out)
             elif name is not None or args.order_id is not None:
+                photos = _match(args.images) if args.images else None
                 order = tracker.create(name=name, order_id=args.order_id, source="magic")
                 print(f"Created order {order['order_id']} "
                       f"{one_line(order.get('name') or '')!r} ({order.get('status')})")
+                if photos:
+                    self._upload(tracker, order["order_id"], photos)
+            elif args.images:
+                raise UsageError("--images goes with a new order's name; use --add-images "
+                                 "ORDER_ID GLOB for an existing order")
+            if args.add_images:
+                order_id, pattern = args.add_images
+                self._upload(tracker, order_id, _match(pattern))
             if args.sync:
                 n = tracker.sync()
                 print(f"Synced {n} orders from the account")
@@ -199,14 +232,38 @@ class AutoenhanceMagics(Magics):
                 print(f"Refreshed {counts['updated']} orders"
                       + (f", {counts['deleted']} deleted on the server"
                          if counts["deleted"] else ""))
+            if args.watch:
+                tracker.watch(interval=self.watch_interval, progress=self.progress)
+                print("Done: no order is processing")
+            if args.download:
+                order_id, folder = args.download
+                result = tracker.download(order_id, folder)
+                print(f"Saved {len(result.saved)} images to "
+                      f"{os.path.abspath(os.path.expanduser(folder))}"
+                      + (f"; {len(result.skipped)} not processed yet" if result.skipped else ""))
+                for failure in result.failed:
+                    print(f"  {failure.item['image']}: {failure.message}")
+                if result.failed:
+                    raise UsageError(f"{len(result.failed)} downloads failed (see above)")
             if args.export:
                 path = tracker.to_csv(os.path.expanduser(args.export))
                 print(f"Exported {len(tracker)} orders to {path}")
         self._store(args.out, tracker)
         print(self._status_line(tracker))
-        if args.export and not (args.list or args.refresh or args.sync):
+        if (args.export or args.download) and not (args.list or args.refresh or args.sync
+                                                    or args.watch):
             return None  # the export line says what happened
         return tracker.df
+
+    def _upload(self, tracker, order_id: str, files: list[str]) -> None:
+        result = tracker.add_images(order_id, files, workers=self.upload_workers,
+                                    progress=self.progress)
+        print(f"Photos for {order_id}: {result.summary()}")
+        for failure in result.failed:
+            print(f"  {failure.item['source']}: {failure.message}")
+        if result.failed:
+            raise UsageError(f"{len(result.failed)} of {result.total} photos failed (see "
+                             f"above); the others were uploaded")
 
     def _run_batch(self, tracker, cell: str, out: str | None) -> None:
         items, problems = parse_batch(cell)

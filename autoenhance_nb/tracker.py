@@ -23,8 +23,8 @@ from . import errors as E
 from .client import AutoenhanceClient, validate_order_id
 from .errors import one_line
 
-__all__ = ["OrderTracker", "BatchResult", "Failure", "COLUMNS", "derive_status",
-           "FORMULA_PREFIXES"]
+__all__ = ["OrderTracker", "BatchResult", "UploadResult", "DownloadResult", "Failure",
+           "COLUMNS", "IMAGE_COLUMNS", "derive_status", "FORMULA_PREFIXES"]
 
 COLUMNS = ["order_id", "name", "image_count", "status", "created_at", "last_updated_at",
            "source"]
@@ -32,6 +32,7 @@ DTYPES = {"order_id": "string", "name": "string", "image_count": "Int64", "statu
           "created_at": "datetime64[ns, UTC]", "last_updated_at": "datetime64[ns, UTC]",
           "source": "string"}
 STRING_COLUMNS = ["order_id", "name", "status", "source"]
+IMAGE_COLUMNS = ["image_id", "order_id", "image_name", "status", "status_reason"]
 #: Cells a spreadsheet would run as a formula (OWASP CSV injection). A leading
 #: apostrophe is escaped too, so that unescaping is exact.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -209,6 +210,37 @@ class BatchResult:
         return f"<BatchResult {self.summary()}>"
 
 
+@dataclass
+class UploadResult:
+    """What ``add_images`` did: ``uploaded`` images (API dicts), ``failed`` photos."""
+
+    total: int
+    uploaded: list[dict] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"uploaded {len(self.uploaded)} of {self.total}, {len(self.failed)} failed"
+
+    def __repr__(self) -> str:
+        return f"<UploadResult {self.summary()}>"
+
+
+@dataclass
+class DownloadResult:
+    """What ``download`` did: ``saved`` paths, ``skipped`` (name, reason), ``failed``."""
+
+    saved: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"saved {len(self.saved)}, skipped {len(self.skipped)} not ready, "
+                f"{len(self.failed)} failed")
+
+    def __repr__(self) -> str:
+        return f"<DownloadResult {self.summary()}>"
+
+
 class OrderTracker:
     """One table of orders for a session.
 
@@ -223,6 +255,7 @@ class OrderTracker:
     def __init__(self, client: AutoenhanceClient | None = None):
         self.client = client if client is not None else AutoenhanceClient()
         self._table = _Table()
+        self._images: dict[str, list] = {}  # image_id -> row in IMAGE_COLUMNS order
         self._lock = threading.RLock()
         self._generated: set[str] = set()
         self._callbacks: list[Callable[["OrderTracker"], None]] = []
@@ -244,6 +277,7 @@ class OrderTracker:
         with self._lock:
             self.client = client
             self._table.clear()
+            self._images.clear()
             self._generated.clear()
         self._changed()
 
@@ -289,8 +323,29 @@ class OrderTracker:
                        derive_status(order), _ns(order.get("created_at")),
                        _ns(order.get("last_updated_at")), source]
                 self._table.upsert(row)
+                images = order.get("images")
+                if images:
+                    self._record_images(images, oid)
                 n += 1
         return n
+
+    def _record_images(self, images: list, order_id: str) -> None:
+        for image in images:
+            if isinstance(image, dict) and isinstance(image.get("image_id"), str):
+                self._images[image["image_id"]] = [
+                    image["image_id"], image.get("order_id") or order_id,
+                    image.get("image_name"), image.get("status") or "waiting",
+                    image.get("status_reason")]
+
+    @property
+    def images_df(self) -> pd.DataFrame:
+        """The images of the tracked orders, as of the last create, upload or refresh."""
+        with self._lock:
+            rows = list(self._images.values())
+        columns = list(zip(*rows)) if rows else [()] * len(IMAGE_COLUMNS)
+        return pd.DataFrame({name: pd.array(list(values), dtype="string")
+                             for name, values in zip(IMAGE_COLUMNS, columns)},
+                            columns=IMAGE_COLUMNS)
 
     def _reorder(self, order_ids: list) -> None:
         """Rows were recorded as answers came in (so an interrupted batch loses nothing);
@@ -483,6 +538,120 @@ class OrderTracker:
         self._changed()
         return n
 
+    # -- photos -----------------------------------------------------------------------------
+    def add_images(self, order_id: str, paths: Iterable[Any], workers: int = 4,
+                   progress: bool = True,
+                   on_progress: Callable[[int, int, str], None] | None = None,
+                   **options: Any) -> "UploadResult":
+        """Upload photos into an order concurrently (each registered, then streamed to its
+        upload URL). ``paths`` holds file paths, bytes, or ``(name, bytes)`` pairs.
+        ``options`` are enhancement settings passed to every image. Never stops on one
+        bad file; returns what was uploaded and what failed, then refreshes the order's
+        row (image count, status). ``on_progress(done, total, name)`` follows each file."""
+        validate_order_id(order_id)
+        sources = list(paths)
+        result = UploadResult(total=len(sources))
+        bar = _progress_bar(len(sources), "Uploading photos", unit="photo") if progress else None
+        finished = 0
+
+        def one(source):
+            if isinstance(source, tuple):
+                name, data = source
+                return self.client.upload_image(order_id, data, image_name=name, **options)
+            return self.client.upload_image(order_id, source, **options)
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources) or 1)),
+                                    thread_name_prefix="autoenhance-upload") as pool:
+                futures = {pool.submit(one, src): (i, src) for i, src in enumerate(sources)}
+                done: dict[int, dict] = {}
+                for future in as_completed(futures):
+                    index, source = futures[future]
+                    try:
+                        image = future.result()
+                    except Exception as exc:
+                        result.failed.append(Failure(index, {"source": _describe(source)},
+                                                     _wrap(exc)))
+                    else:
+                        done[index] = image
+                        with self._lock:
+                            self._record_images([image], order_id)
+                    finished += 1
+                    if on_progress is not None:
+                        on_progress(finished, len(sources), _describe(source))
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        result.uploaded = [done[i] for i in sorted(done)]
+        result.failed.sort(key=lambda f: f.index)
+        if result.uploaded:
+            self.record(self.client.get_order(order_id))  # new image count and status
+        return result
+
+    def watch(self, interval: float = 5.0, timeout: float = 1800.0,
+              progress: bool = True) -> pd.DataFrame:
+        """Refresh every ``interval`` seconds until no tracked order is processing (all
+        processed, in error, deleted, or waiting for photos); returns the table. Raises
+        when ``timeout`` seconds pass first."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        bar = None
+        try:
+            while True:
+                self.refresh()
+                images = self.images_df
+                total = len(images)
+                finished = int(images["status"].isin(["processed", "error", "expired"]).sum())
+                if progress:
+                    if bar is None:
+                        bar = _progress_bar(total, "Processing", unit="photo")
+                    bar.total = total
+                    bar.n = finished
+                    bar.refresh()
+                processing = self.status_counts().get("processing", 0)
+                if not processing:
+                    return self.df
+                if time.monotonic() + interval > deadline:
+                    raise E.AutoenhanceError(
+                        f"Still processing after {timeout:g} s: {processing} orders; call "
+                        f"watch() again to keep waiting")
+                time.sleep(interval)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def download(self, order_id: str, folder: str | os.PathLike, kind: str = "enhanced",
+                 **query: Any) -> "DownloadResult":
+        """Save every processed image of an order (for ``kind="original"``: every
+        uploaded one) into ``folder``, named after the image. Returns what was saved and
+        what was skipped or failed."""
+        target = Path(folder).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        order = self.client.get_order(order_id)
+        self.record(order)
+        result = DownloadResult()
+        used: set[str] = set()
+        for image in order.get("images") or []:
+            status = image.get("status")
+            ready = status == "processed" or (kind == "original" and status not in
+                                               (None, "waiting"))
+            name = _safe_filename(image.get("image_name") or image.get("image_id", "image"),
+                                  used)
+            if not ready:
+                result.skipped.append((name, f"status {status}"))
+                continue
+            try:
+                path = self.client.download_image(image["image_id"], target / name, kind,
+                                                  **query)
+            except E.AutoenhanceError as exc:
+                result.failed.append(Failure(len(result.failed), {"image": name}, exc))
+            else:
+                result.saved.append(path)
+        return result
+
     # -- the table --------------------------------------------------------------------
     @property
     def df(self) -> pd.DataFrame:
@@ -606,10 +775,36 @@ def _wrap(exc: Exception) -> Exception:
     return E.AutoenhanceError(f"Unexpected error: {type(exc).__name__}: {one_line(exc)}")
 
 
-def _progress_bar(total: int, description: str):
+def _progress_bar(total: int, description: str, unit: str = "order"):
     from tqdm.auto import tqdm  # lazily: tqdm pulls in ipywidgets' front-end glue
 
-    return tqdm(total=total, desc=description, unit="order", leave=True)
+    return tqdm(total=total, desc=description, unit=unit, leave=True)
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, tuple):
+        return str(source[0])
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    return str(source)
+
+
+def _safe_filename(name: str, used: set[str]) -> str:
+    """A file name from an image name: no folders, no control or path characters, and
+    unique within one download."""
+    base = Path(str(name).replace("\\", "/")).name
+    base = "".join("_" if (ord(c) < 32 or c in '/\\:*?"<>|') else c for c in base).strip()
+    if base in ("", ".", ".."):
+        base = "image"
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    candidate, n = base, 2
+    while candidate.lower() in used:
+        candidate = f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"
+        n += 1
+    used.add(candidate.lower())
+    return candidate
 
 
 def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS) -> str:

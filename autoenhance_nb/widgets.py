@@ -74,6 +74,14 @@ class OrderForm(w.VBox):
         self.export_button = w.Button(description="Export CSV", icon="download").add_class(
             "ae-export")
         self.download = w.HTML().add_class("ae-download")
+        self.photos = w.FileUpload(accept="image/*", multiple=True, description="Add photos",
+                                   layout=w.Layout(width="140px")).add_class("ae-photos")
+        self.photo_target = w.Dropdown(description="to order",
+                                       options=[("the new order", "")], value="",
+                                       style={"description_width": "60px"},
+                                       layout=w.Layout(width="380px")).add_class("ae-photo-target")
+        self.upload_button = w.Button(description="Upload photos", icon="upload").add_class(
+            "ae-upload")
         self.message = w.HTML().add_class("ae-message")
         self.api_key = w.Password(description="API key", placeholder="paste your key",
                                   continuous_update=False,
@@ -88,6 +96,7 @@ class OrderForm(w.VBox):
             self.header,
             self.name,
             w.HBox([self.order_id, self.order_id_error]),
+            w.HBox([self.photos, self.photo_target, self.upload_button]),
             w.HBox([self.create_button, self.refresh_button, self.auto_refresh]),
             w.HBox([self.filename, self.export_button, self.download]),
             self.message,
@@ -99,12 +108,18 @@ class OrderForm(w.VBox):
         self.create_button.on_click(lambda _: self.submit())
         self.refresh_button.on_click(lambda _: self.refresh())
         self.export_button.on_click(lambda _: self.export())
+        self.upload_button.on_click(lambda _: self.upload())
         self.live_button.on_click(lambda _: self.go_live())
         self.order_id.observe(lambda _: self._validate(), names="value")
         self.auto_refresh.observe(self._on_auto_toggle, names="value")
         self._unsubscribe = self.tracker.on_change(_weak_render(self))
         self._validate()
         self._render()
+
+    @property
+    def _action_buttons(self) -> tuple[w.Button, ...]:
+        return (self.create_button, self.refresh_button, self.export_button,
+                self.upload_button)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -150,6 +165,15 @@ class OrderForm(w.VBox):
         self.live_box.layout.display = "none" if self.tracker.client.has_key and \
             env == "live" else None
         self.table.value = render_html(self.tracker, max_rows=self.rows)
+        latest = self.tracker.latest(self.rows)
+        options = [("the new order", "")] + [
+            (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
+            for o, n in zip(reversed(list(latest["order_id"])), reversed(list(latest["name"])))]
+        if options != list(self.photo_target.options):
+            current = self.photo_target.value
+            with self.photo_target.hold_trait_notifications():
+                self.photo_target.options = options
+                self.photo_target.value = current if current in dict(options).values() else ""
 
     # -- actions -------------------------------------------------------------------------
     def _run(self, label_button: w.Button, busy_label: str, job: Callable[[], None]) -> bool:
@@ -159,7 +183,7 @@ class OrderForm(w.VBox):
             return False
         original = label_button.description
         label_button.description = busy_label
-        for b in (self.create_button, self.refresh_button, self.export_button):
+        for b in self._action_buttons:
             b.disabled = True
 
         def work() -> None:
@@ -170,8 +194,8 @@ class OrderForm(w.VBox):
             finally:
                 label_button.description = original
                 self._busy.release()
-                self.refresh_button.disabled = False
-                self.export_button.disabled = False
+                for b in self._action_buttons:
+                    b.disabled = False
                 self._validate()
 
         self._worker = threading.Thread(target=work, name="autoenhance-form", daemon=True)
@@ -200,10 +224,44 @@ class OrderForm(w.VBox):
             self._pending = None
             self.name.value = ""
             self.order_id.value = ""
-            self._say(f"Created order {order['order_id']} "
-                      f"{one_line(order.get('name') or '')!r} ({order.get('status')})", "ok")
+            created = (f"Created order {order['order_id']} "
+                       f"{one_line(order.get('name') or '')!r} ({order.get('status')})")
+            if self.photos.value and not self.photo_target.value:
+                self._say(created + "; uploading its photos…")
+                self._upload_into(order["order_id"], prefix=created + "; ")
+            else:
+                self._say(created, "ok")
 
         return self._run(self.create_button, "Creating…", job)
+
+    def upload(self) -> bool:
+        """Upload the chosen photos into the order picked in "to order" (what "Upload
+        photos" does); with "the new order" picked, they go in with the next Create."""
+        if not self.photos.value:
+            self._say("Choose photos with “Add photos” first", "error")
+            return False
+        order_id = self.photo_target.value
+        if not order_id:
+            self._say("Pick an order in “to order”, or fill in the form and click Create "
+                      "order: the photos go into the new order", "error")
+            return False
+        return self._run(self.upload_button, "Uploading…",
+                         lambda: self._upload_into(order_id))
+
+    def _upload_into(self, order_id: str, prefix: str = "") -> None:
+        files = [(f["name"], bytes(f["content"])) for f in self.photos.value]
+
+        def progress(done: int, total: int, name: str) -> None:
+            self._say(f"{prefix}uploading photos: {done} of {total} done ({one_line(name, 60)})")
+
+        result = self.tracker.add_images(order_id, files, progress=False, on_progress=progress)
+        # the photos' bytes would otherwise be saved in the notebook with the widget state
+        self.photos.value = ()
+        text = f"{prefix}photos for {order_id}: {result.summary()}"
+        if result.failed:
+            text += " – " + "; ".join(f"{f.item['source']}: {f.message}"
+                                      for f in result.failed[:3])
+        self._say(text, "error" if result.failed else "ok")
 
     def refresh(self) -> bool:
         """Re-fetch every order's status (what "Refresh statuses" does)."""

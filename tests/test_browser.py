@@ -149,16 +149,31 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         form.locator(".ae-order-id input").press("Tab")
         expect(form.locator("button.ae-create")).to_be_enabled()
 
+        # a photo through the form's upload control goes into the new order
+        form.locator(".ae-name input").fill("Browser order with a photo")
+        with page.expect_file_chooser() as chooser:
+            form.locator(".ae-photos").click()
+        chooser.value.set_files(str(ROOT / "notebooks" / "data" / "photos" / "kitchen.png"))
+        expect(form.locator(".ae-photos")).to_contain_text("(1)")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("uploaded 1 of 1, 0 failed")
+        photo_row = table.locator("tr", has_text="Browser order with a photo")
+        expect(photo_row).to_contain_text("processing")
+        expect(photo_row.locator("td").nth(2)).to_have_text("1")
+
+        # auto-refresh watches it finish, then switches itself off
         form.locator("button.ae-auto").click()
         expect(form.locator(".ae-message")).to_contain_text("Auto-refresh stopped")
+        expect(photo_row).to_contain_text("processed")
 
         form.locator(".ae-filename input").fill("browser_orders.csv")
         form.locator(".ae-filename input").press("Tab")
         form.locator("button.ae-export").click()
-        expect(form.locator(".ae-message")).to_contain_text("Exported 7 orders to")
+        expect(form.locator(".ae-message")).to_contain_text("Exported 8 orders to")
         on_disk = lab["root"] / "browser_orders.csv"
         frame = pd.read_csv(on_disk)
-        assert len(frame) == 7 and set(names) <= set(frame["name"])
+        assert len(frame) == 8 and set(names) <= set(frame["name"])
+        assert frame.set_index("name").loc["Browser order with a photo", "image_count"] == 1
         with page.expect_download() as info:
             form.locator("a.ae-download-link").click()
         downloaded = Path(info.value.path()).read_bytes()

@@ -236,8 +236,9 @@ def test_unknown_flags_are_usage_errors(ip, sandbox):
 def test_help_shows_usage_and_examples(ip):
     result, doc = run(ip, "%autoenhance_order?")
     assert result.success
-    assert "%autoenhance_order [--order-id ORDER_ID] [--list]" in doc
-    for flag in ("--order-id", "--list", "--refresh", "--sync", "--export", "--out"):
+    assert "%autoenhance_order [--order-id ORDER_ID] [--images GLOB]" in doc
+    for flag in ("--order-id", "--list", "--refresh", "--sync", "--export", "--out",
+                 "--images", "--add-images", "--watch", "--download"):
         assert flag in doc
     assert "Examples::" in doc and "%%autoenhance_order -o week" in doc
 

