@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import errors as E
+from ._files import atomic_write
 from .errors import one_line
 
 __all__ = ["AutoenhanceClient", "validate_order_id", "DEFAULT_BASE_URL", "environment_of",
@@ -575,26 +576,15 @@ def _image_link(body: Any) -> str | None:
 
 
 def _stream_to_file(resp: requests.Response, path: Path, what: str) -> Path:
-    """Write a streamed body to ``path`` atomically (temp file in the same folder)."""
-    import tempfile
-
+    """Write a streamed body to ``path`` atomically."""
     target = path.expanduser().resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(target, "wb") as fh:
             for chunk in resp.iter_content(chunk_size=1024 * 1024):
                 fh.write(chunk)
-        os.replace(tmp, target)
     except requests.exceptions.RequestException as exc:
-        os.unlink(tmp)
         raise E.TransportError(f"{what} failed: the connection dropped during the "
                                f"download ({_reason(exc)})") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     return target
 
 

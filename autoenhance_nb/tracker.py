@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import html
 import os
-import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,6 +19,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from . import errors as E
+from ._files import atomic_write
 from .client import AutoenhanceClient, validate_order_id
 from .errors import one_line
 
@@ -682,21 +682,9 @@ class OrderTracker:
                 mask = s.str.startswith(FORMULA_PREFIXES).fillna(False)
                 if mask.any():
                     frame[col] = s.where(~mask, "'" + s)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                frame.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ",
-                             lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_write(target, "w", encoding="utf-8", newline="") as fh:
+            frame.to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ",
+                         lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         return target
 
     def read_csv(self, path: str | os.PathLike, escape_formulas: bool = True,

@@ -330,3 +330,26 @@ def test_form_uploads_into_an_order_chosen_from_the_table(sandbox):
     assert "uploaded 1 of 2, 1 failed" in form.message.value and "bad.png" in form.message.value
     assert sandbox.orders[0]["total_images"] == 1
     form.close()
+
+
+def test_a_download_cut_short_leaves_no_file(tmp_path):
+    import socketserver
+
+    class Truncating(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                                 b"Content-Length: 100000\r\n\r\n" + png_bytes()[:20])
+            self.request.close()
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Truncating) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        client = AutoenhanceClient(api_key="k", base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                                   max_retries=0)
+        target = tmp_path / "photo.png"
+        target.write_bytes(b"previous")
+        with pytest.raises(E.TransportError, match="dropped during the download"):
+            client.download_image("img-1", target)
+        server.shutdown()
+    assert target.read_bytes() == b"previous"
+    assert sorted(os.listdir(tmp_path)) == ["photo.png"]
