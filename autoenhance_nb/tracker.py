@@ -108,7 +108,7 @@ class _Table:
         if n < 2 or set(self.cols[_ID][start:]) != set(order_ids):
             return
         positions = [self.index[oid] for oid in order_ids]
-        for c, col in enumerate(self.cols):
+        for col in self.cols:
             col[start:] = [col[p] for p in positions]
         for offset, oid in enumerate(order_ids):
             self.index[oid] = start + offset

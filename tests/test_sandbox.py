@@ -229,7 +229,7 @@ def test_pages_stay_stable_while_orders_are_created(sandbox):
 
 
 def test_per_page_over_15_is_clamped_by_default(sandbox):
-    for i in range(20):
+    for _ in range(20):
         post_order(sandbox, {})
     body = requests.get(sandbox.url + "/v3/orders", headers=KEY, params={"per_page": 16}).json()
     assert len(body["orders"]) == 15 and body["pagination"]["per_page"] == 15

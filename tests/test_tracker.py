@@ -45,7 +45,7 @@ def test_empty_table_has_the_columns_and_dtypes(tracker):
 
 def test_create_records_one_row_per_order(tracker, sandbox):
     a = tracker.create("Kitchen – 12 Rue Oberkampf")
-    b = tracker.create(order_id="custom-1", source="form")
+    tracker.create(order_id="custom-1", source="form")
     df = tracker.df
     assert_shape(df)
     assert list(df["order_id"]) == [a["order_id"], "custom-1"]
