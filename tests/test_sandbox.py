@@ -487,6 +487,15 @@ def test_cli_starts_prints_serves_and_stops_on_sigint(tmp_path):
             proc.kill()
 
 
+def test_console_script_is_installed():
+    import shutil
+
+    exe = shutil.which("autoenhance-sandbox")
+    assert exe, "pip install -e . installs the autoenhance-sandbox command"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30).stdout
+    assert "--error-rate" in out and "--ambiguous-rate" in out and "--rate-limit" in out
+
+
 def test_cli_reports_a_bad_option_in_one_line():
     proc = subprocess.run([sys.executable, "-m", "autoenhance_nb.sandbox", "--error-rate", "2"],
                           capture_output=True, text=True, timeout=30)

@@ -8,6 +8,7 @@ import errno
 import re
 import os
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -327,3 +328,33 @@ def test_use_live_switches_the_same_tracker(sandbox):
         assert [o["name"] for o in sandbox.orders] == ["now elsewhere"]
     finally:
         ae.reset_session()
+
+
+def test_connection_killed_midway_then_back_exactly_100(tmp_path):
+    """The issue's "done when": 100 orders with create_many, the API going away in the
+    middle, and in the end 100 orders on the server, 100 rows, a CSV that reads back."""
+    sb = Sandbox(latency=0.01).start()
+    try:
+        tracker = faulty_tracker(sb, max_retries=1)
+        outcome = {}
+        worker = threading.Thread(target=lambda: outcome.setdefault(
+            "result", tracker.create_many([f"shoot {i}" for i in range(100)], workers=4,
+                                          progress=False)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while len(sb.orders) < 30 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sb.stop()  # the connection dies mid-batch
+        worker.join()
+        result = outcome["result"]
+        assert result.failed and all(isinstance(f.error, E.TransportError)
+                                     for f in result.failed)
+        sb.start()  # the API is back, same port, same data
+        again = tracker.create_many(result.retry_items(), progress=False)
+        assert again.ok
+        ids = [o["order_id"] for o in sb.orders]
+        assert len(ids) == 100 == len(set(ids)) == len(tracker)
+        path = tracker.to_csv(tmp_path / "orders.csv")
+        pd.testing.assert_frame_equal(read_orders_csv(path), tracker.df)
+    finally:
+        sb.stop()

@@ -180,6 +180,9 @@ class Sandbox:
     def _close(self) -> None:
         server, self._server, self._thread = self._server, None, None
         if server is not None:
+            # a later start() comes back on the same port, with the same data, so a
+            # test can take the API down and bring it back under a running client
+            self.port = server.server_port
             server.server_close()
             server.drop_connections()
 
