@@ -199,7 +199,7 @@ class AutoenhanceMagics(Magics):
             Garden
 
         Settings: ``%config AutoenhanceMagics`` (workers, timeout, max_retries,
-        short_errors, progress, base_url). The API key is never an argument: use the
+        short_errors, progress, upload_workers, watch_interval, base_url). The API key is never an argument: use the
         AUTOENHANCE_API_KEY environment variable or ``%autoenhance_login``.
         """
         args = parse_line(self.autoenhance_order, line)
@@ -207,9 +207,10 @@ class AutoenhanceMagics(Magics):
         tracker = self._tracker()
         with self._errors():
             if cell is not None:
-                if name is not None or args.order_id is not None:
+                if name is not None or args.order_id is not None or args.images:
                     raise UsageError("%%autoenhance_order takes names in the cell body, "
-                                     "not on its first line")
+                                     "not on its first line (and no --images: add photos "
+                                     "per order with --add-images)")
                 self._run_batch(tracker, cell, args.out)
             elif name is not None or args.order_id is not None:
                 photos = _match(args.images) if args.images else None

@@ -795,8 +795,10 @@ def _safe_filename(name: str, used: set[str]) -> str:
     return candidate
 
 
-def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS) -> str:
-    """The table as HTML: environment, counts per status, the latest rows."""
+def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS,
+                latest: pd.DataFrame | None = None) -> str:
+    """The table as HTML: environment, counts per status, the latest rows (pass
+    ``latest`` when you already have ``tracker.latest(max_rows)``)."""
     counts = tracker.status_counts()
     total = len(tracker)
     env = tracker.environment
@@ -811,7 +813,7 @@ def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS) -> str:
         parts.append(f' &middot; {_badge(status)} {n}')
     parts.append("</div>")
     if total:
-        frame = tracker.latest(max_rows)
+        frame = latest if latest is not None else tracker.latest(max_rows)
         parts.append('<table class="autoenhance-orders"><thead><tr>')
         parts.extend(f"<th>{c}</th>" for c in COLUMNS)
         parts.append("</tr></thead><tbody>")

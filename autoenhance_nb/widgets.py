@@ -164,8 +164,8 @@ class OrderForm(w.VBox):
             f"{note}</div>")
         self.live_box.layout.display = "none" if self.tracker.client.has_key and \
             env == "live" else None
-        self.table.value = render_html(self.tracker, max_rows=self.rows)
         latest = self.tracker.latest(self.rows)
+        self.table.value = render_html(self.tracker, max_rows=self.rows, latest=latest)
         options = [("the new order", "")] + [
             (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
             for o, n in zip(reversed(list(latest["order_id"])), reversed(list(latest["name"])))]
