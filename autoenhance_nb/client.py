@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -84,6 +85,27 @@ def environment_of(base_url: str) -> str:
         return "live"
 
 
+class _ApiKey(requests.auth.AuthBase):
+    """Adds ``x-api-key`` to a request. Its repr, str and pickling never show the key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: str):
+        self._key = key
+
+    def __call__(self, request):
+        request.headers["x-api-key"] = self._key
+        return request
+
+    def __repr__(self) -> str:
+        return "<API key hidden>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an API key is not pickled")
+
+
 class _Session(requests.Session):
     """requests strips ``Authorization`` on a cross-host redirect but forwards custom
     headers; strip ``x-api-key`` the same way."""
@@ -113,7 +135,7 @@ class AutoenhanceClient:
                  backoff_factor: float = 0.25, backoff_max: float = 8.0,
                  pool_maxsize: int = 32, environment: str | None = None):
         key = api_key if api_key is not None else os.environ.get("AUTOENHANCE_API_KEY")
-        self.__api_key = key.strip() if key and key.strip() else None
+        self._auth = _ApiKey(key.strip()) if key and key.strip() else None
         url = base_url or os.environ.get("AUTOENHANCE_BASE_URL") or DEFAULT_BASE_URL
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -143,7 +165,7 @@ class AutoenhanceClient:
     # -- identity (never the key) ------------------------------------------------
     @property
     def has_key(self) -> bool:
-        return self.__api_key is not None
+        return self._auth is not None
 
     @property
     def host(self) -> str:
@@ -410,7 +432,7 @@ class AutoenhanceClient:
         return "/v3/orders/" + quote(order_id, safe="")
 
     def _need_key(self, what: str) -> None:
-        if self.__api_key is None:
+        if self._auth is None:
             raise E.MissingApiKeyError(
                 f"{what} needs an API key: set AUTOENHANCE_API_KEY (or use the sandbox)")
 
@@ -429,10 +451,10 @@ class AutoenhanceClient:
         absolute = path.startswith(("http://", "https://"))
         url = path if absolute else self.base_url + path
         host = urlsplit(url).netloc if absolute else self.host
-        send_headers = dict(headers or {})
-        if with_key and not absolute and self.__api_key is not None:
-            send_headers["x-api-key"] = self.__api_key
-        kwargs: dict[str, Any] = {"headers": send_headers, "params": params,
+        # The key goes in through an auth object at the last moment, so that no frame
+        # of ours (shown by a verbose traceback) holds it in a local variable.
+        auth = self._auth if with_key and not absolute else None
+        kwargs: dict[str, Any] = {"headers": headers, "params": params, "auth": auth,
                                   "timeout": self.timeout, "stream": stream}
         if json is not None:
             kwargs["json"] = json

@@ -287,3 +287,20 @@ def test_key_is_not_forwarded_on_a_cross_host_redirect():
         assert app.seen_keys == [SENTINEL]
         assert [e.endpoint for e in other.request_log] == ["retrieve_order"]
         assert other.request_log[0].had_api_key is False
+
+
+def test_key_is_hidden_from_vars_pickle_and_verbose_tracebacks():
+    import pickle
+    import traceback
+
+    with Sandbox(api_key="the-real-one") as sb:
+        client = make_client(sb, api_key=SENTINEL, max_retries=0)
+        assert SENTINEL not in repr(vars(client)) and SENTINEL not in str(vars(client))
+        with pytest.raises(TypeError, match="not pickled"):
+            pickle.dumps(client._auth)
+        try:
+            client.create_order(name="x")
+        except E.AuthenticationError as exc:
+            frames = traceback.TracebackException.from_exception(exc, capture_locals=True)
+            text = "".join(frames.format())
+        assert "AuthenticationError" in text and SENTINEL not in text
