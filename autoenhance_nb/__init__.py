@@ -14,6 +14,7 @@ Heavy parts (the sandbox server, the widgets, tqdm) load when first used.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .client import AutoenhanceClient, validate_order_id
@@ -23,6 +24,9 @@ from .session import reset_session, session, use_live
 from .tracker import BatchResult, OrderTracker, read_orders_csv
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides whether to show it.
+logging.getLogger("autoenhance_nb").addHandler(logging.NullHandler())
 
 __all__ = [
     "AutoenhanceClient", "OrderTracker", "BatchResult", "OrderForm", "Sandbox", "session",

@@ -218,6 +218,10 @@ class UploadResult:
     uploaded: list[dict] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
 
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
     def summary(self) -> str:
         return f"uploaded {len(self.uploaded)} of {self.total}, {len(self.failed)} failed"
 

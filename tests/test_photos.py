@@ -353,3 +353,26 @@ def test_a_download_cut_short_leaves_no_file(tmp_path):
         server.shutdown()
     assert target.read_bytes() == b"previous"
     assert sorted(os.listdir(tmp_path)) == ["photo.png"]
+
+
+def test_uploads_survive_flaky_storage_and_api(tmp_path):
+    """PUTs are retried by urllib3, which rewinds the file; registrations retry and tidy
+    up. Every photo ends up once, with its exact bytes."""
+    files = []
+    for i in range(12):
+        path = tmp_path / f"p{i}.png"
+        path.write_bytes(png_bytes(i + 1, 3))
+        files.append(path)
+    with Sandbox(error_rate=0.3, ambiguous_rate=0.2, processing_seconds=0, seed=9) as sb:
+        tracker = tracker_on(sb, max_retries=8)
+        oid = tracker.create("Flaky")["order_id"]
+        result = tracker.add_images(oid, files, progress=False)
+        assert result.ok, result.failed
+        sb.error_rate = sb.ambiguous_rate = 0
+        order = tracker.client.get_order(oid)
+        assert sorted(i["image_name"] for i in order["images"]) == sorted(p.name for p in files)
+        assert order["total_images"] == 12
+        got = tracker.download(oid, tmp_path / "back", kind="original")
+        for path in got.saved:
+            assert path.read_bytes() == (tmp_path / path.name).read_bytes()
+        assert any(e.status == 503 and e.endpoint == "upload" for e in sb.request_log)

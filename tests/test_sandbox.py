@@ -585,3 +585,30 @@ def test_docs_curl_snippet_runs_unchanged(sandbox):
     out = subprocess.run([_point_at(a, sandbox.url) for a in DOCS_CURL], capture_output=True,
                          text=True, timeout=30, check=True).stdout
     assert json.loads(out)["name"] == "Name of my order"
+
+
+def test_an_upload_over_the_limit_gets_its_413_not_a_reset():
+    with Sandbox(max_upload_bytes=1_000_000) as sb:
+        url = create_image(sb).json()["upload_url"]
+        resp = upload(url, b"\x89PNG\r\n\x1a\n" + b"0" * 8_000_000)
+        assert resp.status_code == 413 and "limited to 1000000 bytes" in resp.json()["message"]
+        assert post_order(sb, {"name": "still fine"}).status_code == 200
+
+
+def test_a_stalled_body_is_cut_off_after_the_request_timeout():
+    import socket
+
+    with Sandbox(request_timeout=0.5) as sb:
+        host, port = sb._server.server_address
+        with socket.create_connection((host, port)) as s:
+            s.sendall(b"POST /v3/orders/ HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na")
+            s.settimeout(5)
+            start = time.perf_counter()
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+            assert time.perf_counter() - start < 4
+        assert answer.startswith(b"HTTP/1.1 408") and b"Request Timeout" in answer
+        assert sb.orders == []
+        assert post_order(sb, {"name": "after"}).status_code == 200

@@ -10,6 +10,7 @@ code with ``autoenhance_nb.client`` so that each checks the other honestly.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from typing import Any
@@ -21,6 +22,8 @@ from .app import (DUPLICATE_ORDER_STATUS, MAX_JSON_BYTES, MAX_UPLOAD_BYTES, LogE
 
 __all__ = ["Sandbox", "LogEntry", "DUPLICATE_ORDER_STATUS", "DEFAULT_KEY"]
 
+_log = logging.getLogger("autoenhance_nb.sandbox")
+
 #: The key the CLI prints for clients when the sandbox accepts any key.
 DEFAULT_KEY = "sandbox"
 
@@ -31,8 +34,10 @@ class _QuietHandler(WSGIRequestHandler):
     verbose = False
 
     def log(self, type: str, message: str, *args: Any) -> None:
-        if self.verbose or type == "error":
+        if self.verbose:
             super().log(type, message, *args)
+        elif type == "error":  # to logging, where the user decides; never printed by us
+            _log.warning("sandbox: " + message, *args)
 
 
 class _Server(ThreadedWSGIServer):
@@ -80,6 +85,8 @@ class Sandbox:
     seed: makes the faults repeat.
     per_page_overflow: "clamp" (default) or "reject" a per_page above 15.
     upload_base_url: where ``upload_url`` points (default: this sandbox).
+    request_timeout: seconds a connection may stall (mid-request or idle) before the
+        sandbox closes it, so a half-sent body never holds a thread forever.
     """
 
     _KNOBS = ("api_key", "latency", "error_rate", "ambiguous_rate", "ambiguous_next",
@@ -93,7 +100,7 @@ class Sandbox:
                  rate_limit: float = 0.0, seed: int | None = None,
                  per_page_overflow: str = "clamp", upload_base_url: str | None = None,
                  max_json_bytes: int = MAX_JSON_BYTES, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-                 verbose: bool = False):
+                 request_timeout: float = 30.0, verbose: bool = False):
         for name, value in (("error_rate", error_rate), ("ambiguous_rate", ambiguous_rate)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -104,6 +111,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.verbose = verbose
+        self.request_timeout = request_timeout
         self.app = SandboxApp(
             api_key=api_key, processing_seconds=processing_seconds, latency=latency,
             error_rate=error_rate, ambiguous_rate=ambiguous_rate, rate_limit=rate_limit,
@@ -155,7 +163,9 @@ class Sandbox:
         return self
 
     def _bind(self) -> None:
-        handler = type("Handler", (_QuietHandler,), {"verbose": self.verbose})
+        # a connection that stalls (mid-request or idle) is closed after request_timeout
+        handler = type("Handler", (_QuietHandler,), {"verbose": self.verbose,
+                                                     "timeout": self.request_timeout})
         self._server = _Server(self.host, self.port, self.app, handler=handler)
         self._server.daemon_threads = True
         self.app.base_url = self.url

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -30,6 +30,7 @@ DUPLICATE_ORDER_MESSAGE = "An order with this order_id already exists."
 MAX_JSON_BYTES = 1 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_ORDER_ID_LENGTH = 255
+DRAIN_CAP_BYTES = 512 * 1024 * 1024
 
 _REASONS = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -230,13 +231,35 @@ class SandboxApp:
         except ApiError as err:
             response = json_response({"detail": err.detail, "message": err.message},
                                      err.status, err.headers)
-        except HTTPException as exc:  # e.g. werkzeug's own 413 while reading a body
+        except ClientDisconnected:  # the body stopped coming (stalled past the timeout)
+            response = json_response({"detail": {}, "message": "Request Timeout: the body "
+                                      "did not arrive in full"}, 408)
+        except HTTPException as exc:
             code = exc.code or 400
             response = json_response({"detail": {}, "message": _REASONS.get(code, "Error")},
                                      code)
+        except OSError:
+            response = json_response({"detail": {}, "message": "Request Timeout"}, 408)
+        self._drain(request, response)
         self._record(LogEntry(request.method, raw_path, endpoint, params,
                               response.status_code, had_key))
         return response(environ, start_response)
+
+    def _drain(self, request: Request, response: Response) -> None:
+        """Read what is left of a refused body (say, an upload over the limit) so the
+        client, still sending, gets to read the answer instead of a reset connection.
+        Past a cap, close the connection instead."""
+        length = request.content_length or 0
+        if not length:
+            return
+        if length > DRAIN_CAP_BYTES:
+            response.headers["Connection"] = "close"
+            return
+        try:
+            while request.stream.read(1024 * 1024):
+                pass
+        except (OSError, HTTPException):
+            response.headers["Connection"] = "close"
 
     def _dispatch(self, request: Request, endpoint: str, params: dict) -> Response:
         if self.latency:
