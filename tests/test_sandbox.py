@@ -394,7 +394,7 @@ def test_seed_makes_faults_repeat():
 
 
 def test_rate_limit_answers_429_with_retry_after():
-    with Sandbox(rate_limit=5) as sb:
+    with Sandbox(rate_limit=2) as sb:  # a burst of 2, then 2 a second
         answers = [post_order(sb, {}) for _ in range(20)]
         limited = [r for r in answers if r.status_code == 429]
         assert len(limited) >= 10
