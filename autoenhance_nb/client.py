@@ -44,6 +44,10 @@ IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
                     (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"),
                     (b"MM\x00*", "TIFF"))
 USER_AGENT = "autoenhance-nb/0.1.0"
+#: The API version whose response shapes this client is written for (the one the
+#: official SDK 1.1.0 pins). Without it the account's pinned version answers, and older
+#: versions shape images differently (API-NOTES section 1).
+API_VERSION = "2025-05-08"
 
 log = logging.getLogger("autoenhance_nb")
 
@@ -128,12 +132,14 @@ class AutoenhanceClient:
     base_url: the argument, else ``AUTOENHANCE_BASE_URL``, else the live API.
     timeout: seconds per attempt (connect and read).
     max_retries: extra attempts after a 429, 5xx, timeout or dropped connection.
+    api_version: sent as ``x-api-version`` on API calls (None: the account's default).
     """
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, max_retries: int = 3,
                  backoff_factor: float = 0.25, backoff_max: float = 8.0,
-                 pool_maxsize: int = 32, environment: str | None = None):
+                 pool_maxsize: int = 32, environment: str | None = None,
+                 api_version: str | None = API_VERSION):
         key = api_key if api_key is not None else os.environ.get("AUTOENHANCE_API_KEY")
         self._auth = _ApiKey(key.strip()) if key and key.strip() else None
         url = base_url or os.environ.get("AUTOENHANCE_BASE_URL") or DEFAULT_BASE_URL
@@ -148,6 +154,7 @@ class AutoenhanceClient:
         self.backoff_max = backoff_max
         self._session = _Session()
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.api_version = api_version
         # Idempotent methods retry inside urllib3 (backoff with jitter, Retry-After).
         # POST does not: create_order runs its own loop so that it can check for the
         # order its lost attempt may have made.
@@ -454,6 +461,8 @@ class AutoenhanceClient:
         # The key goes in through an auth object at the last moment, so that no frame
         # of ours (shown by a verbose traceback) holds it in a local variable.
         auth = self._auth if with_key and not absolute else None
+        if not absolute and self.api_version:
+            headers = {**(headers or {}), "x-api-version": self.api_version}
         kwargs: dict[str, Any] = {"headers": headers, "params": params, "auth": auth,
                                   "timeout": self.timeout, "stream": stream}
         if json is not None:

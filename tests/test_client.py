@@ -14,7 +14,7 @@ from autoenhance_nb import AutoenhanceClient, errors as E
 from autoenhance_nb.client import DEFAULT_BASE_URL, validate_order_id
 from autoenhance_nb.sandbox import Sandbox
 
-from .conftest import UUID_HEX
+from .conftest import UUID_HEX, png_bytes
 
 
 def make_client(sb, **kw):
@@ -304,3 +304,12 @@ def test_key_is_hidden_from_vars_pickle_and_verbose_tracebacks():
             frames = traceback.TracebackException.from_exception(exc, capture_locals=True)
             text = "".join(frames.format())
         assert "AuthenticationError" in text and SENTINEL not in text
+
+
+def test_api_version_is_pinned_on_api_calls_only(client, sandbox):
+    oid = client.create_order()["order_id"]
+    client.upload_image(oid, png_bytes())
+    by_endpoint = {e.endpoint: e.api_version for e in sandbox.request_log}
+    assert by_endpoint["create_order"] == "2025-05-08"
+    assert by_endpoint["create_image"] == "2025-05-08"
+    assert by_endpoint["upload"] is None, "the storage host gets no API headers"

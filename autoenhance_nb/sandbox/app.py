@@ -79,6 +79,7 @@ class LogEntry:
     params: dict
     status: int
     had_api_key: bool
+    api_version: str | None = None
 
 
 class _RateLimiter:
@@ -242,7 +243,8 @@ class SandboxApp:
             response = json_response({"detail": {}, "message": "Request Timeout"}, 408)
         self._drain(request, response)
         self._record(LogEntry(request.method, raw_path, endpoint, params,
-                              response.status_code, had_key))
+                              response.status_code, had_key,
+                              request.headers.get("x-api-version")))
         return response(environ, start_response)
 
     def _drain(self, request: Request, response: Response) -> None:
