@@ -24,6 +24,7 @@ from traitlets import Bool, Int, Float, Unicode, observe
 from . import errors as E
 from .errors import one_line
 from .session import session, use_live
+from .tracker import orders
 
 __all__ = ["AutoenhanceMagics", "load_ipython_extension", "unload_ipython_extension",
            "parse_batch", "derived_order_id"]
@@ -145,7 +146,7 @@ class AutoenhanceMagics(Magics):
     @staticmethod
     def _status_line(tracker) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in tracker.status_counts().items())
-        return (f"[{tracker.environment_label}] {len(tracker)} orders in the table"
+        return (f"[{tracker.environment_label}] {orders(len(tracker))} in the table"
                 + (f" ({counts})" if counts else ""))
 
     # -- %autoenhance_order ---------------------------------------------------------------------
@@ -227,10 +228,10 @@ class AutoenhanceMagics(Magics):
                 self._upload(tracker, order_id, _match(pattern))
             if args.sync:
                 n = tracker.sync()
-                print(f"Synced {n} orders from the account")
+                print(f"Synced {orders(n)} from the account")
             if args.refresh:
                 counts = tracker.refresh(workers=self.workers)
-                print(f"Refreshed {counts['updated']} orders"
+                print(f"Refreshed {orders(counts['updated'])}"
                       + (f", {counts['deleted']} deleted on the server"
                          if counts["deleted"] else ""))
             if args.watch:
@@ -248,7 +249,7 @@ class AutoenhanceMagics(Magics):
                     raise UsageError(f"{len(result.failed)} downloads failed (see above)")
             if args.export:
                 path = tracker.to_csv(os.path.expanduser(args.export))
-                print(f"Exported {len(tracker)} orders to {path}")
+                print(f"Exported {orders(len(tracker))} to {path}")
         self._store(args.out, tracker)
         print(self._status_line(tracker))
         if (args.export or args.download) and not (args.list or args.refresh or args.sync

@@ -119,6 +119,11 @@ class _Table:
         return [col[-last:] if last > 0 else [] for col in self.cols]
 
 
+def orders(n: int) -> str:
+    """"1 order", "2 orders"."""
+    return f"{n} order" if n == 1 else f"{n} orders"
+
+
 def derive_status(order: dict) -> str:
     """The order's status; when the API sends null (it may, see API-NOTES section 4),
     derive it: any image processing (or merging) -> processing; some image in error and
@@ -524,7 +529,7 @@ class OrderTracker:
         self._changed()
         if errors:
             first = errors[0]
-            raise type(first)(f"Refreshed {counts['updated']} of {len(ids)} orders; "
+            raise type(first)(f"Refreshed {counts['updated']} of {orders(len(ids))}; "
                               f"{counts['failed']} failed, e.g. {first}",
                               getattr(first, "status_code", None))
         return counts
@@ -708,7 +713,7 @@ class OrderTracker:
     # -- display ------------------------------------------------------------------------
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.status_counts().items()) or "empty"
-        return f"<OrderTracker {self.environment_label}: {len(self)} orders ({counts})>"
+        return f"<OrderTracker {self.environment_label}: {orders(len(self))} ({counts})>"
 
     def _repr_html_(self) -> str:
         return render_html(self)
@@ -811,7 +816,8 @@ def render_html(tracker: OrderTracker, max_rows: int = HTML_ROWS,
         '<div class="autoenhance-table">' + _TABLE_CSS,
         f'<div><span style="background:{env_colour};color:#fff;padding:1px 6px;'
         f'border-radius:3px;font-weight:bold">{html.escape(env.upper())}</span> '
-        f'{html.escape(tracker.client.host)} &middot; <b>{total}</b> orders',
+        f'{html.escape(tracker.client.host)} &middot; <b>{total}</b> '
+        f'{"order" if total == 1 else "orders"}',
     ]
     for status, n in counts.items():
         parts.append(f' &middot; {_badge(status)} {n}')

@@ -22,7 +22,7 @@ from . import errors as E
 from .client import AutoenhanceClient, order_id_problem
 from .errors import one_line
 from .session import current_session, session, use_live
-from .tracker import DONE_STATUSES, OrderTracker, render_html
+from .tracker import DONE_STATUSES, OrderTracker, orders, render_html
 
 __all__ = ["OrderForm"]
 
@@ -268,7 +268,7 @@ class OrderForm(w.VBox):
         def job() -> None:
             counts = self.tracker.refresh()
             extra = f", {counts['deleted']} deleted on the server" if counts["deleted"] else ""
-            self._say(f"Refreshed {counts['updated']} orders{extra}", "ok")
+            self._say(f"Refreshed {orders(counts['updated'])}{extra}", "ok")
 
         return self._run(self.refresh_button, "Refreshing…", job)
 
@@ -283,7 +283,7 @@ class OrderForm(w.VBox):
             path = self.tracker.to_csv(os.path.expanduser(filename))
             rows = len(self.tracker)
             self.download.value = _download_link(path, rows)
-            self._say(f"Exported {rows} orders to {path}", "ok")
+            self._say(f"Exported {orders(rows)} to {path}", "ok")
 
         return self._run(self.export_button, "Exporting…", job)
 

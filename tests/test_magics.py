@@ -98,7 +98,7 @@ def test_line_magic_creates_one_order(ip, sandbox, line, name):
     assert [o["name"] for o in sandbox.orders] == [name]
     oid = sandbox.orders[0]["order_id"]
     assert f"Created order {oid} {name!r} (waiting)" in out
-    assert "1 orders in the table (waiting 1)" in out and "SANDBOX" in out
+    assert "1 order in the table (waiting 1)" in out and "SANDBOX" in out
     assert isinstance(result.result, pd.DataFrame) and list(result.result["name"]) == [name]
 
 
@@ -209,7 +209,7 @@ def test_refresh_sync_and_export(ip, sandbox, tmp_path, client):
     run(ip, "%autoenhance_order One")
     client.create_order(name="made elsewhere")
     result, out = run(ip, "%autoenhance_order --refresh")
-    assert result.success and "Refreshed 1 orders" in out
+    assert result.success and "Refreshed 1 order" in out and "Refreshed 1 orders" not in out
     result, out = run(ip, "%autoenhance_order --sync")
     assert result.success and "Synced 2 orders" in out and len(result.result) == 2
     target = tmp_path / "out dir" / "orders.csv"

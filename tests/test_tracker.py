@@ -183,7 +183,7 @@ def test_refresh_during_an_outage_raises_after_updating_what_it_could(tracker, s
     tracker.create("a")
     tracker.client.max_retries = 0
     sandbox.error_rate = 1.0
-    with pytest.raises(E.ServerError, match="Refreshed 0 of 1 orders; 1 failed"):
+    with pytest.raises(E.ServerError, match="Refreshed 0 of 1 order; 1 failed"):
         tracker.refresh()
     assert len(tracker) == 1
 
