@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import html
+import logging
 import os
 import threading
 import uuid
@@ -40,6 +41,8 @@ STATUS_COLOURS = {"waiting": "#6b7280", "processing": "#2563eb", "processed": "#
                   "error": "#dc2626", "deleted": "#9ca3af"}
 DONE_STATUSES = frozenset({"processed", "error", "deleted"})
 HTML_ROWS = 50
+
+log = logging.getLogger("autoenhance_nb")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -310,8 +313,7 @@ class OrderTracker:
             try:
                 cb(self)
             except Exception:  # a broken display must not break the data path
-                import logging
-                logging.getLogger("autoenhance_nb").exception("on_change callback failed")
+                log.exception("on_change callback failed")
 
     # -- recording ------------------------------------------------------------------
     def record(self, order: dict, source: str = "python", *, notify: bool = True) -> None:

@@ -358,3 +358,12 @@ def test_connection_killed_midway_then_back_exactly_100(tmp_path):
         pd.testing.assert_frame_equal(read_orders_csv(path), tracker.df)
     finally:
         sb.stop()
+
+
+def test_a_failing_on_change_callback_does_not_break_recording(tracker, caplog):
+    def broken(_):
+        raise RuntimeError("display went away")
+
+    tracker.on_change(broken)
+    tracker.create("still recorded")
+    assert len(tracker) == 1 and "on_change callback failed" in caplog.text
