@@ -149,25 +149,38 @@ class AutoenhanceClient:
         self.base_url = url.rstrip("/")
         self.environment = environment or environment_of(self.base_url)
         self.timeout = timeout
-        self.max_retries = max_retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
         self._session = _Session()
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.api_version = api_version
+        self._pool_maxsize = pool_maxsize
+        self.max_retries = max_retries  # mounts the adapter
+
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        """Changing it (``%config AutoenhanceMagics.max_retries``) takes effect at once."""
+        self._max_retries = value
         # Idempotent methods retry inside urllib3 (backoff with jitter, Retry-After).
         # POST does not: create_order runs its own loop so that it can check for the
         # order its lost attempt may have made.
-        retry = Retry(total=max_retries, connect=max_retries, read=max_retries,
-                      status=max_retries, other=0, backoff_factor=backoff_factor,
-                      backoff_max=backoff_max, backoff_jitter=backoff_factor,
-                      status_forcelist=RETRY_STATUSES,
+        retry = Retry(total=value, connect=value, read=value, status=value, other=0,
+                      backoff_factor=self.backoff_factor, backoff_max=self.backoff_max,
+                      backoff_jitter=self.backoff_factor, status_forcelist=RETRY_STATUSES,
                       allowed_methods=frozenset({"GET", "PATCH", "DELETE", "PUT", "HEAD"}),
                       respect_retry_after_header=True, raise_on_status=False,
                       raise_on_redirect=False)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4,
+                              pool_maxsize=self._pool_maxsize)
+        old = self._session.adapters.get("http://")
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        if old is not None:
+            old.close()
 
     # -- identity (never the key) ------------------------------------------------
     @property

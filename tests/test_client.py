@@ -313,3 +313,12 @@ def test_api_version_is_pinned_on_api_calls_only(client, sandbox):
     assert by_endpoint["create_order"] == "2025-05-08"
     assert by_endpoint["create_image"] == "2025-05-08"
     assert by_endpoint["upload"] is None, "the storage host gets no API headers"
+
+
+def test_changing_max_retries_takes_effect_for_reads():
+    with Sandbox(error_rate=1.0) as sb:
+        client = make_client(sb, max_retries=3)
+        client.max_retries = 0
+        with pytest.raises(E.ServerError):
+            client.get_order("x")
+        assert len(sb.request_log) == 1, "no retry after max_retries was set to 0"
