@@ -237,28 +237,45 @@ class AutoenhanceClient:
     def _create_loop(self, body: dict, name: str | None, order_id: str, what: str,
                      adopt_existing: bool) -> dict:
         self._need_key(what)
+
+        def on_error(error: E.AutoenhanceError, attempt: int) -> dict | None:
+            if isinstance(error, E.ConflictError):
+                if attempt > 0 or adopt_existing:
+                    mine = self._find_own_order(order_id, name, what)
+                    if mine is not None:
+                        return mine
+                raise error
+            return None
+
+        return self._post_retrying("/v3/orders/", what, body, order_id=order_id,
+                                   on_error=on_error)[0]
+
+    def _post_retrying(self, path: str, what: str, body: dict, *, order_id: str | None = None,
+                       on_error=None) -> tuple[dict, int]:
+        """POST with the client's own retry loop (POST is not retried by urllib3: a lost
+        answer may hide a change that was made). Retries after a lost connection, a 5xx
+        or a 429 that asks for at most MAX_RETRY_AFTER seconds. ``on_error(error,
+        attempt)`` may return a result instead, or raise. Returns (answer, attempts
+        before the successful one)."""
         attempt = 0
         while True:
-            maybe_created = attempt > 0 or adopt_existing
             try:
-                resp = self._send("POST", "/v3/orders/", what, json=body, raise_for_status=False)
+                resp = self._send("POST", path, what, json=body, raise_for_status=False)
             except E.TransportError as exc:
                 last: E.AutoenhanceError = exc
                 retry_after = None
             else:
                 if resp.status_code < 300:
-                    return self._json(resp, what)
-                error = self._error(resp, what, order_id=order_id)
-                if isinstance(error, E.ConflictError):
-                    if maybe_created:
-                        mine = self._find_own_order(order_id, name, what)
-                        if mine is not None:
-                            return mine
-                    raise error
-                if resp.status_code not in RETRY_STATUSES:
-                    raise error
-                last = error
-                retry_after = getattr(error, "retry_after", None)
+                    return self._json(resp, what), attempt
+                last = self._error(resp, what, order_id=order_id)
+                if on_error is not None:
+                    rescued = on_error(last, attempt)
+                    if rescued is not None:
+                        return rescued, attempt
+                retry_after = getattr(last, "retry_after", None)
+                if resp.status_code not in RETRY_STATUSES or (
+                        retry_after is not None and retry_after > MAX_RETRY_AFTER):
+                    raise last
             attempt += 1
             if attempt > self.max_retries:
                 raise last
@@ -334,31 +351,12 @@ class AutoenhanceClient:
         what = f"Registering image {one_line(image_name)!r} in order {one_line(order_id)!r}"
         self._need_key(what)
         body = {**options, "order_id": order_id, "image_name": image_name}
-        attempt = 0
-        while True:
-            try:
-                resp = self._send("POST", "/v3/images/", what, json=body,
-                                  raise_for_status=False)
-            except E.TransportError as exc:
-                last: E.AutoenhanceError = exc
-                retry_after = None
-            else:
-                if resp.status_code < 300:
-                    image = self._json(resp, what)
-                    if image.get("upload_url") is None and image.get("s3PutObjectUrl"):
-                        image["upload_url"] = image["s3PutObjectUrl"]  # older API versions
-                    if attempt:
-                        self._drop_phantom_images(order_id, image_name, image.get("image_id"))
-                    return image
-                last = self._error(resp, what)
-                retry_after = getattr(last, "retry_after", None)
-                if resp.status_code not in RETRY_STATUSES or (
-                        retry_after is not None and retry_after > MAX_RETRY_AFTER):
-                    raise last
-            attempt += 1
-            if attempt > self.max_retries:
-                raise last
-            time.sleep(self._backoff(attempt, retry_after))
+        image, retried = self._post_retrying("/v3/images/", what, body)
+        if image.get("upload_url") is None and image.get("s3PutObjectUrl"):
+            image["upload_url"] = image["s3PutObjectUrl"]  # older API versions
+        if retried:
+            self._drop_phantom_images(order_id, image_name, image.get("image_id"))
+        return image
 
     def _drop_phantom_images(self, order_id: str, image_name: str, keep: str | None) -> None:
         try:

@@ -39,7 +39,7 @@ def _new_session(*, quiet: bool, **client_options) -> OrderTracker:
     if key:
         tracker = OrderTracker(AutoenhanceClient(**client_options))
         if not quiet:
-            print(f"autoenhance: using the LIVE API at {tracker.client.host} "
+            print(f"autoenhance: using the {tracker.environment_label} API "
                   f"(key from AUTOENHANCE_API_KEY)")
         return tracker
     from .sandbox import Sandbox  # lazily: the server library is not needed for live use
