@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -322,3 +323,13 @@ def test_changing_max_retries_takes_effect_for_reads():
         with pytest.raises(E.ServerError):
             client.get_order("x")
         assert len(sb.request_log) == 1, "no retry after max_retries was set to 0"
+
+
+def test_a_long_retry_after_is_reported_at_once_not_waited_out():
+    with Sandbox(rate_limit=0.02) as sb:  # asks for 50 s between requests
+        client = make_client(sb, max_retries=3)
+        start = time.perf_counter()
+        with pytest.raises(E.RateLimitError) as info:
+            client.create_order(name="x")
+        assert info.value.retry_after > 30 and time.perf_counter() - start < 5
+        assert len(sb.request_log) == 1
