@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,8 +65,7 @@ def test_retrieve_update_delete(sandbox, spec_check):
     oid = post_order(sandbox, {"name": "Old"}).json()["order_id"]
     got = requests.get(sandbox.url + f"/v3/orders/{oid}")  # no key needed (spec)
     assert spec_check.check(got, ORDER)["name"] == "Old"
-    patched = requests.patch(sandbox.url + f"/v3/orders/{oid}", json={"name": "New"},
-                             headers=KEY)
+    patched = requests.patch(sandbox.url + f"/v3/orders/{oid}", json={"name": "New"}, headers=KEY)
     assert patched.status_code == 200 and spec_check.check(patched, ORDER)["name"] == "New"
     assert requests.get(sandbox.url + f"/v3/orders/{oid}").json()["name"] == "New"
     gone = requests.delete(sandbox.url + f"/v3/orders/{oid}", headers=KEY)
@@ -80,8 +80,9 @@ def test_retrieve_update_delete(sandbox, spec_check):
 
 def test_patch_cannot_change_the_order_id(sandbox, spec_check):
     oid = post_order(sandbox, {"name": "x"}).json()["order_id"]
-    resp = requests.patch(sandbox.url + f"/v3/orders/{oid}", json={"order_id": "other"},
-                          headers=KEY)
+    resp = requests.patch(
+        sandbox.url + f"/v3/orders/{oid}", json={"order_id": "other"}, headers=KEY
+    )
     assert resp.status_code == 422
     assert "order_id" in spec_check.check(resp, ORDER)["detail"]["json"]
 
@@ -96,11 +97,19 @@ def test_encoded_slashes_stay_inside_one_path_segment(sandbox):
 
 
 # -- auth -----------------------------------------------------------------------------
-@pytest.mark.parametrize("method,path", [
-    ("POST", "/v3/orders/"), ("GET", "/v3/orders/"), ("PATCH", "/v3/orders/x"),
-    ("DELETE", "/v3/orders/x"), ("POST", "/v3/images/"), ("DELETE", "/v3/images/x"),
-    ("GET", "/v3/images/x/enhanced"), ("GET", "/v3/images/x/original"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/v3/orders/"),
+        ("GET", "/v3/orders/"),
+        ("PATCH", "/v3/orders/x"),
+        ("DELETE", "/v3/orders/x"),
+        ("POST", "/v3/images/"),
+        ("DELETE", "/v3/images/x"),
+        ("GET", "/v3/images/x/enhanced"),
+        ("GET", "/v3/images/x/original"),
+    ],
+)
 def test_key_is_required_where_the_spec_requires_it(sandbox, spec_check, method, path):
     for headers in ({}, {"x-api-key": ""}):
         resp = requests.request(method, sandbox.url + path, headers=headers, json={})
@@ -124,12 +133,19 @@ def test_configured_key_accepts_only_itself(spec_check):
 
 
 # -- validation and malformed input -------------------------------------------------
-@pytest.mark.parametrize("body,field", [
-    ({"name": 5}, "name"), ({"order_id": 7}, "order_id"), ({"name": None}, "name"),
-    ({"colour": "red"}, "colour"), ({"order_id": ""}, "order_id"),
-    ({"order_id": "   "}, "order_id"), ({"order_id": "x" * 256}, "order_id"),
-    ({"order_id": "a\nb"}, "order_id"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"name": 5}, "name"),
+        ({"order_id": 7}, "order_id"),
+        ({"name": None}, "name"),
+        ({"colour": "red"}, "colour"),
+        ({"order_id": ""}, "order_id"),
+        ({"order_id": "   "}, "order_id"),
+        ({"order_id": "x" * 256}, "order_id"),
+        ({"order_id": "a\nb"}, "order_id"),
+    ],
+)
 def test_bad_order_fields_get_422_naming_the_field(sandbox, spec_check, body, field):
     resp = post_order(sandbox, body)
     assert resp.status_code == 422
@@ -145,22 +161,30 @@ def test_non_object_json_is_a_validation_error(sandbox, spec_check):
     spec_check.check(resp, ORDERS, "POST")
 
 
-@pytest.mark.parametrize("data,ctype,status", [
-    (b"{not json", "application/json", 400),
-    (b'{"name": "x"}', "text/plain", 415),
-    (b"\xff\xfe\x00", "application/json", 400),
-])
+@pytest.mark.parametrize(
+    "data,ctype,status",
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"name": "x"}', "text/plain", 415),
+        (b"\xff\xfe\x00", "application/json", 400),
+    ],
+)
 def test_malformed_bodies_get_a_json_4xx(sandbox, data, ctype, status):
-    resp = requests.post(sandbox.url + "/v3/orders/", data=data,
-                         headers={**KEY, "Content-Type": ctype})
+    resp = requests.post(
+        sandbox.url + "/v3/orders/", data=data, headers={**KEY, "Content-Type": ctype}
+    )
     assert resp.status_code == status
     assert set(resp.json()) == {"detail", "message"}
 
 
 def test_oversized_json_body_is_refused_without_hanging(sandbox):
     big = json.dumps({"name": "x" * (1024 * 1024 + 10)})
-    resp = requests.post(sandbox.url + "/v3/orders/", data=big, timeout=10,
-                         headers={**KEY, "Content-Type": "application/json"})
+    resp = requests.post(
+        sandbox.url + "/v3/orders/",
+        data=big,
+        timeout=10,
+        headers={**KEY, "Content-Type": "application/json"},
+    )
     assert resp.status_code == 413 and "larger than" in resp.json()["message"]
     # the server is still fine afterwards
     assert post_order(sandbox, {"name": "after"}).status_code == 200
@@ -210,8 +234,11 @@ def test_list_defaults_and_schema(sandbox, spec_check):
     body = spec_check.check(resp, ORDERS, "GET")
     assert len(body["orders"]) == 5 and body["pagination"]["per_page"] == 5
     assert body["pagination"]["next_offset"] is not None
-    last = requests.get(sandbox.url + "/v3/orders", headers=KEY,
-                        params={"offset": body["pagination"]["next_offset"]}).json()
+    last = requests.get(
+        sandbox.url + "/v3/orders",
+        headers=KEY,
+        params={"offset": body["pagination"]["next_offset"]},
+    ).json()
     assert len(last["orders"]) == 2 and last["pagination"]["next_offset"] is None
 
 
@@ -221,9 +248,11 @@ def test_pages_stay_stable_while_orders_are_created(sandbox):
     first = requests.get(sandbox.url + "/v3/orders", headers=KEY, params={"per_page": 5}).json()
     for i in range(3):
         post_order(sandbox, {"order_id": f"new-{i}"})
-    rest = requests.get(sandbox.url + "/v3/orders", headers=KEY,
-                        params={"per_page": 5,
-                                "offset": first["pagination"]["next_offset"]}).json()
+    rest = requests.get(
+        sandbox.url + "/v3/orders",
+        headers=KEY,
+        params={"per_page": 5, "offset": first["pagination"]["next_offset"]},
+    ).json()
     ids = [o["order_id"] for o in first["orders"] + rest["orders"]]
     assert sorted(ids) == sorted(f"old-{i}" for i in range(10))
 
@@ -242,10 +271,14 @@ def test_per_page_over_15_can_be_rejected(spec_check):
         assert "per_page" in spec_check.check(resp, ORDERS, "GET")["detail"]["query"]
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"per_page": 0}, "per_page"), ({"per_page": "abc"}, "per_page"),
-    ({"offset": "garbage!"}, "offset"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"per_page": 0}, "per_page"),
+        ({"per_page": "abc"}, "per_page"),
+        ({"offset": "garbage!"}, "offset"),
+    ],
+)
 def test_bad_list_parameters_get_422(sandbox, spec_check, params, field):
     resp = requests.get(sandbox.url + "/v3/orders", headers=KEY, params=params)
     assert resp.status_code == 422
@@ -273,14 +306,18 @@ def test_image_create_upload_download_and_delete(sandbox, spec_check):
     put = upload(created["upload_url"], data)
     assert put.status_code == 200 and put.content == b""
     assert not sandbox.request_log[-1].had_api_key
-    image = spec_check.check(requests.get(sandbox.url + f"/v3/images/{created['image_id']}"),
-                             IMAGE, "GET")
+    image = spec_check.check(
+        requests.get(sandbox.url + f"/v3/images/{created['image_id']}"), IMAGE, "GET"
+    )
     assert image["status"] == "processed"  # processing_seconds=0
     order = requests.get(sandbox.url + f"/v3/orders/{oid}").json()
     assert order["status"] == "processed" and order["total_images"] == 1
     for kind in ("original", "enhanced"):
-        got = requests.get(sandbox.url + f"/v3/images/{created['image_id']}/{kind}",
-                           headers=KEY, params={"quality": 80, "format": "png"})
+        got = requests.get(
+            sandbox.url + f"/v3/images/{created['image_id']}/{kind}",
+            headers=KEY,
+            params={"quality": 80, "format": "png"},
+        )
         assert got.status_code == 200 and got.content == data
         assert got.headers["Content-Type"] == "image/png"
     deleted = requests.delete(sandbox.url + f"/v3/images/{created['image_id']}", headers=KEY)
@@ -300,8 +337,12 @@ def test_image_validation(sandbox, spec_check):
     assert resp.status_code == 422
     body = spec_check.check(resp, IMAGES, "POST")
     assert body["detail"]["json"]["image_name"] == ["Missing data for required field."]
-    for bad in ({"rating": 9}, {"enhance_type": "shiny"}, {"ai_version": "latest"},
-                {"enhance": "yes"}):
+    for bad in (
+        {"rating": 9},
+        {"enhance_type": "shiny"},
+        {"ai_version": "latest"},
+        {"enhance": "yes"},
+    ):
         resp = create_image(sandbox, **bad)
         assert resp.status_code == 422, bad
         assert set(bad) <= set(spec_check.check(resp, IMAGES, "POST")["detail"]["json"])
@@ -411,11 +452,60 @@ def test_knobs_change_while_running(sandbox):
     assert post_order(sandbox, {}).status_code == 200
 
 
-def test_bad_knob_values_are_refused():
-    with pytest.raises(ValueError):
-        Sandbox(error_rate=1.5)
-    with pytest.raises(ValueError):
-        Sandbox(latency=-1)
+BAD_KNOBS = [
+    ("error_rate", 1.5, "between 0 and 1"),
+    ("error_rate", -0.1, "between 0 and 1"),
+    ("ambiguous_rate", 5, "between 0 and 1"),
+    ("error_rate", "0.5", "must be a number"),
+    ("latency", -1, "not be negative"),
+    ("rate_limit", -3, "not be negative"),
+    ("processing_seconds", -0.5, "not be negative"),
+    ("latency", float("nan"), "a number"),
+    ("ambiguous_next", -1, "not be negative"),
+    ("ambiguous_next", 1.5, "whole number"),
+    ("per_page_overflow", "ignore", "'clamp' or 'reject'"),
+    ("max_upload_bytes", 0, "at least 1"),
+    ("max_json_bytes", True, "whole number"),
+    ("upload_base_url", "ftp://x", "http(s)://"),
+    ("api_key", "  ", "non-empty string"),
+    ("request_timeout", 0, "greater than 0"),
+    ("verbose", "yes", "True or False"),
+]
+
+
+@pytest.mark.parametrize("name,value,message", BAD_KNOBS)
+def test_bad_knob_values_are_refused_at_init_and_at_any_later_set(name, value, message):
+    if name != "ambiguous_next":  # an attribute only
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Sandbox(**{name: value})
+    sb = Sandbox()
+    before = getattr(sb, name)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        setattr(sb, name, value)
+    assert getattr(sb, name) == before
+
+
+def test_knobs_are_typed_properties_that_reach_the_running_app():
+    sb = Sandbox(error_rate=0.25, latency=0.01, rate_limit=5)
+    assert (sb.error_rate, sb.latency, sb.rate_limit) == (0.25, 0.01, 5.0)
+    sb.processing_seconds = 3
+    assert sb.app.account.processing_seconds == 3.0
+    sb.per_page_overflow = "reject"
+    assert sb.app.per_page_overflow == "reject"
+    sb.ambiguous_next = 2
+    assert sb.app.ambiguous_next == 2
+    with pytest.raises(AttributeError):
+        sb.no_such_knob  # noqa: B018  (no catch-all attribute forwarding any more)
+
+
+def test_bind_gives_the_url_before_serving_and_stop_undoes_it():
+    sb = Sandbox().bind()
+    try:
+        assert sb.running and sb.url.startswith("http://127.0.0.1:")
+        assert sb.bind() is sb
+    finally:
+        sb.stop()
+    assert not sb.running
 
 
 def test_request_log_records_method_path_and_status(sandbox):
@@ -423,7 +513,9 @@ def test_request_log_records_method_path_and_status(sandbox):
     requests.get(sandbox.url + "/v3/orders/missing")
     log = sandbox.request_log
     assert [(e.method, e.path, e.status) for e in log] == [
-        ("POST", "/v3/orders/", 200), ("GET", "/v3/orders/missing", 404)]
+        ("POST", "/v3/orders/", 200),
+        ("GET", "/v3/orders/missing", 404),
+    ]
     assert log[0].had_api_key and not log[1].had_api_key
 
 
@@ -434,8 +526,7 @@ def test_fifty_concurrent_creators_lose_nothing(sandbox):
     def worker(n):
         with requests.Session() as s:
             for i in range(4):
-                r = s.post(sandbox.url + "/v3/orders/", json={"order_id": f"w{n}-{i}"},
-                           headers=KEY)
+                r = s.post(sandbox.url + "/v3/orders/", json={"order_id": f"w{n}-{i}"}, headers=KEY)
                 if r.status_code != 200:
                     errors.append(r.status_code)
 
@@ -468,9 +559,21 @@ def test_default_bind_is_loopback_only():
 
 def test_cli_starts_prints_serves_and_stops_on_sigint(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autoenhance_nb.sandbox", "--port", "0", "--seed", "3",
-         "--processing-seconds", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "autoenhance_nb.sandbox",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--processing-seconds",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(5)]
         url = lines[0].strip().rsplit(" ", 1)[-1]
@@ -497,14 +600,18 @@ def test_console_script_is_installed():
 
 
 def test_cli_reports_a_bad_option_in_one_line():
-    proc = subprocess.run([sys.executable, "-m", "autoenhance_nb.sandbox", "--error-rate", "2"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autoenhance_nb.sandbox", "--error-rate", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "autoenhance-sandbox: error_rate must be between 0 and 1"
 
 
 # -- the docs' own snippets run unchanged but for the URL ------------------------------------
-DOCS_PYTHON = '''
+DOCS_PYTHON = """
 import requests
 
 api_key = "YOUR_API_KEY"
@@ -530,9 +637,9 @@ def create_order(api_key):
     return order_id, name, images, status
 
 print(create_order(api_key))
-'''
+"""
 
-DOCS_JS = '''
+DOCS_JS = """
 const apiKey = "YOUR_API_KEY";
 
 const createOrder = async (apiKey) => {
@@ -554,11 +661,21 @@ const createOrder = async (apiKey) => {
     console.log(JSON.stringify({ order_id, name, images, status }));
 }
 createOrder(apiKey);
-'''
+"""
 
-DOCS_CURL = ["curl", "-sS", "-X", "POST", "https://api.autoenhance.ai/v3/orders",
-             "-H", "Content-Type: application/json", "-H", "x-api-key: YOUR_API_KEY",
-             "-d", '{\n"name": "Name of my order"\n}']
+DOCS_CURL = [
+    "curl",
+    "-sS",
+    "-X",
+    "POST",
+    "https://api.autoenhance.ai/v3/orders",
+    "-H",
+    "Content-Type: application/json",
+    "-H",
+    "x-api-key: YOUR_API_KEY",
+    "-d",
+    '{\n"name": "Name of my order"\n}',
+]
 
 
 def _point_at(text, url):
@@ -566,8 +683,13 @@ def _point_at(text, url):
 
 
 def test_docs_python_snippet_runs_unchanged(sandbox):
-    out = subprocess.run([sys.executable, "-c", _point_at(DOCS_PYTHON, sandbox.url)],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _point_at(DOCS_PYTHON, sandbox.url)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     assert "'Name of my order', [], 'waiting'" in out
 
 
@@ -575,15 +697,25 @@ def test_docs_javascript_snippet_runs_unchanged(sandbox):
     node = "/usr/bin/node" if os.path.exists("/usr/bin/node") else None
     if node is None:
         pytest.skip("node is not installed")
-    out = subprocess.run([node, "-e", _point_at(DOCS_JS, sandbox.url)], capture_output=True,
-                         text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        [node, "-e", _point_at(DOCS_JS, sandbox.url)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     body = json.loads(out)
     assert body["name"] == "Name of my order" and body["status"] == "waiting"
 
 
 def test_docs_curl_snippet_runs_unchanged(sandbox):
-    out = subprocess.run([_point_at(a, sandbox.url) for a in DOCS_CURL], capture_output=True,
-                         text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        [_point_at(a, sandbox.url) for a in DOCS_CURL],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     assert json.loads(out)["name"] == "Name of my order"
 
 
@@ -601,8 +733,10 @@ def test_a_stalled_body_is_cut_off_after_the_request_timeout():
     with Sandbox(request_timeout=0.5) as sb:
         host, port = sb._server.server_address
         with socket.create_connection((host, port)) as s:
-            s.sendall(b"POST /v3/orders/ HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
-                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na")
+            s.sendall(
+                b"POST /v3/orders/ HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"na'
+            )
             s.settimeout(5)
             start = time.perf_counter()
             answer = b""

@@ -10,68 +10,55 @@ code with ``autoenhance_nb.client`` so that each checks the other honestly.
 
 from __future__ import annotations
 
-import logging
-import socket
 import threading
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from .app import (
+    DUPLICATE_ORDER_STATUS,
+    MAX_JSON_BYTES,
+    MAX_UPLOAD_BYTES,
+    LogEntry,
+    SandboxApp,
+    non_negative,
+)
+from .server import QuietHandler, Server
 
-from .app import (DUPLICATE_ORDER_STATUS, MAX_JSON_BYTES, MAX_UPLOAD_BYTES, LogEntry,
-                  SandboxApp)
-
-__all__ = ["Sandbox", "LogEntry", "DUPLICATE_ORDER_STATUS", "DEFAULT_KEY"]
-
-_log = logging.getLogger("autoenhance_nb.sandbox")
+__all__ = ["Sandbox", "SandboxApp", "LogEntry", "DUPLICATE_ORDER_STATUS", "DEFAULT_KEY"]
 
 #: The key the CLI prints for clients when the sandbox accepts any key.
 DEFAULT_KEY = "sandbox"
 
-
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug logs every request to stderr by default; a notebook does not want that."""
-
-    verbose = False
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        if self.verbose:
-            super().log(type, message, *args)
-        elif type == "error":  # to logging, where the user decides; never printed by us
-            _log.warning("sandbox: " + message, *args)
+T = TypeVar("T")
 
 
-class _Server(ThreadedWSGIServer):
-    """Tracks open connections so that ``stop()`` really cuts keep-alive clients off,
-    as a server going down would."""
+class _Knob(Generic[T]):
+    """A Sandbox attribute that reads and writes the app's validated property of the
+    same name (so ``sb.error_rate = 5`` raises ValueError, as ``Sandbox(error_rate=5)``
+    does)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    def process_request(self, request, client_address):  # type: ignore[override]
-        with self._conns_lock:
-            self._conns.add(request)
-        super().process_request(request, client_address)
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Knob[T]: ...
 
-    def shutdown_request(self, request):  # type: ignore[override]
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
+    @overload
+    def __get__(self, obj: Sandbox, owner: type | None = None) -> T: ...
 
-    def drop_connections(self) -> None:
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def __get__(self, obj: Sandbox | None, owner: type | None = None) -> T | _Knob[T]:
+        if obj is None:
+            return self
+        value: T = getattr(obj.app, self.name)
+        return value
+
+    def __set__(self, obj: Sandbox, value: T) -> None:
+        setattr(obj.app, self.name, value)
 
 
 class Sandbox:
-    """Run the emulator. Every keyword is also an attribute you may change while it
-    runs (``sb.error_rate = 0.5``).
+    """Run the emulator. Every keyword but host, port and seed is also an attribute you
+    may change while it runs (``sb.error_rate = 0.5``); a bad value raises ValueError,
+    at construction and at any later set.
 
     api_key: None accepts any non-empty key; a string accepts only that key.
     processing_seconds: how long an uploaded image stays ``processing``.
@@ -85,59 +72,102 @@ class Sandbox:
     seed: makes the faults repeat.
     per_page_overflow: "clamp" (default) or "reject" a per_page above 15.
     upload_base_url: where ``upload_url`` points (default: this sandbox).
+    max_json_bytes, max_upload_bytes: larger bodies get 413.
     request_timeout: seconds a connection may stall (mid-request or idle) before the
         sandbox closes it, so a half-sent body never holds a thread forever.
+    verbose: log every request to stderr (werkzeug's format).
     """
 
-    _KNOBS = ("api_key", "latency", "error_rate", "ambiguous_rate", "ambiguous_next",
-              "rate_limit",
-              "processing_seconds", "per_page_overflow", "upload_base_url",
-              "max_json_bytes", "max_upload_bytes")
+    api_key = _Knob[str | None]()
+    processing_seconds = _Knob[float]()
+    latency = _Knob[float]()
+    error_rate = _Knob[float]()
+    ambiguous_rate = _Knob[float]()
+    ambiguous_next = _Knob[int]()
+    rate_limit = _Knob[float]()
+    per_page_overflow = _Knob[str]()
+    upload_base_url = _Knob[str | None]()
+    max_json_bytes = _Knob[int]()
+    max_upload_bytes = _Knob[int]()
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
-                 processing_seconds: float = 2.0, latency: float = 0.0,
-                 error_rate: float = 0.0, ambiguous_rate: float = 0.0,
-                 rate_limit: float = 0.0, seed: int | None = None,
-                 per_page_overflow: str = "clamp", upload_base_url: str | None = None,
-                 max_json_bytes: int = MAX_JSON_BYTES, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-                 request_timeout: float = 30.0, verbose: bool = False):
-        for name, value in (("error_rate", error_rate), ("ambiguous_rate", ambiguous_rate)):
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} must be between 0 and 1")
-        for name, value in (("latency", latency), ("rate_limit", rate_limit),
-                            ("processing_seconds", processing_seconds)):
-            if value < 0:
-                raise ValueError(f"{name} must not be negative")
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        processing_seconds: float = 2.0,
+        latency: float = 0.0,
+        error_rate: float = 0.0,
+        ambiguous_rate: float = 0.0,
+        rate_limit: float = 0.0,
+        seed: int | None = None,
+        per_page_overflow: str = "clamp",
+        upload_base_url: str | None = None,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        request_timeout: float = 30.0,
+        verbose: bool = False,
+    ):
+        self.app = SandboxApp(
+            api_key=api_key,
+            processing_seconds=processing_seconds,
+            latency=latency,
+            error_rate=error_rate,
+            ambiguous_rate=ambiguous_rate,
+            rate_limit=rate_limit,
+            seed=seed,
+            per_page_overflow=per_page_overflow,
+            upload_base_url=upload_base_url,
+            max_json_bytes=max_json_bytes,
+            max_upload_bytes=max_upload_bytes,
+        )
         self.host = host
         self.port = port
-        self.verbose = verbose
+        self._handler: type[QuietHandler] | None = None
         self.request_timeout = request_timeout
-        self.app = SandboxApp(
-            api_key=api_key, processing_seconds=processing_seconds, latency=latency,
-            error_rate=error_rate, ambiguous_rate=ambiguous_rate, rate_limit=rate_limit,
-            seed=seed, per_page_overflow=per_page_overflow, upload_base_url=upload_base_url,
-            max_json_bytes=max_json_bytes, max_upload_bytes=max_upload_bytes)
-        self._server: _Server | None = None
+        self.verbose = verbose
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if name in Sandbox._KNOBS:
-            return getattr(self.app, name)
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in Sandbox._KNOBS:
-            setattr(self.app, name, value)
-        else:
-            super().__setattr__(name, value)
+        self._serving = False
 
     def __repr__(self) -> str:
         state = self.url if self.running else "stopped"
         return f"<Sandbox {state}>"
 
+    # -- server settings --------------------------------------------------------
+    @property
+    def request_timeout(self) -> float:
+        """Seconds a connection may stall (mid-request or idle) before it is closed.
+        A change applies to connections opened afterwards."""
+        return self._request_timeout
+
+    @request_timeout.setter
+    def request_timeout(self, value: float) -> None:
+        value = non_negative("request_timeout", value)
+        if value == 0:
+            raise ValueError("request_timeout must be greater than 0")
+        self._request_timeout = value
+        if self._handler is not None:
+            self._handler.timeout = value
+
+    @property
+    def verbose(self) -> bool:
+        """Log every request to stderr."""
+        return self._verbose
+
+    @verbose.setter
+    def verbose(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"verbose must be True or False, not {value!r}")
+        self._verbose = value
+        if self._handler is not None:
+            self._handler.verbose = value
+
     # -- lifecycle ------------------------------------------------------------
     @property
     def running(self) -> bool:
+        """True from bind() (or start()) until stop()."""
         return self._server is not None
 
     @property
@@ -151,44 +181,68 @@ class Sandbox:
             host = f"[{host}]"
         return f"http://{host}:{self._server.server_port}"
 
-    def start(self) -> "Sandbox":
+    def bind(self) -> Sandbox:
+        """Open the listening socket (so ``url`` is known) without serving yet; then
+        call start() or serve_forever(). Binding twice is harmless. Raises OSError
+        when the port is taken."""
         if self._server is not None:
             return self
-        self._bind()
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name=f"autoenhance-sandbox-{self._server.server_port}",
-                                        daemon=True)
+        # a connection that stalls (mid-request or idle) is closed after request_timeout
+        handler: type[QuietHandler] = type(
+            "Handler",
+            (QuietHandler,),
+            {"verbose": self.verbose, "timeout": self.request_timeout},
+        )
+        server = Server(self.host, self.port, self.app, handler=handler)
+        server.daemon_threads = True
+        self._handler, self._server = handler, server
+        self.app.base_url = self.url
+        return self
+
+    def start(self) -> Sandbox:
+        """Bind if needed and serve from a background thread."""
+        if self._serving:
+            return self
+        server = self._bind_server()
+        self._serving = True
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"autoenhance-sandbox-{server.server_port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
-    def _bind(self) -> None:
-        # a connection that stalls (mid-request or idle) is closed after request_timeout
-        handler = type("Handler", (_QuietHandler,), {"verbose": self.verbose,
-                                                     "timeout": self.request_timeout})
-        self._server = _Server(self.host, self.port, self.app, handler=handler)
-        self._server.daemon_threads = True
-        self.app.base_url = self.url
-
     def serve_forever(self) -> None:
-        """Serve in the calling thread (the CLI) until KeyboardInterrupt or stop()."""
-        if self._server is None:
-            self._bind()
+        """Serve in the calling thread (the CLI) until KeyboardInterrupt or stop();
+        binds first if bind() was not called."""
+        server = self._bind_server()
+        self._serving = True
         try:
-            self._server.serve_forever(poll_interval=0.1)
+            server.serve_forever(poll_interval=0.1)
         finally:
             self._close()
 
+    def _bind_server(self) -> Server:
+        self.bind()
+        assert self._server is not None
+        return self._server
+
     def stop(self) -> None:
+        """Stop serving and cut every open connection; a later start() comes back
+        on the same port with the same data."""
         if self._server is None:
             return
-        self._server.shutdown()
+        if self._serving:
+            self._server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._close()
 
     def _close(self) -> None:
-        server, self._server, self._thread = self._server, None, None
+        server, self._server, self._thread, self._handler = self._server, None, None, None
+        self._serving = False
         if server is not None:
             # a later start() comes back on the same port, with the same data, so a
             # test can take the API down and bring it back under a running client
@@ -196,7 +250,7 @@ class Sandbox:
             server.server_close()
             server.drop_connections()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -12,26 +12,50 @@ from . import DEFAULT_KEY, Sandbox
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="autoenhance-sandbox",
-        description="Run a local, stateful emulator of the Autoenhance v3 API.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; other hosts can reach it "
-                        "only if you bind 0.0.0.0 on purpose)")
+        description="Run a local, stateful emulator of the Autoenhance v3 API.",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; other hosts can reach it "
+        "only if you bind 0.0.0.0 on purpose)",
+    )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
-    p.add_argument("--api-key", default=None,
-                   help="accept only this key (default: any non-empty key). Prefer the "
-                        "AUTOENHANCE_SANDBOX_KEY environment variable: arguments show in ps.")
-    p.add_argument("--processing-seconds", type=float, default=2.0,
-                   help="seconds an uploaded image stays 'processing' (default 2)")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="accept only this key (default: any non-empty key). Prefer the "
+        "AUTOENHANCE_SANDBOX_KEY environment variable: arguments show in ps.",
+    )
+    p.add_argument(
+        "--processing-seconds",
+        type=float,
+        default=2.0,
+        help="seconds an uploaded image stays 'processing' (default 2)",
+    )
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    p.add_argument("--error-rate", type=float, default=0.0,
-                   help="fraction of requests answered 503")
-    p.add_argument("--ambiguous-rate", type=float, default=0.0,
-                   help="fraction of successful writes committed but answered 502")
-    p.add_argument("--rate-limit", type=float, default=0.0,
-                   help="requests per second before 429 (0 = off; the real API allows 300)")
+    p.add_argument(
+        "--error-rate", type=float, default=0.0, help="fraction of requests answered 503"
+    )
+    p.add_argument(
+        "--ambiguous-rate",
+        type=float,
+        default=0.0,
+        help="fraction of successful writes committed but answered 502",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        help="requests per second before 429 (0 = off; the real API allows 300)",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed that makes faults repeat")
-    p.add_argument("--per-page-overflow", choices=["clamp", "reject"], default="clamp",
-                   help="what a per_page above 15 gets (default clamp)")
+    p.add_argument(
+        "--per-page-overflow",
+        choices=["clamp", "reject"],
+        default="clamp",
+        help="what a per_page above 15 gets (default clamp)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
 
@@ -42,12 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     api_key = args.api_key or os.environ.get("AUTOENHANCE_SANDBOX_KEY") or None
     try:
-        sandbox = Sandbox(host=args.host, port=args.port, api_key=api_key,
-                          processing_seconds=args.processing_seconds, latency=args.latency,
-                          error_rate=args.error_rate, ambiguous_rate=args.ambiguous_rate,
-                          rate_limit=args.rate_limit, seed=args.seed,
-                          per_page_overflow=args.per_page_overflow, verbose=args.verbose)
-        sandbox._bind()
+        sandbox = Sandbox(
+            host=args.host,
+            port=args.port,
+            api_key=api_key,
+            processing_seconds=args.processing_seconds,
+            latency=args.latency,
+            error_rate=args.error_rate,
+            ambiguous_rate=args.ambiguous_rate,
+            rate_limit=args.rate_limit,
+            seed=args.seed,
+            per_page_overflow=args.per_page_overflow,
+            verbose=args.verbose,
+        )
+        sandbox.bind()
     except (ValueError, OSError) as exc:
         print(f"autoenhance-sandbox: {exc}", file=sys.stderr)
         return 2

@@ -12,8 +12,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, NotFound
@@ -33,22 +34,54 @@ MAX_ORDER_ID_LENGTH = 255
 DRAIN_CAP_BYTES = 512 * 1024 * 1024
 
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
-    413: "Request Entity Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
-_AI_VERSIONS = ["dev", "5.x", "5.0", "4.x", "4.7", "4.5", "4.4", "4.3", "4.2", "4.1",
-                "4.0", "3.x", "3.5", "3.4", "3.3", "3.2", "3.1", "3.0"]
+_AI_VERSIONS = [
+    "dev",
+    "5.x",
+    "5.0",
+    "4.x",
+    "4.7",
+    "4.5",
+    "4.4",
+    "4.3",
+    "4.2",
+    "4.1",
+    "4.0",
+    "3.x",
+    "3.5",
+    "3.4",
+    "3.3",
+    "3.2",
+    "3.1",
+    "3.0",
+]
 _ENHANCE_TYPES = ["property", "property_usa", "warm", "neutral", "modern"]
 _CLOUD_TYPES = ["CLEAR", "LOW_CLOUD", "HIGH_CLOUD", None]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str | None = None, detail: dict | None = None,
-                 headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        detail: dict | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message or _REASONS.get(status, "Error")
@@ -64,8 +97,7 @@ class Invalid(ApiError):
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers,
-                    mimetype="application/json")
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
 @dataclass(frozen=True)
@@ -103,23 +135,68 @@ class _RateLimiter:
             return (1 - self._tokens) / self.rate
 
 
-class SandboxApp:
-    """WSGI application. Configure through attributes; they are read per request,
-    so a test may change a fault knob while the server runs."""
+def non_negative(name: str, value: float) -> float:
+    """``value`` as a float when it is a finite number >= 0, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return float(value)
 
-    def __init__(self, *, api_key: str | None = None, processing_seconds: float = 2.0,
-                 latency: float = 0.0, error_rate: float = 0.0, ambiguous_rate: float = 0.0,
-                 rate_limit: float = 0.0, seed: int | None = None,
-                 per_page_overflow: str = "clamp", upload_base_url: str | None = None,
-                 max_json_bytes: int = MAX_JSON_BYTES, max_upload_bytes: int = MAX_UPLOAD_BYTES):
-        if per_page_overflow not in ("clamp", "reject"):
-            raise ValueError("per_page_overflow must be 'clamp' or 'reject'")
+
+def fraction(name: str, value: float) -> float:
+    """``value`` as a float when it is a number in [0, 1], else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be between 0 and 1")
+    return float(value)
+
+
+def count(name: str, value: int) -> int:
+    """``value`` when it is an integer >= 0, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
+
+
+def positive_int(name: str, value: int) -> int:
+    """``value`` when it is an integer >= 1, else ValueError."""
+    if count(name, value) < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
+class SandboxApp:
+    """WSGI application. Every knob is a validated property, read per request, so a
+    test may change one while the server runs; a bad value raises ValueError at once."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        processing_seconds: float = 2.0,
+        latency: float = 0.0,
+        error_rate: float = 0.0,
+        ambiguous_rate: float = 0.0,
+        rate_limit: float = 0.0,
+        seed: int | None = None,
+        per_page_overflow: str = "clamp",
+        upload_base_url: str | None = None,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    ):
+        self.account = Account()
+        self._limiter: _RateLimiter | None = None
         self.api_key = api_key
-        self.account = Account(processing_seconds=processing_seconds)
+        self.processing_seconds = processing_seconds
         self.latency = latency
         self.error_rate = error_rate
         self.ambiguous_rate = ambiguous_rate
-        self.ambiguous_next = 0  # the next N successful writes are answered 502 (tests)
+        self.ambiguous_next = 0
+        self.rate_limit = rate_limit
         self.per_page_overflow = per_page_overflow
         self.upload_base_url = upload_base_url
         self.max_json_bytes = max_json_bytes
@@ -127,28 +204,30 @@ class SandboxApp:
         self.base_url = ""  # set by the server once it knows its port
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
-        self._limiter: _RateLimiter | None = None
-        self.rate_limit = rate_limit
         self._log: list[LogEntry] = []
         self._log_lock = threading.Lock()
-        self.url_map = Map([
-            Rule("/v3/orders/", methods=["POST"], endpoint="create_order"),
-            Rule("/v3/orders/", methods=["GET"], endpoint="list_orders"),
-            Rule("/v3/orders/<id>", methods=["GET"], endpoint="retrieve_order"),
-            Rule("/v3/orders/<id>", methods=["PATCH"], endpoint="update_order"),
-            Rule("/v3/orders/<id>", methods=["DELETE"], endpoint="delete_order"),
-            Rule("/v3/images/", methods=["POST"], endpoint="create_image"),
-            Rule("/v3/images/<id>", methods=["GET"], endpoint="retrieve_image"),
-            Rule("/v3/images/<id>", methods=["DELETE"], endpoint="delete_image"),
-            Rule("/v3/images/<id>/enhanced", methods=["GET"], endpoint="download_enhanced"),
-            Rule("/v3/images/<id>/original", methods=["GET"], endpoint="download_original"),
-            Rule("/v3/images/<id>/preview", methods=["GET"], endpoint="download_preview"),
-            Rule("/v3/images/<id>/watermark", methods=["GET"], endpoint="download_watermark"),
-            Rule("/_uploads/<id>", methods=["PUT"], endpoint="upload"),
-            Rule("/_sandbox/health", methods=["GET"], endpoint="health"),
-        ], strict_slashes=False, merge_slashes=False)
+        self.url_map = Map(
+            [
+                Rule("/v3/orders/", methods=["POST"], endpoint="create_order"),
+                Rule("/v3/orders/", methods=["GET"], endpoint="list_orders"),
+                Rule("/v3/orders/<id>", methods=["GET"], endpoint="retrieve_order"),
+                Rule("/v3/orders/<id>", methods=["PATCH"], endpoint="update_order"),
+                Rule("/v3/orders/<id>", methods=["DELETE"], endpoint="delete_order"),
+                Rule("/v3/images/", methods=["POST"], endpoint="create_image"),
+                Rule("/v3/images/<id>", methods=["GET"], endpoint="retrieve_image"),
+                Rule("/v3/images/<id>", methods=["DELETE"], endpoint="delete_image"),
+                Rule("/v3/images/<id>/enhanced", methods=["GET"], endpoint="download_enhanced"),
+                Rule("/v3/images/<id>/original", methods=["GET"], endpoint="download_original"),
+                Rule("/v3/images/<id>/preview", methods=["GET"], endpoint="download_preview"),
+                Rule("/v3/images/<id>/watermark", methods=["GET"], endpoint="download_watermark"),
+                Rule("/_uploads/<id>", methods=["PUT"], endpoint="upload"),
+                Rule("/_sandbox/health", methods=["GET"], endpoint="health"),
+            ],
+            strict_slashes=False,
+            merge_slashes=False,
+        )
         # endpoint -> (handler, needs_key, is_write)
-        self._views: dict[str, tuple[Callable, bool, bool]] = {
+        self._views: dict[str, tuple[Callable[..., Response], bool, bool]] = {
             "create_order": (self.create_order, True, True),
             "list_orders": (self.list_orders, True, False),
             "retrieve_order": (self.retrieve_order, False, False),
@@ -167,21 +246,113 @@ class SandboxApp:
 
     # -- knobs ----------------------------------------------------------------
     @property
-    def rate_limit(self) -> float:
-        return self._rate_limit
+    def api_key(self) -> str | None:
+        """None accepts any non-empty key; a string accepts only itself."""
+        return self._api_key
 
-    @rate_limit.setter
-    def rate_limit(self, value: float) -> None:
-        self._rate_limit = value
-        self._limiter = _RateLimiter(value) if value else None
+    @api_key.setter
+    def api_key(self, value: str | None) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("api_key must be None (any key) or a non-empty string")
+        self._api_key = value
 
     @property
     def processing_seconds(self) -> float:
+        """How long an uploaded image stays ``processing``."""
         return self.account.processing_seconds
 
     @processing_seconds.setter
     def processing_seconds(self, value: float) -> None:
-        self.account.processing_seconds = value
+        self.account.processing_seconds = non_negative("processing_seconds", value)
+
+    @property
+    def latency(self) -> float:
+        """Seconds added to every request."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        self._latency = non_negative("latency", value)
+
+    @property
+    def error_rate(self) -> float:
+        """Fraction of requests answered 503 before doing anything."""
+        return self._error_rate
+
+    @error_rate.setter
+    def error_rate(self, value: float) -> None:
+        self._error_rate = fraction("error_rate", value)
+
+    @property
+    def ambiguous_rate(self) -> float:
+        """Fraction of successful writes committed but answered 502."""
+        return self._ambiguous_rate
+
+    @ambiguous_rate.setter
+    def ambiguous_rate(self, value: float) -> None:
+        self._ambiguous_rate = fraction("ambiguous_rate", value)
+
+    @property
+    def ambiguous_next(self) -> int:
+        """The next N successful writes are committed but answered 502 (for tests)."""
+        return self._ambiguous_next
+
+    @ambiguous_next.setter
+    def ambiguous_next(self, value: int) -> None:
+        self._ambiguous_next = count("ambiguous_next", value)
+
+    @property
+    def rate_limit(self) -> float:
+        """Requests per second before 429 with Retry-After; 0 is off."""
+        return self._rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: float) -> None:
+        value = non_negative("rate_limit", value)
+        self._rate_limit = value
+        self._limiter = _RateLimiter(value) if value else None
+
+    @property
+    def per_page_overflow(self) -> str:
+        """What a per_page above 15 gets: "clamp" (default) or "reject" (422)."""
+        return self._per_page_overflow
+
+    @per_page_overflow.setter
+    def per_page_overflow(self, value: str) -> None:
+        if value not in ("clamp", "reject"):
+            raise ValueError("per_page_overflow must be 'clamp' or 'reject'")
+        self._per_page_overflow = value
+
+    @property
+    def upload_base_url(self) -> str | None:
+        """Where ``upload_url`` points; None means this sandbox."""
+        return self._upload_base_url
+
+    @upload_base_url.setter
+    def upload_base_url(self, value: str | None) -> None:
+        if value is not None and (
+            not isinstance(value, str) or not value.startswith(("http://", "https://"))
+        ):
+            raise ValueError("upload_base_url must be None or an http(s):// URL")
+        self._upload_base_url = value
+
+    @property
+    def max_json_bytes(self) -> int:
+        """Largest JSON body accepted; larger ones get 413."""
+        return self._max_json_bytes
+
+    @max_json_bytes.setter
+    def max_json_bytes(self, value: int) -> None:
+        self._max_json_bytes = positive_int("max_json_bytes", value)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest upload accepted; larger ones get 413."""
+        return self._max_upload_bytes
+
+    @max_upload_bytes.setter
+    def max_upload_bytes(self, value: int) -> None:
+        self._max_upload_bytes = positive_int("max_upload_bytes", value)
 
     def _take_ambiguous_next(self) -> bool:
         with self._rng_lock:
@@ -215,8 +386,10 @@ class SandboxApp:
         request = Request(environ)
         # Route on the raw path, split into segments before decoding, so that an id
         # holding an encoded "/" (%2F) stays one segment, as the client sent it.
-        raw_path = urlsplit(environ.get("RAW_URI") or environ.get("REQUEST_URI")
-                            or request.path).path or "/"
+        raw_path = (
+            urlsplit(environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.path).path
+            or "/"
+        )
         endpoint, params = None, {}
         had_key = bool(request.headers.get("x-api-key"))
         try:
@@ -230,21 +403,30 @@ class SandboxApp:
                 raise ApiError(405) from None
             response = self._dispatch(request, endpoint, params)
         except ApiError as err:
-            response = json_response({"detail": err.detail, "message": err.message},
-                                     err.status, err.headers)
+            response = json_response(
+                {"detail": err.detail, "message": err.message}, err.status, err.headers
+            )
         except ClientDisconnected:  # the body stopped coming (stalled past the timeout)
-            response = json_response({"detail": {}, "message": "Request Timeout: the body "
-                                      "did not arrive in full"}, 408)
+            response = json_response(
+                {"detail": {}, "message": "Request Timeout: the body did not arrive in full"}, 408
+            )
         except HTTPException as exc:
             code = exc.code or 400
-            response = json_response({"detail": {}, "message": _REASONS.get(code, "Error")},
-                                     code)
+            response = json_response({"detail": {}, "message": _REASONS.get(code, "Error")}, code)
         except OSError:
             response = json_response({"detail": {}, "message": "Request Timeout"}, 408)
         self._drain(request, response)
-        self._record(LogEntry(request.method, raw_path, endpoint, params,
-                              response.status_code, had_key,
-                              request.headers.get("x-api-version")))
+        self._record(
+            LogEntry(
+                request.method,
+                raw_path,
+                endpoint,
+                params,
+                response.status_code,
+                had_key,
+                request.headers.get("x-api-version"),
+            )
+        )
         return response(environ, start_response)
 
     def _drain(self, request: Request, response: Response) -> None:
@@ -272,15 +454,19 @@ class SandboxApp:
         if self._limiter is not None:
             wait = self._limiter.take()
             if wait:
-                raise ApiError(429, "Too Many Requests",
-                               headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                raise ApiError(
+                    429, "Too Many Requests", headers={"Retry-After": str(max(1, math.ceil(wait)))}
+                )
         if self._chance(self.error_rate):
             raise ApiError(503, "Service Unavailable (sandbox error_rate)")
         if needs_key:
             self._check_key(request)
         response = handler(request, **params)
-        if is_write and response.status_code < 300 and (self._take_ambiguous_next()
-                                                          or self._chance(self.ambiguous_rate)):
+        if (
+            is_write
+            and response.status_code < 300
+            and (self._take_ambiguous_next() or self._chance(self.ambiguous_rate))
+        ):
             # The change is committed; only the answer is lost on the way back.
             raise ApiError(502, "Bad Gateway (sandbox ambiguous_rate)")
         return response
@@ -346,8 +532,9 @@ class SandboxApp:
         try:
             order = self.account.create_order(data.get("name"), data.get("order_id"))
         except Conflict:
-            raise ApiError(DUPLICATE_ORDER_STATUS, DUPLICATE_ORDER_MESSAGE,
-                           {"order_id": data.get("order_id")}) from None
+            raise ApiError(
+                DUPLICATE_ORDER_STATUS, DUPLICATE_ORDER_MESSAGE, {"order_id": data.get("order_id")}
+            ) from None
         return json_response(order)
 
     def list_orders(self, request: Request) -> Response:
@@ -378,8 +565,9 @@ class SandboxApp:
         if errors:
             raise Invalid("query", errors)
         orders, next_offset = self.account.list_orders(per_page, offset)
-        return json_response({"orders": orders,
-                              "pagination": {"next_offset": next_offset, "per_page": per_page}})
+        return json_response(
+            {"orders": orders, "pagination": {"next_offset": next_offset, "per_page": per_page}}
+        )
 
     def retrieve_order(self, request: Request, id: str) -> Response:
         order = self.account.get_order(id)
@@ -413,26 +601,49 @@ class SandboxApp:
         is_bool = lambda v: isinstance(v, bool)  # noqa: E731
         if "image_name" not in data:
             errors["image_name"] = ["Missing data for required field."]
-        check("image_name", lambda v: isinstance(v, str) and v.strip() != "",
-              "Not a valid string.")
-        check("order_id", lambda v: isinstance(v, str) and v.strip() != ""
-              and len(v) <= MAX_ORDER_ID_LENGTH, "Not a valid order id.")
-        check("ai_version", lambda v: v in _AI_VERSIONS,
-              "Must be one of: " + ", ".join(_AI_VERSIONS) + ".")
-        check("enhance_type", lambda v: v in _ENHANCE_TYPES,
-              "Must be one of: " + ", ".join(_ENHANCE_TYPES) + ".")
-        check("cloud_type", lambda v: v in _CLOUD_TYPES,
-              "Must be one of: CLEAR, LOW_CLOUD, HIGH_CLOUD.")
-        for key in ("enhance", "lens_correction", "vertical_correction", "sky_replacement",
-                    "threesixty", "upscale"):
+        check("image_name", lambda v: isinstance(v, str) and v.strip() != "", "Not a valid string.")
+        check(
+            "order_id",
+            lambda v: isinstance(v, str) and v.strip() != "" and len(v) <= MAX_ORDER_ID_LENGTH,
+            "Not a valid order id.",
+        )
+        check(
+            "ai_version",
+            lambda v: v in _AI_VERSIONS,
+            "Must be one of: " + ", ".join(_AI_VERSIONS) + ".",
+        )
+        check(
+            "enhance_type",
+            lambda v: v in _ENHANCE_TYPES,
+            "Must be one of: " + ", ".join(_ENHANCE_TYPES) + ".",
+        )
+        check(
+            "cloud_type",
+            lambda v: v in _CLOUD_TYPES,
+            "Must be one of: CLEAR, LOW_CLOUD, HIGH_CLOUD.",
+        )
+        for key in (
+            "enhance",
+            "lens_correction",
+            "vertical_correction",
+            "sky_replacement",
+            "threesixty",
+            "upscale",
+        ):
             check(key, is_bool, "Not a valid boolean.")
         for key in ("privacy", "window_pull"):
             check(key, lambda v: v is None or isinstance(v, bool), "Not a valid boolean.")
-        check("rating", lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5,
-              "Must be greater than or equal to 0 and less than or equal to 5.")
+        check(
+            "rating",
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5,
+            "Must be greater than or equal to 0 and less than or equal to 5.",
+        )
         check("metadata", lambda v: isinstance(v, dict), "Not a valid mapping type.")
-        check("finetune_settings", lambda v: v is None or isinstance(v, dict),
-              "Not a valid mapping type.")
+        check(
+            "finetune_settings",
+            lambda v: v is None or isinstance(v, dict),
+            "Not a valid mapping type.",
+        )
         if errors:
             raise Invalid("json", errors)
         return data
@@ -443,9 +654,13 @@ class SandboxApp:
         try:
             image = self.account.create_image(data["image_name"], data.get("order_id"), options)
         except NameRateLimited:
-            raise ApiError(429, "Too many images created with this name in the last hour.",
-                           headers={"Retry-After": "3600"}) from None
+            raise ApiError(
+                429,
+                "Too many images created with this name in the last hour.",
+                headers={"Retry-After": "3600"},
+            ) from None
         body = self.account.get_image(image.image_id)
+        assert body is not None  # just created, under no other lock
         base = (self.upload_base_url or self.base_url).rstrip("/")
         body["upload_url"] = f"{base}/_uploads/{image.image_id}?token={image.upload_token}"
         return json_response(body)
@@ -470,8 +685,11 @@ class SandboxApp:
         if length is not None and length > self.max_upload_bytes:
             raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
         if request.mimetype != "application/octet-stream":
-            raise ApiError(403, "SignatureDoesNotMatch: the upload URL was signed for "
-                                "Content-Type application/octet-stream.")
+            raise ApiError(
+                403,
+                "SignatureDoesNotMatch: the upload URL was signed for "
+                "Content-Type application/octet-stream.",
+            )
         data = request.stream.read(self.max_upload_bytes + 1)
         if len(data) > self.max_upload_bytes:
             raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
@@ -495,8 +713,11 @@ class SandboxApp:
                 errors[key] = ["Not a valid number."]
                 return
             if (low is not None and value < low) or (high is not None and value > high):
-                errors[key] = [f"Must be between {low} and {high}." if high is not None
-                               else f"Must be greater than or equal to {low}."]
+                errors[key] = [
+                    f"Must be between {low} and {high}."
+                    if high is not None
+                    else f"Must be greater than or equal to {low}."
+                ]
 
         number("quality", int, 1, 90)
         number("max_width", int, 1, None)
@@ -518,9 +739,12 @@ class SandboxApp:
             raise ApiError(404, "The image has not been uploaded yet.")
         if enhanced and image.status != "processed":
             raise ApiError(404, f"The enhanced image is not ready (status {image.status}).")
-        return Response(image.data, status=200,
-                        mimetype=image.content_type or "application/octet-stream",
-                        headers={"X-Sandbox-Rendition": "enhanced" if enhanced else "original"})
+        return Response(
+            image.data,
+            status=200,
+            mimetype=image.content_type or "application/octet-stream",
+            headers={"X-Sandbox-Rendition": "enhanced" if enhanced else "original"},
+        )
 
     def download_enhanced(self, request: Request, id: str) -> Response:
         self._download_args(request)

@@ -85,8 +85,9 @@ class NameRateLimited(Exception):
 class Account:
     """One API account's data, as the real API would hold it."""
 
-    def __init__(self, processing_seconds: float = 2.0, same_name_per_hour: int = 30,
-                 clock=time.time):
+    def __init__(
+        self, processing_seconds: float = 2.0, same_name_per_hour: int = 30, clock=time.time
+    ):
         self.processing_seconds = processing_seconds
         self.same_name_per_hour = same_name_per_hour
         self._clock = clock
@@ -108,8 +109,13 @@ class Account:
             raise Conflict(order_id)
         now = self._clock()
         self._seq += 1
-        order = Order(order_id=order_id, name=name if name is not None else "",
-                      seq=self._seq, created_at=now, updated_at=now)
+        order = Order(
+            order_id=order_id,
+            name=name if name is not None else "",
+            seq=self._seq,
+            created_at=now,
+            updated_at=now,
+        )
         self._orders[order_id] = order
         return order
 
@@ -160,8 +166,7 @@ class Account:
             return [self._order_out(o) for o in ordered]
 
     # -- images -------------------------------------------------------------
-    def create_image(self, image_name: str, order_id: str | None,
-                     options: dict[str, Any]) -> Image:
+    def create_image(self, image_name: str, order_id: str | None, options: dict[str, Any]) -> Image:
         with self._lock:
             now = self._clock()
             uses = self._name_uses.setdefault(image_name, deque())
@@ -175,10 +180,15 @@ class Account:
                 # Registering an image without an order (or for an id not yet used)
                 # creates the order, as the docs describe.
                 order = self._create_order_locked(None, order_id)
-            image = Image(image_id=str(uuid.uuid4()), order_id=order.order_id,
-                          image_name=image_name, options=dict(options),
-                          upload_token=secrets.token_urlsafe(24), date_added=now,
-                          updated_at=now)
+            image = Image(
+                image_id=str(uuid.uuid4()),
+                order_id=order.order_id,
+                image_name=image_name,
+                options=dict(options),
+                upload_token=secrets.token_urlsafe(24),
+                date_added=now,
+                updated_at=now,
+            )
             self._images[image.image_id] = image
             order.image_ids.append(image.image_id)
             order.updated_at = now
