@@ -21,7 +21,7 @@ from .app import (
     SandboxApp,
     non_negative,
 )
-from .server import QuietHandler, Server
+from .server import ConnectionCounter, Handler, Server
 
 __all__ = ["Sandbox", "SandboxApp", "LogEntry", "DUPLICATE_ORDER_STATUS", "DEFAULT_KEY"]
 
@@ -124,12 +124,13 @@ class Sandbox:
         )
         self.host = host
         self.port = port
-        self._handler: type[QuietHandler] | None = None
+        self._handler: type[Handler] | None = None
         self.request_timeout = request_timeout
         self.verbose = verbose
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._serving = False
+        self._connections = ConnectionCounter()
 
     def __repr__(self) -> str:
         state = self.url if self.running else "stopped"
@@ -188,12 +189,14 @@ class Sandbox:
         if self._server is not None:
             return self
         # a connection that stalls (mid-request or idle) is closed after request_timeout
-        handler: type[QuietHandler] = type(
+        handler: type[Handler] = type(
             "Handler",
-            (QuietHandler,),
+            (Handler,),
             {"verbose": self.verbose, "timeout": self.request_timeout},
         )
-        server = Server(self.host, self.port, self.app, handler=handler)
+        server = Server(
+            self.host, self.port, self.app, handler=handler, connections=self._connections
+        )
         server.daemon_threads = True
         self._handler, self._server = handler, server
         self.app.base_url = self.url
@@ -261,6 +264,12 @@ class Sandbox:
     def orders(self) -> list[dict]:
         """Every stored order as the API would return it, oldest first."""
         return self.app.account.all_orders()
+
+    @property
+    def connections_opened(self) -> int:
+        """How many TCP connections the sandbox has accepted (across restarts). With
+        HTTP/1.1 keep-alive, one ``requests.Session`` reuses one connection."""
+        return self._connections.count
 
     @property
     def request_log(self) -> list[LogEntry]:

@@ -8,6 +8,7 @@ lives in ``state.Account``. Error bodies follow the API's APIFlask shapes
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import threading
@@ -21,7 +22,10 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .server import CONNECTION_KEY
 from .state import Account, Conflict, NameRateLimited, decode_offset
+
+_log = logging.getLogger("autoenhance_nb.sandbox")
 
 # What the real API answers to a duplicate custom order_id is unknown (NOTES section 7);
 # this is the one place to change it.
@@ -112,6 +116,7 @@ class LogEntry:
     status: int
     had_api_key: bool
     api_version: str | None = None
+    connection: int | None = None  # which TCP connection (1, 2, ...) it came on
 
 
 class _RateLimiter:
@@ -415,6 +420,9 @@ class SandboxApp:
             response = json_response({"detail": {}, "message": _REASONS.get(code, "Error")}, code)
         except OSError:
             response = json_response({"detail": {}, "message": "Request Timeout"}, 408)
+        except Exception:  # a sandbox bug: say so in the API's shape, never an HTML page
+            _log.exception("sandbox: error answering %s %s", request.method, raw_path)
+            response = json_response({"detail": {}, "message": "Internal Server Error"}, 500)
         self._drain(request, response)
         self._record(
             LogEntry(
@@ -425,23 +433,29 @@ class SandboxApp:
                 response.status_code,
                 had_key,
                 request.headers.get("x-api-version"),
+                environ.get(CONNECTION_KEY),
             )
         )
         return response(environ, start_response)
 
     def _drain(self, request: Request, response: Response) -> None:
         """Read what is left of a refused body (say, an upload over the limit) so the
-        client, still sending, gets to read the answer instead of a reset connection.
-        Past a cap, close the connection instead."""
+        client, still sending, gets to read the answer instead of a reset connection,
+        and the connection stays usable. Past a cap, close the connection instead."""
+        chunked = bool(request.environ.get("wsgi.input_terminated"))
         length = request.content_length or 0
-        if not length:
+        if not length and not chunked:
             return
         if length > DRAIN_CAP_BYTES:
             response.headers["Connection"] = "close"
             return
+        read = 0
         try:
-            while request.stream.read(1024 * 1024):
-                pass
+            while chunk := request.stream.read(1024 * 1024):
+                read += len(chunk)
+                if read > DRAIN_CAP_BYTES:
+                    response.headers["Connection"] = "close"
+                    return
         except (OSError, HTTPException):
             response.headers["Connection"] = "close"
 
