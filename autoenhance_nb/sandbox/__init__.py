@@ -73,6 +73,10 @@ class Sandbox:
     per_page_overflow: "clamp" (default) or "reject" a per_page above 15.
     upload_base_url: where ``upload_url`` points (default: this sandbox).
     max_json_bytes, max_upload_bytes: larger bodies get 413.
+    daily_image_limit: images a day (UTC) that may start processing; later ones end
+        in ``error`` with a status_reason (the real API's default is 500). None is off.
+    merging_seconds: how long an order stays ``is_merging`` after
+        POST /v3/orders/{id}/process before its merged HDR images appear.
     request_timeout: seconds a connection may stall (mid-request or idle) before the
         sandbox closes it, so a half-sent body never holds a thread forever.
     verbose: log every request to stderr (werkzeug's format).
@@ -89,6 +93,8 @@ class Sandbox:
     upload_base_url = _Knob[str | None]()
     max_json_bytes = _Knob[int]()
     max_upload_bytes = _Knob[int]()
+    daily_image_limit = _Knob[int | None]()
+    merging_seconds = _Knob[float]()
 
     def __init__(
         self,
@@ -106,6 +112,8 @@ class Sandbox:
         upload_base_url: str | None = None,
         max_json_bytes: int = MAX_JSON_BYTES,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        daily_image_limit: int | None = None,
+        merging_seconds: float = 2.0,
         request_timeout: float = 30.0,
         verbose: bool = False,
     ):
@@ -121,6 +129,8 @@ class Sandbox:
             upload_base_url=upload_base_url,
             max_json_bytes=max_json_bytes,
             max_upload_bytes=max_upload_bytes,
+            daily_image_limit=daily_image_limit,
+            merging_seconds=merging_seconds,
         )
         self.host = host
         self.port = port
@@ -275,6 +285,12 @@ class Sandbox:
     def request_log(self) -> list[LogEntry]:
         """Every request served: method, raw path, endpoint, params, status."""
         return self.app.request_log
+
+    @property
+    def reports(self) -> list[dict]:
+        """Every POST /v3/images/{id}/report received, oldest first: image_id,
+        order_id, categories, comment, score, source, created_at."""
+        return self.app.account.reports()
 
     def clear_log(self) -> None:
         self.app.clear_log()

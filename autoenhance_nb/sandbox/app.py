@@ -13,6 +13,7 @@ import math
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,10 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from . import validation
+from .render import FORMATS, Rendition, fingerprint, merge, render, same_scene
 from .server import CONNECTION_KEY
-from .state import Account, Conflict, NameRateLimited, decode_offset
+from .state import Account, Conflict, Merge, NameRateLimited, Rejected, decode_offset
 
 _log = logging.getLogger("autoenhance_nb.sandbox")
 
@@ -34,7 +37,8 @@ DUPLICATE_ORDER_MESSAGE = "An order with this order_id already exists."
 
 MAX_JSON_BYTES = 1 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_ORDER_ID_LENGTH = 255
+MAX_ORDER_ID_LENGTH = validation.MAX_ORDER_ID_LENGTH
+RENDER_CACHE_SIZE = 32  # downloads rendered lately, kept to answer repeats at once
 DRAIN_CAP_BYTES = 512 * 1024 * 1024
 
 _REASONS = {
@@ -53,29 +57,6 @@ _REASONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
-
-_AI_VERSIONS = [
-    "dev",
-    "5.x",
-    "5.0",
-    "4.x",
-    "4.7",
-    "4.5",
-    "4.4",
-    "4.3",
-    "4.2",
-    "4.1",
-    "4.0",
-    "3.x",
-    "3.5",
-    "3.4",
-    "3.3",
-    "3.2",
-    "3.1",
-    "3.0",
-]
-_ENHANCE_TYPES = ["property", "property_usa", "warm", "neutral", "modern"]
-_CLOUD_TYPES = ["CLEAR", "LOW_CLOUD", "HIGH_CLOUD", None]
 
 
 class ApiError(Exception):
@@ -192,6 +173,8 @@ class SandboxApp:
         upload_base_url: str | None = None,
         max_json_bytes: int = MAX_JSON_BYTES,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        daily_image_limit: int | None = None,
+        merging_seconds: float = 2.0,
     ):
         self.account = Account()
         self._limiter: _RateLimiter | None = None
@@ -206,6 +189,10 @@ class SandboxApp:
         self.upload_base_url = upload_base_url
         self.max_json_bytes = max_json_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.daily_image_limit = daily_image_limit
+        self.merging_seconds = merging_seconds
+        self._renders: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+        self._renders_lock = threading.Lock()
         self.base_url = ""  # set by the server once it knows its port
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -225,7 +212,13 @@ class SandboxApp:
                 Rule("/v3/images/<id>/original", methods=["GET"], endpoint="download_original"),
                 Rule("/v3/images/<id>/preview", methods=["GET"], endpoint="download_preview"),
                 Rule("/v3/images/<id>/watermark", methods=["GET"], endpoint="download_watermark"),
+                Rule("/v3/images/<id>/process", methods=["POST"], endpoint="reprocess_image"),
+                Rule("/v3/images/<id>/report", methods=["POST"], endpoint="report_image"),
+                Rule("/v3/brackets/", methods=["POST"], endpoint="create_bracket"),
+                Rule("/v3/orders/<order_id>/brackets", methods=["GET"], endpoint="order_brackets"),
+                Rule("/v3/orders/<id>/process", methods=["POST"], endpoint="process_order"),
                 Rule("/_uploads/<id>", methods=["PUT"], endpoint="upload"),
+                Rule("/_uploads/brackets/<id>", methods=["PUT"], endpoint="upload_bracket"),
                 Rule("/_sandbox/health", methods=["GET"], endpoint="health"),
             ],
             strict_slashes=False,
@@ -244,8 +237,14 @@ class SandboxApp:
             "download_enhanced": (self.download_enhanced, True, False),
             "download_original": (self.download_original, True, False),
             "download_preview": (self.download_preview, False, False),
-            "download_watermark": (self.download_preview, False, False),
+            "download_watermark": (self.download_watermark, False, False),
+            "reprocess_image": (self.reprocess_image, True, True),
+            "report_image": (self.report_image, True, True),
+            "create_bracket": (self.create_bracket, True, True),
+            "order_brackets": (self.order_brackets, False, False),
+            "process_order": (self.process_order, True, True),
             "upload": (self.upload, False, True),
+            "upload_bracket": (self.upload_bracket, False, True),
             "health": (self.health, False, False),
         }
 
@@ -358,6 +357,27 @@ class SandboxApp:
     @max_upload_bytes.setter
     def max_upload_bytes(self, value: int) -> None:
         self._max_upload_bytes = positive_int("max_upload_bytes", value)
+
+    @property
+    def daily_image_limit(self) -> int | None:
+        """Images a day (UTC) that may start processing; later ones go to ``error``
+        with a status_reason, as the real API's 500-a-day limit does. None is off."""
+        return self.account.daily_image_limit
+
+    @daily_image_limit.setter
+    def daily_image_limit(self, value: int | None) -> None:
+        self.account.daily_image_limit = (
+            None if value is None else count("daily_image_limit", value)
+        )
+
+    @property
+    def merging_seconds(self) -> float:
+        """How long an order stays ``is_merging`` after POST /v3/orders/{id}/process."""
+        return self.account.merging_seconds
+
+    @merging_seconds.setter
+    def merging_seconds(self, value: float) -> None:
+        self.account.merging_seconds = non_negative("merging_seconds", value)
 
     def _take_ambiguous_next(self) -> bool:
         with self._rng_lock:
@@ -604,79 +624,35 @@ class SandboxApp:
         return Response(status=204)
 
     # -- images ---------------------------------------------------------------
-    @staticmethod
-    def _image_fields(data: dict) -> dict:
-        errors: dict[str, list[str]] = {}
-
-        def check(key: str, ok: Callable[[Any], bool], message: str) -> None:
-            if key in data and not ok(data[key]):
-                errors[key] = [message]
-
-        is_bool = lambda v: isinstance(v, bool)  # noqa: E731
-        if "image_name" not in data:
-            errors["image_name"] = ["Missing data for required field."]
-        check("image_name", lambda v: isinstance(v, str) and v.strip() != "", "Not a valid string.")
-        check(
-            "order_id",
-            lambda v: isinstance(v, str) and v.strip() != "" and len(v) <= MAX_ORDER_ID_LENGTH,
-            "Not a valid order id.",
-        )
-        check(
-            "ai_version",
-            lambda v: v in _AI_VERSIONS,
-            "Must be one of: " + ", ".join(_AI_VERSIONS) + ".",
-        )
-        check(
-            "enhance_type",
-            lambda v: v in _ENHANCE_TYPES,
-            "Must be one of: " + ", ".join(_ENHANCE_TYPES) + ".",
-        )
-        check(
-            "cloud_type",
-            lambda v: v in _CLOUD_TYPES,
-            "Must be one of: CLEAR, LOW_CLOUD, HIGH_CLOUD.",
-        )
-        for key in (
-            "enhance",
-            "lens_correction",
-            "vertical_correction",
-            "sky_replacement",
-            "threesixty",
-            "upscale",
-        ):
-            check(key, is_bool, "Not a valid boolean.")
-        for key in ("privacy", "window_pull"):
-            check(key, lambda v: v is None or isinstance(v, bool), "Not a valid boolean.")
-        check(
-            "rating",
-            lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 5,
-            "Must be greater than or equal to 0 and less than or equal to 5.",
-        )
-        check("metadata", lambda v: isinstance(v, dict), "Not a valid mapping type.")
-        check(
-            "finetune_settings",
-            lambda v: v is None or isinstance(v, dict),
-            "Not a valid mapping type.",
-        )
-        if errors:
-            raise Invalid("json", errors)
-        return data
+    def _upload_url(self, kind: str, id: str, token: str) -> str:
+        base = (self.upload_base_url or self.base_url).rstrip("/")
+        return f"{base}/_uploads/{kind}{id}?token={token}"
 
     def create_image(self, request: Request) -> Response:
-        data = self._image_fields(self._json_body(request, required=True))
-        options = {k: v for k, v in data.items() if k not in ("image_name", "order_id")}
+        data = self._json_body(request, required=True)
+        errors = validation.image_errors(data, create=True)
+        if errors:
+            raise Invalid("json", errors)
+        content_type = next(
+            (data[k] for k in validation.CONTENT_TYPE_KEYS if k in data),
+            "application/octet-stream",
+        )
+        options = {
+            k: v
+            for k, v in data.items()
+            if k not in ("image_name", "order_id", *validation.CONTENT_TYPE_KEYS)
+        }
         try:
-            image = self.account.create_image(data["image_name"], data.get("order_id"), options)
+            body = self.account.create_image(
+                data["image_name"], data.get("order_id"), options, content_type
+            )
         except NameRateLimited:
             raise ApiError(
                 429,
                 "Too many images created with this name in the last hour.",
                 headers={"Retry-After": "3600"},
             ) from None
-        body = self.account.get_image(image.image_id)
-        assert body is not None  # just created, under no other lock
-        base = (self.upload_base_url or self.base_url).rstrip("/")
-        body["upload_url"] = f"{base}/_uploads/{image.image_id}?token={image.upload_token}"
+        body["upload_url"] = self._upload_url("", body["image_id"], body.pop("upload_token"))
         return json_response(body)
 
     def retrieve_image(self, request: Request, id: str) -> Response:
@@ -690,23 +666,61 @@ class SandboxApp:
             raise ApiError(404)
         return Response(status=204)
 
-    def upload(self, request: Request, id: str) -> Response:
-        # Behaves like a pre-signed storage URL: no API key, a token in the URL,
-        # the content type it was signed for, raw bytes as the body.
+    def reprocess_image(self, request: Request, id: str) -> Response:
+        data = self._json_body(request, required=False)
+        errors = validation.image_errors(data, create=False)
+        if errors:
+            raise Invalid("json", errors)
+        current = self.account.get_image(id)
+        if current is None:
+            raise ApiError(404)
+        if "order_id" in data and data["order_id"] != current["order_id"]:
+            raise Invalid("json", {"order_id": ["The order of an image cannot change."]})
+        options = {k: v for k, v in data.items() if k not in validation.CONTENT_TYPE_KEYS}
+        try:
+            image = self.account.reprocess(id, options)
+        except Rejected as exc:
+            raise Invalid("json", exc.errors) from None
+        if image is None:  # deleted meanwhile
+            raise ApiError(404)
+        return json_response(image)
+
+    def report_image(self, request: Request, id: str) -> Response:
+        data = self._json_body(request, required=True)
+        errors = validation.report_errors(data)
+        if errors:
+            raise Invalid("json", errors)
+        report = self.account.report(
+            id, data["categories"], data.get("comment"), data.get("score"), data.get("source")
+        )
+        if report is None:
+            raise ApiError(404)
+        return json_response({"message": "Thank you: the report has been received."})
+
+    def _read_upload(self, request: Request, expected_type: str) -> bytes:
+        """The body of a PUT to a pre-signed URL: a length, the signed Content-Type."""
         length = request.content_length
         if length is None and request.headers.get("Transfer-Encoding", "").lower() != "chunked":
             raise ApiError(411, "Content-Length is required.")
         if length is not None and length > self.max_upload_bytes:
             raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
-        if request.mimetype != "application/octet-stream":
+        if request.mimetype != expected_type.lower():
             raise ApiError(
                 403,
                 "SignatureDoesNotMatch: the upload URL was signed for "
-                "Content-Type application/octet-stream.",
+                f"Content-Type {expected_type}.",
             )
         data = request.stream.read(self.max_upload_bytes + 1)
         if len(data) > self.max_upload_bytes:
             raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
+        return data
+
+    def upload(self, request: Request, id: str) -> Response:
+        # Behaves like a pre-signed storage URL: no API key, a token in the URL, the
+        # content type it was signed for (the image's contentType, by default
+        # application/octet-stream), raw bytes as the body.
+        expected = self.account.upload_content_type(id)
+        data = self._read_upload(request, expected or "application/octet-stream")
         outcome = self.account.upload(id, request.args.get("token"), data)
         if outcome == "not_found":
             raise ApiError(404)
@@ -714,11 +728,13 @@ class SandboxApp:
             raise ApiError(403, "AccessDenied: the upload token is missing or wrong.")
         return Response(b"", status=200)
 
-    def _download_args(self, request: Request) -> dict:
+    # -- downloads --------------------------------------------------------------
+    def _rendition(self, request: Request, *, enhanced: bool, preview_default: bool) -> Rendition:
         args = request.args
         errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
 
-        def number(key: str, cast, low, high) -> None:
+        def number(key: str, cast: Callable[[str], Any], low: float, high: float | None) -> None:
             if key not in args:
                 return
             try:
@@ -726,50 +742,166 @@ class SandboxApp:
             except ValueError:
                 errors[key] = ["Not a valid number."]
                 return
-            if (low is not None and value < low) or (high is not None and value > high):
+            if not math.isfinite(value) or value < low or (high is not None and value > high):
                 errors[key] = [
                     f"Must be between {low} and {high}."
                     if high is not None
                     else f"Must be greater than or equal to {low}."
                 ]
+                return
+            values[key] = value
+
+        def boolean(key: str, default: bool) -> bool:
+            raw = args.get(key)
+            if raw is None:
+                return default
+            if raw.lower() in ("true", "1"):
+                return True
+            if raw.lower() in ("false", "0"):
+                return False
+            errors[key] = ["Not a valid boolean."]
+            return default
 
         number("quality", int, 1, 90)
         number("max_width", int, 1, None)
         number("scale", float, 0, 1)
-        if "format" in args and args["format"] not in ("png", "jpeg", "webp"):
-            errors["format"] = ["Must be one of: png, jpeg, webp."]
-        for key in ("preview", "watermark"):
-            if key in args and args[key].lower() not in ("true", "false", "1", "0"):
-                errors[key] = ["Not a valid boolean."]
+        fmt = args.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            errors["format"] = ["Must be one of: " + ", ".join(FORMATS) + "."]
+        preview = boolean("preview", preview_default)
+        mark = boolean("watermark", False)
         if errors:
             raise Invalid("query", errors)
-        return dict(args)
+        dev_mode = request.headers.get("x-dev-mode", "").strip().lower() == "true"
+        return Rendition(
+            enhanced=enhanced,
+            format=fmt,
+            quality=values.get("quality"),
+            max_width=values.get("max_width"),
+            scale=values.get("scale"),
+            preview=preview,
+            watermark=mark or (enhanced and dev_mode),
+        )
 
-    def _image_bytes(self, id: str, *, enhanced: bool) -> Response:
-        image = self.account.image_record(id)
-        if image is None:
+    def _picture(self, id: str, rendition: Rendition) -> Response:
+        snap = self.account.snapshot(id)
+        if snap is None:
             raise ApiError(404)
-        if image.data is None:
+        if snap.data is None:
             raise ApiError(404, "The image has not been uploaded yet.")
-        if enhanced and image.status != "processed":
-            raise ApiError(404, f"The enhanced image is not ready (status {image.status}).")
+        if rendition.enhanced and snap.status != "processed":
+            raise ApiError(404, f"The enhanced image is not ready (status {snap.status}).")
+        key = (snap.image_id, snap.revision, rendition)
+        with self._renders_lock:
+            cached = self._renders.get(key)
+            if cached is not None:
+                self._renders.move_to_end(key)
+        if cached is None:
+            try:
+                cached = render(snap.data, snap.content_type, snap.options, rendition)
+            except Exception:  # never a 500 for a picture: fall back to the stored bytes
+                _log.exception("sandbox: could not render image %s", id)
+                cached = (snap.data, snap.content_type or "application/octet-stream")
+            with self._renders_lock:
+                self._renders[key] = cached
+                while len(self._renders) > RENDER_CACHE_SIZE:
+                    self._renders.popitem(last=False)
+        payload, mimetype = cached
+        kind = "enhanced" if rendition.enhanced else "original"
+        if rendition.preview:
+            kind += "; preview"
+        if rendition.watermark or rendition.preview:
+            kind += "; watermark"
         return Response(
-            image.data,
-            status=200,
-            mimetype=image.content_type or "application/octet-stream",
-            headers={"X-Sandbox-Rendition": "enhanced" if enhanced else "original"},
+            payload, status=200, mimetype=mimetype, headers={"X-Sandbox-Rendition": kind}
         )
 
     def download_enhanced(self, request: Request, id: str) -> Response:
-        self._download_args(request)
-        return self._image_bytes(id, enhanced=True)
+        rendition = self._rendition(request, enhanced=True, preview_default=True)
+        response = self._picture(id, rendition)
+        dev_mode = request.headers.get("x-dev-mode", "").strip().lower() == "true"
+        if not rendition.preview and not dev_mode:
+            # the full-size enhanced image is bought (docs: preview=false uses a credit)
+            self.account.mark_downloaded(id)
+        return response
 
     def download_original(self, request: Request, id: str) -> Response:
-        self._download_args(request)
-        return self._image_bytes(id, enhanced=False)
+        return self._picture(id, self._rendition(request, enhanced=False, preview_default=False))
 
     def download_preview(self, request: Request, id: str) -> Response:
-        return self._image_bytes(id, enhanced=True)
+        return self._picture(id, Rendition(enhanced=True, preview=True, watermark=True))
+
+    def download_watermark(self, request: Request, id: str) -> Response:
+        return self._picture(id, Rendition(enhanced=True, watermark=True))
+
+    # -- brackets (HDR) ---------------------------------------------------------
+    def create_bracket(self, request: Request) -> Response:
+        data = self._json_body(request, required=True)
+        errors = validation.bracket_errors(data)
+        if errors:
+            raise Invalid("json", errors)
+        body = self.account.create_bracket(
+            data["order_id"], data["name"], data.get("metadata") or {}
+        )
+        if body is None:
+            raise ApiError(404, "The order does not exist.")
+        body["upload_url"] = self._upload_url(
+            "brackets/", body["bracket_id"], body.pop("upload_token")
+        )
+        return json_response(body)
+
+    def upload_bracket(self, request: Request, id: str) -> Response:
+        data = self._read_upload(request, "application/octet-stream")
+        # outside the account's lock: decoding a picture may take a moment
+        signature = fingerprint(data)
+        outcome = self.account.upload_bracket(id, request.args.get("token"), data, signature)
+        if outcome == "not_found":
+            raise ApiError(404)
+        if outcome == "forbidden":
+            raise ApiError(403, "AccessDenied: the upload token is missing or wrong.")
+        return Response(b"", status=200)
+
+    def order_brackets(self, request: Request, order_id: str) -> Response:
+        brackets = self.account.order_brackets(order_id)
+        if brackets is None:
+            raise ApiError(404)
+        return json_response({"brackets": brackets})
+
+    def process_order(self, request: Request, id: str) -> Response:
+        data = self._json_body(request, required=False)
+        errors = validation.process_errors(data)
+        if errors:
+            raise Invalid("json", errors)
+        images = data.get("images")
+        groups = [g["bracket_ids"] for g in images] if images else None
+        options = {k: data[k] for k in validation.PROCESS_OPTION_KEYS if k in data}
+        try:
+            planned = self.account.plan_merge(
+                id, groups, data.get("number_of_brackets_per_image") or None, same_scene
+            )
+        except Rejected as exc:
+            raise Invalid("json", exc.errors) from None
+        if planned is None:
+            raise ApiError(404)
+        merges = []
+        for group in planned:  # the merge itself runs outside the account's lock
+            try:
+                merged = merge([data for _, _, data in group])
+            except Exception:
+                _log.exception("sandbox: could not merge brackets of order %s", id)
+                merged = None
+            merges.append(
+                Merge(
+                    bracket_ids=[bracket_id for bracket_id, _, _ in group],
+                    name=group[0][1],
+                    data=merged if merged is not None else group[0][2],
+                    options=options,
+                )
+            )
+        order = self.account.start_merge(id, merges)
+        if order is None:
+            raise ApiError(404)
+        return json_response(order)
 
     def health(self, request: Request) -> Response:
         return json_response({"status": "ok", "orders": self.account.order_count()})

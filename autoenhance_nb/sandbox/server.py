@@ -148,8 +148,9 @@ class Handler(WSGIRequestHandler):
             elif self.request_version == "HTTP/1.0":
                 self.send_header("Connection", "keep-alive")
             # headers and body in one write (http.server's end_headers would write twice)
-            head = b"".join(getattr(self, "_headers_buffer", [])) + b"\r\n"
-            self._headers_buffer = []
+            buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+            head = b"".join(buffered) + b"\r\n"
+            buffered.clear()
             send_body = self.command != "HEAD" and code not in (204, 304)
             self.wfile.write(head + payload if send_body else head)
             self.wfile.flush()
