@@ -676,7 +676,9 @@ class SandboxApp:
             raise ApiError(404)
         if "order_id" in data and data["order_id"] != current["order_id"]:
             raise Invalid("json", {"order_id": ["The order of an image cannot change."]})
-        options = {k: v for k, v in data.items() if k not in validation.CONTENT_TYPE_KEYS}
+        # SDK 1.1.0's wrapper also sends the path's ``id`` in the body: not an option
+        ignored = ("id", *validation.CONTENT_TYPE_KEYS)
+        options = {k: v for k, v in data.items() if k not in ignored}
         try:
             image = self.account.reprocess(id, options)
         except Rejected as exc:
