@@ -602,6 +602,8 @@ def test_console_script_is_installed():
     assert exe, "pip install -e . installs the autoenhance-sandbox command"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30).stdout
     assert "--error-rate" in out and "--ambiguous-rate" in out and "--rate-limit" in out
+    for option in ("--merging-seconds", "--daily-image-limit", "--request-timeout"):
+        assert option in out
 
 
 def test_cli_reports_a_bad_option_in_one_line():
@@ -613,6 +615,25 @@ def test_cli_reports_a_bad_option_in_one_line():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "autoenhance-sandbox: error_rate must be between 0 and 1"
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--merging-seconds", "-1", "merging_seconds must not be negative"),
+        ("--daily-image-limit", "-5", "daily_image_limit must not be negative"),
+        ("--request-timeout", "0", "request_timeout must be greater than 0"),
+    ],
+)
+def test_cli_checks_the_new_knobs_in_one_line(option, value, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "autoenhance_nb.sandbox", option, value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"autoenhance-sandbox: {message}"
 
 
 # -- the docs' own snippets run unchanged but for the URL ------------------------------------

@@ -56,6 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="clamp",
         help="what a per_page above 15 gets (default clamp)",
     )
+    p.add_argument(
+        "--merging-seconds",
+        type=float,
+        default=2.0,
+        help="seconds an order stays is_merging after POST /v3/orders/{id}/process (default 2)",
+    )
+    p.add_argument(
+        "--daily-image-limit",
+        type=int,
+        default=None,
+        help="images a day that may start processing; later ones end in 'error' "
+        "(default: no limit; the real API's is 500)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a connection may stall or sit idle before it is closed (default 30)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p
 
@@ -77,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             rate_limit=args.rate_limit,
             seed=args.seed,
             per_page_overflow=args.per_page_overflow,
+            merging_seconds=args.merging_seconds,
+            daily_image_limit=args.daily_image_limit,
+            request_timeout=args.request_timeout,
             verbose=args.verbose,
         )
         sandbox.bind()
