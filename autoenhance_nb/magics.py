@@ -1,131 +1,124 @@
 """IPython magics: ``%autoenhance_order`` (line and cell) and ``%autoenhance_login``.
 
-Thin on purpose: parse the line, call the session's ``OrderTracker``, print a line and
-return the table. Errors stop the cell with a one-line ``UsageError`` (like JupySQL)
-unless ``%config AutoenhanceMagics.short_errors = False``.
+Thin on purpose: parse and check the whole line (before any request), then dispatch
+each flag to a small handler that calls the session's ``OrderTracker`` and prints one
+line. Errors stop the cell with one line (``MagicError``, which IPython, nbclient and
+papermill all report with its reason) unless ``%config AutoenhanceMagics.short_errors
+= False``.
 """
 
 from __future__ import annotations
 
-import csv
+import functools
 import getpass
-import glob
-import hashlib
 import os
 import shlex
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Int, Float, Unicode, observe
+from traitlets import Bool, Float, Int, Unicode, observe
 
 from . import errors as E
+from .cells import (
+    MagicError,
+    already_made,
+    check_export_path,
+    check_var,
+    derived_order_id,
+    match_files,
+    parse_batch,
+)
+from .display import compact_table, created_line, refreshed_line, status_line
 from .errors import one_line
-from .session import session, use_live
-from .tracker import orders
+from .session import session, use_live, use_sandbox
+from .table import orders
 
-__all__ = ["AutoenhanceMagics", "load_ipython_extension", "unload_ipython_extension",
-           "parse_batch", "derived_order_id"]
+__all__ = [
+    "AutoenhanceMagics",
+    "MagicError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "parse_batch",
+    "derived_order_id",
+    "magics_of",
+]
+
+#: How many failure lines a batch prints before summing up the rest.
+MAX_FAILURE_LINES = 20
 
 
-def parse_line(magic, line: str):
+def parse_line(magic: Any, line: str) -> Any:
     """Parse a magic line with shell-like quoting ("a b" and 'a b' are one argument,
     quotes removed). Bad quoting or unknown flags are a UsageError."""
     try:
         argv = shlex.split(line, posix=True)
     except ValueError as exc:
-        raise UsageError(f"Cannot read the line: {exc}; put the name in double quotes, "
-                         f"e.g. \"O'Brien house\"") from None
+        raise MagicError(
+            f'Cannot read the line: {exc}; put the name in double quotes, e.g. "O\'Brien house"'
+        ) from None
     return magic.parser.parse_args(argv)
 
 
-def _match(pattern: str) -> list[str]:
-    """The files a glob names (``~`` and ``**`` allowed); a glob matching nothing is a
-    usage error, found before anything is created."""
-    files = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True))
-    if not files:
-        raise UsageError(f"No files match {one_line(pattern)!r}")
-    return files
-
-
-def derived_order_id(name: str | None, occurrence: int) -> str:
-    """The order_id a cell line without one gets: a hash of its name and of how many
-    lines above it in the cell carry the same name. Running the cell again (after a
-    failure, or after a kernel restart) sends the same ids, so nothing is duplicated."""
-    digest = hashlib.sha256(f"{name or ''}\x1f{occurrence}".encode("utf-8")).hexdigest()
-    return "nb-" + digest[:29]
-
-
-def parse_batch(text: str) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
-    """Parse a cell: one ``name`` or ``name,order_id`` per line, CSV quoting, blank lines
-    and ``#`` comments skipped. Returns ([(line_no, item)], [(line_no, problem)])."""
-    items: list[tuple[int, dict]] = []
-    problems: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        try:
-            fields = next(csv.reader([stripped], skipinitialspace=True))
-        except csv.Error as exc:
-            problems.append((number, f"cannot read the line as CSV ({exc})"))
-            continue
-        fields = [f.strip() for f in fields]
-        if len(fields) > 2:
-            problems.append((number, "expected `name` or `name,order_id` (quote a name that "
-                                     "contains commas)"))
-            continue
-        name = fields[0] or None
-        order_id = fields[1] if len(fields) == 2 and fields[1] else None
-        if order_id is None:
-            occurrence = seen.get(name or "", 0)
-            seen[name or ""] = occurrence + 1
-            order_id = derived_order_id(name, occurrence)
-        items.append((number, {"name": name, "order_id": order_id}))
-    return items, problems
+def _in_terminal(shell: Any) -> bool:
+    """True in terminal IPython, where a notebook's rich display does not exist."""
+    return type(shell).__name__ == "TerminalInteractiveShell"
 
 
 @magics_class
 class AutoenhanceMagics(Magics):
     """Create and track Autoenhance orders from notebook cells."""
 
-    short_errors = Bool(True, config=True, help=(
-        "Show a failing command as one line (UsageError) instead of a full traceback. "
-        "Either way the cell fails, so Run All and nbclient stop there."))
+    short_errors = Bool(
+        True,
+        config=True,
+        help=(
+            "Show a failing command as one line instead of a full traceback. Either way the "
+            "cell fails, so Run All, nbclient and papermill stop there."
+        ),
+    )
     workers = Int(8, config=True, help="Concurrent requests for a cell batch and --refresh.")
     timeout = Float(30.0, config=True, help="Seconds to wait for each API answer.")
-    max_retries = Int(3, config=True, help="Retries after a 429, 5xx, timeout or dropped "
-                                           "connection.")
+    max_retries = Int(
+        3, config=True, help="Retries after a 429, 5xx, timeout or dropped connection."
+    )
     progress = Bool(True, config=True, help="Show progress bars (batches, uploads, --watch).")
     upload_workers = Int(4, config=True, help="Concurrent photo uploads.")
     watch_interval = Float(5.0, config=True, help="Seconds between refreshes in --watch.")
-    base_url = Unicode(None, allow_none=True, config=True, help=(
-        "API base URL for the live API (default: AUTOENHANCE_BASE_URL, else "
-        "https://api.autoenhance.ai). Used with the key from AUTOENHANCE_API_KEY or "
-        "%autoenhance_login; without a key the session stays on the sandbox."))
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help=(
+            "API base URL for the live API (default: AUTOENHANCE_BASE_URL, else "
+            "https://api.autoenhance.ai). Used with the key from AUTOENHANCE_API_KEY or "
+            "%autoenhance_login; without a key the session stays on the sandbox."
+        ),
+    )
 
     @observe("timeout", "max_retries")
-    def _apply_client_settings(self, change) -> None:
+    def _apply_client_settings(self, change: Any) -> None:
         tracker = self._tracker(announce=False)
         setattr(tracker.client, change["name"], change["new"])
 
     @observe("base_url")
-    def _apply_base_url(self, change) -> None:
+    def _apply_base_url(self, change: Any) -> None:
         key = (os.environ.get("AUTOENHANCE_API_KEY") or "").strip()
         if change["new"] and key:
-            use_live(key, base_url=change["new"], timeout=self.timeout,
-                     max_retries=self.max_retries)
+            use_live(
+                key, base_url=change["new"], timeout=self.timeout, max_retries=self.max_retries
+            )
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _tracker(self, announce: bool = True):
+    # -- helpers -------------------------------------------------------------------------
+    def _tracker(self, announce: bool = True) -> Any:
         return session(quiet=not announce, timeout=self.timeout, max_retries=self.max_retries)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """Turn the toolkit's errors into a one-line UsageError that stops the cell."""
+        """Turn the toolkit's errors into a one-line MagicError that stops the cell."""
         try:
             yield
         except UsageError:
@@ -134,45 +127,72 @@ class AutoenhanceMagics(Magics):
             if not self.short_errors:
                 raise
             message = str(exc) if isinstance(exc, E.AutoenhanceError) else one_line(exc, 300)
-            raise UsageError(message) from None
+            raise MagicError(message) from None
 
-    def _store(self, var: str | None, tracker) -> None:
-        if var is None:
-            return
-        if not var.isidentifier():
-            raise UsageError(f"-o/--out needs a Python variable name, not {one_line(var)!r}")
-        self.shell.user_ns[var] = tracker.df
+    def _store(self, var: str | None, tracker: Any) -> None:
+        if var is not None and self.shell is not None:
+            self.shell.push({var: tracker.df})
 
-    @staticmethod
-    def _status_line(tracker) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in tracker.status_counts().items())
-        return (f"[{tracker.environment_label}] {orders(len(tracker))} in the table"
-                + (f" ({counts})" if counts else ""))
-
-    # -- %autoenhance_order ---------------------------------------------------------------------
+    # -- %autoenhance_order ------------------------------------------------------------------
     @magic_arguments()
     @argument("name", nargs="*", help="Name of the order to create (quote it, or not).")
-    @argument("--order-id", dest="order_id", default=None,
-              help="Custom order_id (must be unique). Default: one is generated.")
-    @argument("--images", metavar="GLOB", default=None,
-              help="Photos to upload into the new order, e.g. \"shoot/*.jpg\".")
-    @argument("--add-images", dest="add_images", nargs=2, metavar=("ORDER_ID", "GLOB"),
-              default=None, help="Upload photos into an existing order.")
-    @argument("--watch", action="store_true",
-              help="Refresh until no order is processing (with a progress bar).")
-    @argument("--download", nargs=2, metavar=("ORDER_ID", "FOLDER"), default=None,
-              help="Save an order's processed (enhanced) images into FOLDER.")
+    @argument(
+        "--order-id",
+        dest="order_id",
+        default=None,
+        help="Custom order_id (must be unique). Default: one is generated.",
+    )
+    @argument(
+        "--images",
+        metavar="GLOB",
+        default=None,
+        help='Photos to upload into the new order, e.g. "shoot/*.jpg".',
+    )
+    @argument(
+        "--add-images",
+        dest="add_images",
+        nargs=2,
+        metavar=("ORDER_ID", "GLOB"),
+        default=None,
+        help="Upload photos into an existing order.",
+    )
+    @argument(
+        "--watch",
+        action="store_true",
+        help="Refresh until no order is processing (with a progress bar).",
+    )
+    @argument(
+        "--download",
+        nargs=2,
+        metavar=("ORDER_ID", "FOLDER"),
+        default=None,
+        help="Save an order's processed (enhanced) images into FOLDER.",
+    )
     @argument("--list", action="store_true", help="Show the session table.")
-    @argument("--refresh", action="store_true",
-              help="Re-fetch every order's status, then show the table.")
-    @argument("--sync", action="store_true",
-              help="Add every order of the account to the table.")
-    @argument("--export", metavar="PATH", default=None,
-              help="Write the table to a CSV file (formula cells neutralised).")
-    @argument("-o", "--out", metavar="VAR", default=None,
-              help="Also store the table (a DataFrame) in the variable VAR.")
+    @argument(
+        "--refresh", action="store_true", help="Re-fetch every order's status, then show the table."
+    )
+    @argument("--sync", action="store_true", help="Add every order of the account to the table.")
+    @argument(
+        "--export",
+        metavar="PATH",
+        default=None,
+        help="Write the table to a CSV file (formula cells neutralised).",
+    )
+    @argument(
+        "--sandbox",
+        action="store_true",
+        help="Go back to the built-in sandbox (and its table) from the live API.",
+    )
+    @argument(
+        "-o",
+        "--out",
+        metavar="VAR",
+        default=None,
+        help="Also store the table (a DataFrame) in the variable VAR.",
+    )
     @line_cell_magic
-    def autoenhance_order(self, line: str = "", cell: str | None = None):
+    def autoenhance_order(self, line: str = "", cell: str | None = None) -> Any:
         """Create Autoenhance orders and work with the session's order table.
 
         Line: create one order; cell: one order per line (``name`` or
@@ -192,6 +212,7 @@ class AutoenhanceMagics(Magics):
             %autoenhance_order --add-images kitchen-12 "more/*.jpg"
             %autoenhance_order --watch
             %autoenhance_order --download kitchen-12 enhanced/
+            %autoenhance_order --sandbox
 
             %%autoenhance_order -o week
             Kitchen – 12 Rue Oberkampf
@@ -200,106 +221,161 @@ class AutoenhanceMagics(Magics):
             Garden
 
         Settings: ``%config AutoenhanceMagics`` (workers, timeout, max_retries,
-        short_errors, progress, upload_workers, watch_interval, base_url). The API key is never an argument: use the
-        AUTOENHANCE_API_KEY environment variable or ``%autoenhance_login``.
+        short_errors, progress, upload_workers, watch_interval, base_url). The API key
+        is never an argument: use the AUTOENHANCE_API_KEY environment variable or
+        ``%autoenhance_login``.
         """
         args = parse_line(self.autoenhance_order, line)
-        name = " ".join(args.name) if args.name else None
+        args.name = " ".join(args.name) if args.name else None
+        # every argument is checked before anything is sent
+        check_var(args.out)
+        check_export_path(args.export)
+        if cell is not None and (args.name is not None or args.order_id is not None or args.images):
+            raise MagicError(
+                "%%autoenhance_order takes names in the cell body, not on its "
+                "first line (and no --images: add photos per order with "
+                "--add-images)"
+            )
+        if cell is None and args.images and args.name is None and args.order_id is None:
+            raise MagicError(
+                "--images goes with a new order's name; use --add-images "
+                "ORDER_ID GLOB for an existing order"
+            )
+        photos = match_files(args.images) if args.images else None
+        extra = match_files(args.add_images[1]) if args.add_images else None
+        if args.sandbox:
+            use_sandbox()
         tracker = self._tracker()
+        steps: list[Callable[[], None]] = []
+        if cell is not None:
+            steps.append(lambda: self._run_batch(tracker, cell, args.out))
+        elif args.name is not None or args.order_id is not None:
+            steps.append(lambda: self._create(tracker, args.name, args.order_id, photos))
+        if args.add_images:
+            steps.append(lambda: self._upload(tracker, args.add_images[0], extra or []))
+        for flag, handler in (
+            ("sync", self._sync),
+            ("refresh", self._refresh),
+            ("watch", self._watch),
+        ):
+            if getattr(args, flag):
+                steps.append(functools.partial(handler, tracker))
+        if args.download:
+            steps.append(lambda: self._download(tracker, *args.download))
+        if args.export:
+            steps.append(lambda: self._export(tracker, args.export))
         with self._errors():
-            if cell is not None:
-                if name is not None or args.order_id is not None or args.images:
-                    raise UsageError("%%autoenhance_order takes names in the cell body, "
-                                     "not on its first line (and no --images: add photos "
-                                     "per order with --add-images)")
-                self._run_batch(tracker, cell, args.out)
-            elif name is not None or args.order_id is not None:
-                photos = _match(args.images) if args.images else None
-                order = tracker.create(name=name, order_id=args.order_id, source="magic")
-                print(f"Created order {order['order_id']} "
-                      f"{one_line(order.get('name') or '')!r} ({order.get('status')})")
-                if photos:
-                    self._upload(tracker, order["order_id"], photos)
-            elif args.images:
-                raise UsageError("--images goes with a new order's name; use --add-images "
-                                 "ORDER_ID GLOB for an existing order")
-            if args.add_images:
-                order_id, pattern = args.add_images
-                self._upload(tracker, order_id, _match(pattern))
-            if args.sync:
-                n = tracker.sync()
-                print(f"Synced {orders(n)} from the account")
-            if args.refresh:
-                counts = tracker.refresh(workers=self.workers)
-                print(f"Refreshed {orders(counts['updated'])}"
-                      + (f", {counts['deleted']} deleted on the server"
-                         if counts["deleted"] else ""))
-            if args.watch:
-                tracker.watch(interval=self.watch_interval, progress=self.progress)
-                print("Done: no order is processing")
-            if args.download:
-                order_id, folder = args.download
-                result = tracker.download(order_id, folder)
-                print(f"Saved {len(result.saved)} images to "
-                      f"{os.path.abspath(os.path.expanduser(folder))}"
-                      + (f"; {len(result.skipped)} not processed yet" if result.skipped else ""))
-                for failure in result.failed:
-                    print(f"  {failure.item['image']}: {failure.message}")
-                if result.failed:
-                    raise UsageError(f"{len(result.failed)} downloads failed (see above)")
-            if args.export:
-                path = tracker.to_csv(os.path.expanduser(args.export))
-                print(f"Exported {orders(len(tracker))} to {path}")
+            for step in steps:
+                step()
         self._store(args.out, tracker)
-        print(self._status_line(tracker))
-        if (args.export or args.download) and not (args.list or args.refresh or args.sync
-                                                    or args.watch):
-            return None  # the export line says what happened
-        return tracker.df
+        print(status_line(tracker))
+        wants_table = args.list or args.refresh or args.sync or args.watch
+        if _in_terminal(self.shell):
+            if wants_table and len(tracker):
+                print(compact_table(tracker))
+            return None
+        if wants_table:
+            return tracker.df
+        if args.export or args.download or args.sandbox:
+            return None  # their own line says what happened
+        return tracker  # a bounded HTML view; .df (or -o) gives the whole table
 
-    def _upload(self, tracker, order_id: str, files: list[str]) -> None:
-        result = tracker.add_images(order_id, files, workers=self.upload_workers,
-                                    progress=self.progress)
-        print(f"Photos for {order_id}: {result.summary()}")
-        for failure in result.failed:
-            print(f"  {failure.item['source']}: {failure.message}")
+    # -- the handlers, one per flag ----------------------------------------------------------
+    def _create(
+        self, tracker: Any, name: str | None, order_id: str | None, photos: list[str] | None
+    ) -> None:
+        order = tracker.create(name=name, order_id=order_id, source="magic", resume=True)
+        print(created_line(order))
+        if photos:
+            self._upload(tracker, order["order_id"], photos)
+
+    def _upload(self, tracker: Any, order_id: str, files: list[str]) -> None:
+        result = tracker.add_images(
+            order_id, files, workers=self.upload_workers, progress=self.progress
+        )
+        print(f"Photos for {one_line(order_id)}: {result.summary()}")
+        for failure in result.failed[:MAX_FAILURE_LINES]:
+            print(f"  {one_line(failure.item['source'], 120)}: {failure.message}")
         if result.failed:
-            raise UsageError(f"{len(result.failed)} of {result.total} photos failed (see "
-                             f"above); the others were uploaded")
+            raise MagicError(
+                f"{len(result.failed)} of {result.total} photos failed (see "
+                f"above); the others were uploaded"
+            )
 
-    def _run_batch(self, tracker, cell: str, out: str | None) -> None:
+    def _sync(self, tracker: Any) -> None:
+        print(f"Synced {orders(tracker.sync())} from the account")
+
+    def _refresh(self, tracker: Any) -> None:
+        print(refreshed_line(tracker.refresh(workers=self.workers)))
+
+    def _watch(self, tracker: Any) -> None:
+        tracker.watch(interval=self.watch_interval, progress=self.progress)
+        print("Done: no order is processing")
+
+    def _download(self, tracker: Any, order_id: str, folder: str) -> None:
+        result = tracker.download(order_id, folder)
+        print(
+            f"Saved {len(result.saved)} images to "
+            f"{os.path.abspath(os.path.expanduser(folder))}"
+            + (f"; {len(result.skipped)} not processed yet" if result.skipped else "")
+        )
+        for failure in result.failed[:MAX_FAILURE_LINES]:
+            print(f"  {failure.item['image']}: {failure.message}")
+        if result.failed:
+            raise MagicError(f"{len(result.failed)} downloads failed (see above)")
+
+    def _export(self, tracker: Any, path: str) -> None:
+        written = tracker.to_csv(os.path.expanduser(path))
+        print(f"Exported {orders(len(tracker))} to {written}")
+
+    def _run_batch(self, tracker: Any, cell: str, out: str | None) -> None:
         items, problems = parse_batch(cell)
-        fresh = [(n, item) for n, item in items
-                 if (tracker.row(item["order_id"]) or {}).get("name") != (item["name"] or "")]
+        fresh = [(n, item) for n, item in items if not already_made(tracker, item)]
         skipped = len(items) - len(fresh)
-        result = tracker.create_many([item for _, item in fresh], workers=self.workers,
-                                     progress=self.progress, source="magic",
-                                     adopt_existing=True)
+        result = tracker.create_many(
+            [item for _, item in fresh],
+            workers=self.workers,
+            progress=self.progress,
+            source="magic",
+            adopt_existing=True,
+        )
         line_of = [n for n, _ in fresh]
-        failures = sorted([(n, p) for n, p in problems]
-                          + [(line_of[f.index], f.message) for f in result.failed])
+        failures = sorted(
+            [(n, p) for n, p in problems] + [(line_of[f.index], f.message) for f in result.failed]
+        )
         total = len(items) + len(problems)
         summary = f"created {len(result.created)} of {total}"
         if skipped:
             summary += f" ({skipped} already in the table)"
         summary += f", {len(failures)} failed"
+        if result.stopped:
+            summary += f"; stopped: {result.stopped}"
         print(summary)
-        for number, message in failures:
+        for number, message in failures[:MAX_FAILURE_LINES]:
             print(f"  line {number}: {message}")
+        if len(failures) > MAX_FAILURE_LINES:
+            print(f"  … and {len(failures) - MAX_FAILURE_LINES} more")
         if failures:
             self._store(out, tracker)
-            raise UsageError(f"{len(failures)} of {total} lines failed (see above); fix them "
-                             f"and run the cell again: created orders are not duplicated")
+            reason = f" ({result.stopped})" if result.stopped else " (see above)"
+            raise MagicError(
+                f"{len(failures)} of {total} lines failed{reason}; fix them "
+                f"and run the cell again: created orders are not duplicated"
+            )
 
-    # -- %autoenhance_login -------------------------------------------------------------------
+    # -- %autoenhance_login ------------------------------------------------------------------
     @magic_arguments()
-    @argument("--base-url", dest="base_url", default=None,
-              help="API base URL (default: AUTOENHANCE_BASE_URL, else the live API).")
+    @argument(
+        "--base-url",
+        dest="base_url",
+        default=None,
+        help="API base URL (default: AUTOENHANCE_BASE_URL, else the live API).",
+    )
     @line_magic
-    def autoenhance_login(self, line: str = ""):
+    def autoenhance_login(self, line: str = "") -> None:
         """Ask for the API key (nothing echoed, nothing stored in history or in the
-        notebook) and switch the session to the live API. The table starts empty:
-        sandbox orders are not real.
+        notebook), check it with one request, and switch the session to the live API.
+        The sandbox's table is kept aside: ``%autoenhance_order --sandbox`` goes back.
 
         Examples::
 
@@ -307,44 +383,68 @@ class AutoenhanceMagics(Magics):
             %autoenhance_login --base-url https://api.autoenhance.ai
         """
         args = parse_line(self.autoenhance_login, line)
-        key = getpass.getpass("Autoenhance API key (input hidden): ")
-        if not key.strip():
-            raise UsageError("No key entered; the session stays on "
-                             f"{self._tracker(announce=False).environment_label}")
         with self._errors():
-            tracker = use_live(key, base_url=args.base_url or self.base_url,
-                               timeout=self.timeout, max_retries=self.max_retries)
-        del key
-        print(f"autoenhance: now using the {tracker.environment_label} API "
-              f"(the key is kept in memory only)")
+            from .client import check_base_url
+
+            base_url = check_base_url(args.base_url) if args.base_url else self.base_url
+            tracker = use_live(
+                _ask_key(), base_url=base_url, timeout=self.timeout, max_retries=self.max_retries
+            )
+        print(
+            f"autoenhance: now using the {tracker.environment_label} API "
+            f"(the key is kept in memory only)"
+        )
 
 
-def load_ipython_extension(ipython) -> None:
+def _ask_key() -> Any:
+    """The key from a hidden prompt, wrapped at once so no frame holds it plainly."""
+    from ._http import hide_key
+
+    key, problem = hide_key(getpass.getpass("Autoenhance API key (input hidden): "))
+    if key is None:
+        raise E.AuthenticationError(f"{problem}; the session stays as it was")
+    return key
+
+
+def magics_of(shell: Any) -> AutoenhanceMagics | None:
+    """The shell's loaded ``AutoenhanceMagics``, or None."""
+    found = shell.magics_manager.registry.get("AutoenhanceMagics")
+    return found if isinstance(found, AutoenhanceMagics) else None
+
+
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext autoenhance_nb``: register the magics and name the environment."""
-    existing = getattr(ipython, "_autoenhance_magics", None)
-    if existing is not None:
+    if magics_of(ipython) is not None:
         return  # loading twice is harmless
     magics = AutoenhanceMagics(shell=ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
-    ipython._autoenhance_magics = magics
+    from .session import current_context, current_session
+
+    fresh = current_session() is None
     tracker = session(quiet=True, timeout=magics.timeout, max_retries=magics.max_retries)
-    if tracker.environment == "sandbox" and tracker.sandbox is not None:
-        print(f"autoenhance: using the built-in SANDBOX at {tracker.sandbox.url} "
-              f"(no AUTOENHANCE_API_KEY; nothing reaches Autoenhance). "
-              f"%autoenhance_login switches to the live API.")
+    ctx = current_context()
+    if tracker.environment == "sandbox" and ctx is not None and ctx.sandbox is not None:
+        print(
+            f"autoenhance: using the built-in SANDBOX at {ctx.sandbox.url} "
+            f"(no AUTOENHANCE_API_KEY; nothing reaches Autoenhance). "
+            f"%autoenhance_login switches to the live API."
+        )
     else:
-        print(f"autoenhance: using the {tracker.environment_label} API")
+        print(
+            f"autoenhance: using the {tracker.environment_label} API"
+            + ("" if fresh else " (the session already running)")
+        )
 
 
-def unload_ipython_extension(ipython) -> None:
-    magics = getattr(ipython, "_autoenhance_magics", None)
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = magics_of(ipython)
     if magics is None:
         return
     for kind in ("line", "cell"):
         for name in ("autoenhance_order", "autoenhance_login"):
             ipython.magics_manager.magics[kind].pop(name, None)
+    ipython.magics_manager.registry.pop("AutoenhanceMagics", None)
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)
-    del ipython._autoenhance_magics

@@ -13,16 +13,19 @@ import html
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as w
 
 from . import errors as E
-from .client import AutoenhanceClient, order_id_problem
+from .client import AutoenhanceClient
+from .display import created_line, environment_badge, message_html, refreshed_line, render_table
 from .errors import one_line
+from .ids import order_id_problem
 from .session import current_session, session, use_live
-from .tracker import DONE_STATUSES, OrderTracker, orders, render_html
+from .table import FINISHED_STATUSES, orders
+from .tracker import OrderTracker
 
 __all__ = ["OrderForm"]
 
@@ -30,79 +33,110 @@ __all__ = ["OrderForm"]
 #: JupyterLab, Notebook, Voila and Binder alike without knowing the server's paths).
 DOWNLOAD_LINK_MAX_BYTES = 10 * 1024 * 1024
 
-_KIND_COLOURS = {"ok": "#15803d", "error": "#b91c1c", "info": "#374151"}
-
 
 class OrderForm(w.VBox):
     """A form over an ``OrderTracker`` (the session's by default).
 
-        from autoenhance_nb import OrderForm
-        OrderForm()            # as a cell's last expression, or display(OrderForm())
+    from autoenhance_nb import OrderForm
+    OrderForm()            # as a cell's last expression, or display(OrderForm())
     """
 
-    def __init__(self, tracker: OrderTracker | None = None, *, auto_refresh_interval: float = 3.0,
-                 auto_refresh_max_seconds: float = 1800.0, rows: int = 50):
+    def __init__(
+        self,
+        tracker: OrderTracker | None = None,
+        *,
+        auto_refresh_interval: float = 3.0,
+        auto_refresh_max_seconds: float = 1800.0,
+        rows: int = 50,
+    ):
         self.tracker = tracker if tracker is not None else session()
         self.auto_refresh_interval = auto_refresh_interval
         self.auto_refresh_max_seconds = auto_refresh_max_seconds
         self.rows = rows
         self._busy = threading.Lock()
-        self._pending: tuple[str | None, str] | None = None  # (name, order_id) of a lost try
         self._worker: threading.Thread | None = None
         self._auto_stop = threading.Event()
         self._auto_thread: threading.Thread | None = None
 
         self.header = w.HTML().add_class("ae-header")
-        self.name = w.Text(description="Order name", placeholder="e.g. Kitchen – 12 Rue Oberkampf",
-                           style={"description_width": "140px"},
-                           layout=w.Layout(width="520px")).add_class("ae-name")
-        self.order_id = w.Text(description="Order ID (optional)", placeholder="generated if empty",
-                               style={"description_width": "140px"},
-                               layout=w.Layout(width="520px")).add_class("ae-order-id")
+        self.name = w.Text(
+            description="Order name",
+            placeholder="e.g. Kitchen – 12 Rue Oberkampf",
+            style={"description_width": "140px"},
+            layout=w.Layout(width="520px"),
+        ).add_class("ae-name")
+        self.order_id = w.Text(
+            description="Order ID (optional)",
+            placeholder="generated if empty",
+            style={"description_width": "140px"},
+            layout=w.Layout(width="520px"),
+        ).add_class("ae-order-id")
         self.order_id_error = w.HTML().add_class("ae-order-id-error")
-        self.create_button = w.Button(description="Create order", button_style="primary",
-                                      icon="plus").add_class("ae-create")
-        self.refresh_button = w.Button(description="Refresh statuses",
-                                       icon="refresh").add_class("ae-refresh")
-        self.auto_refresh = w.ToggleButton(description="Auto-refresh", value=False,
-                                           icon="clock-o",
-                                           tooltip="Refresh every few seconds until no order "
-                                                   "is processing").add_class("ae-auto")
-        self.filename = w.Text(value="orders.csv", description="CSV file",
-                               style={"description_width": "140px"},
-                               layout=w.Layout(width="360px")).add_class("ae-filename")
+        self.create_button = w.Button(
+            description="Create order", button_style="primary", icon="plus"
+        ).add_class("ae-create")
+        self.refresh_button = w.Button(description="Refresh statuses", icon="refresh").add_class(
+            "ae-refresh"
+        )
+        self.auto_refresh = w.ToggleButton(
+            description="Auto-refresh",
+            value=False,
+            icon="clock-o",
+            tooltip="Refresh every few seconds until no order is processing",
+        ).add_class("ae-auto")
+        self.filename = w.Text(
+            value="orders.csv",
+            description="CSV file",
+            style={"description_width": "140px"},
+            layout=w.Layout(width="360px"),
+        ).add_class("ae-filename")
         self.export_button = w.Button(description="Export CSV", icon="download").add_class(
-            "ae-export")
+            "ae-export"
+        )
         self.download = w.HTML().add_class("ae-download")
-        self.photos = w.FileUpload(accept="image/*", multiple=True, description="Add photos",
-                                   layout=w.Layout(width="140px")).add_class("ae-photos")
-        self.photo_target = w.Dropdown(description="to order",
-                                       options=[("the new order", "")], value="",
-                                       style={"description_width": "60px"},
-                                       layout=w.Layout(width="380px")).add_class("ae-photo-target")
+        self.photos = w.FileUpload(
+            accept="image/*",
+            multiple=True,
+            description="Add photos",
+            layout=w.Layout(width="140px"),
+        ).add_class("ae-photos")
+        self.photo_target = w.Dropdown(
+            description="to order",
+            options=[("the new order", "")],
+            value="",
+            style={"description_width": "60px"},
+            layout=w.Layout(width="380px"),
+        ).add_class("ae-photo-target")
         self.upload_button = w.Button(description="Upload photos", icon="upload").add_class(
-            "ae-upload")
+            "ae-upload"
+        )
         self.message = w.HTML().add_class("ae-message")
-        self.api_key = w.Password(description="API key", placeholder="paste your key",
-                                  continuous_update=False,
-                                  style={"description_width": "140px"},
-                                  layout=w.Layout(width="360px")).add_class("ae-api-key")
+        self.api_key = w.Password(
+            description="API key",
+            placeholder="paste your key",
+            continuous_update=False,
+            style={"description_width": "140px"},
+            layout=w.Layout(width="360px"),
+        ).add_class("ae-api-key")
         self.live_button = w.Button(description="Use live API", button_style="warning").add_class(
-            "ae-live")
+            "ae-live"
+        )
         self.live_box = w.HBox([self.api_key, self.live_button]).add_class("ae-live-box")
         self.table = w.HTML().add_class("ae-table")
 
-        super().__init__([
-            self.header,
-            self.name,
-            w.HBox([self.order_id, self.order_id_error]),
-            w.HBox([self.photos, self.photo_target, self.upload_button]),
-            w.HBox([self.create_button, self.refresh_button, self.auto_refresh]),
-            w.HBox([self.filename, self.export_button, self.download]),
-            self.message,
-            self.live_box,
-            self.table,
-        ])
+        super().__init__(
+            [
+                self.header,
+                self.name,
+                w.HBox([self.order_id, self.order_id_error]),
+                w.HBox([self.photos, self.photo_target, self.upload_button]),
+                w.HBox([self.create_button, self.refresh_button, self.auto_refresh]),
+                w.HBox([self.filename, self.export_button, self.download]),
+                self.message,
+                self.live_box,
+                self.table,
+            ]
+        )
         self.add_class("ae-form")
 
         self.create_button.on_click(lambda _: self.submit())
@@ -118,8 +152,7 @@ class OrderForm(w.VBox):
 
     @property
     def _action_buttons(self) -> tuple[w.Button, ...]:
-        return (self.create_button, self.refresh_button, self.export_button,
-                self.upload_button)
+        return (self.create_button, self.refresh_button, self.export_button, self.upload_button)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -140,35 +173,34 @@ class OrderForm(w.VBox):
         super().close()
 
     def _say(self, text: str, kind: str = "info") -> None:
-        colour = _KIND_COLOURS[kind]
-        self.message.value = (f'<span class="ae-msg-{kind}" style="color:{colour}">'
-                              f"{html.escape(text)}</span>")
+        self.message.value = message_html(text, kind)
 
     def _validate(self) -> bool:
         problem = order_id_problem(self.order_id.value) if self.order_id.value else None
         self.order_id_error.value = (
-            f'<span style="color:#b91c1c">Order ID {html.escape(problem)}</span>'
-            if problem else "")
+            f'<span style="color:#b91c1c">Order ID {html.escape(problem)}</span>' if problem else ""
+        )
         self.create_button.disabled = bool(problem) or self.busy
         return problem is None
 
     def _render(self, *_: object) -> None:
         env = self.tracker.environment
-        colour = "#b45309" if env == "sandbox" else "#15803d"
-        note = (" &middot; built-in sandbox: nothing reaches Autoenhance" if env == "sandbox"
-                else "")
+        note = " &middot; built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
         self.header.value = (
-            f'<div><b>Autoenhance orders</b> <span class="ae-env" style="background:{colour};'
-            f'color:#fff;padding:1px 8px;border-radius:3px;font-weight:bold">'
-            f"{html.escape(env.upper())}</span> {html.escape(self.tracker.client.host)}"
-            f"{note}</div>")
-        self.live_box.layout.display = "none" if self.tracker.client.has_key and \
-            env == "live" else None
+            f"<div><b>Autoenhance orders</b> {environment_badge(env)} "
+            f"{html.escape(self.tracker.client.host)}{note}</div>"
+        )
+        self.live_box.layout.display = (
+            "none" if self.tracker.client.has_key and env == "live" else None
+        )
         latest = self.tracker.latest(self.rows)
-        self.table.value = render_html(self.tracker, max_rows=self.rows, latest=latest)
+        self.table.value = render_table(self.tracker, max_rows=self.rows, latest=latest)
         options = [("the new order", "")] + [
             (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
-            for o, n in zip(reversed(list(latest["order_id"])), reversed(list(latest["name"])))]
+            for o, n in zip(
+                reversed(list(latest["order_id"])), reversed(list(latest["name"])), strict=False
+            )
+        ]
         if options != list(self.photo_target.options):
             current = self.photo_target.value
             with self.photo_target.hold_trait_notifications():
@@ -208,24 +240,15 @@ class OrderForm(w.VBox):
             return False
         name = self.name.value.strip() or None
         order_id = self.order_id.value.strip() or None
-        if order_id is None and self._pending is not None and self._pending[0] == name:
-            # The last try for this name failed without a clear answer; it may have made
-            # the order. Resend the same id so the retry finds it instead of duplicating.
-            order_id = self._pending[1]
 
         def job() -> None:
             self._say("Creating…")
-            try:
-                order = self.tracker.create(name=name, order_id=order_id, source="form")
-            except (E.TransportError, E.ServerError, E.RateLimitError) as exc:
-                if not self.order_id.value.strip() and exc.order_id:
-                    self._pending = (name, exc.order_id)
-                raise
-            self._pending = None
+            # resume: after a lost answer the same id is resent, so a retry finds the
+            # order the lost attempt made instead of duplicating it
+            order = self.tracker.create(name=name, order_id=order_id, source="form", resume=True)
             self.name.value = ""
             self.order_id.value = ""
-            created = (f"Created order {order['order_id']} "
-                       f"{one_line(order.get('name') or '')!r} ({order.get('status')})")
+            created = created_line(order)
             if self.photos.value and not self.photo_target.value:
                 self._say(created + "; uploading its photos…")
                 self._upload_into(order["order_id"], prefix=created + "; ")
@@ -242,33 +265,33 @@ class OrderForm(w.VBox):
             return False
         order_id = self.photo_target.value
         if not order_id:
-            self._say("Pick an order in “to order”, or fill in the form and click Create "
-                      "order: the photos go into the new order", "error")
+            self._say(
+                "Pick an order in “to order”, or fill in the form and click Create "
+                "order: the photos go into the new order",
+                "error",
+            )
             return False
-        return self._run(self.upload_button, "Uploading…",
-                         lambda: self._upload_into(order_id))
+        return self._run(self.upload_button, "Uploading…", lambda: self._upload_into(order_id))
 
     def _upload_into(self, order_id: str, prefix: str = "") -> None:
         files = [(f["name"], bytes(f["content"])) for f in self.photos.value]
 
         def progress(done: int, total: int, name: str) -> None:
-            self._say(f"{prefix}uploading photos: {done} of {total} done ({one_line(name, 60)})")
+            self._say(f"{prefix}uploading photos: {done} of {total} done")
 
         result = self.tracker.add_images(order_id, files, progress=False, on_progress=progress)
         # the photos' bytes would otherwise be saved in the notebook with the widget state
         self.photos.value = ()
         text = f"{prefix}photos for {order_id}: {result.summary()}"
         if result.failed:
-            text += " – " + "; ".join(f"{f.item['source']}: {f.message}"
-                                      for f in result.failed[:3])
+            text += " – " + "; ".join(f"{f.item['source']}: {f.message}" for f in result.failed[:3])
         self._say(text, "error" if result.failed else "ok")
 
     def refresh(self) -> bool:
         """Re-fetch every order's status (what "Refresh statuses" does)."""
+
         def job() -> None:
-            counts = self.tracker.refresh()
-            extra = f", {counts['deleted']} deleted on the server" if counts["deleted"] else ""
-            self._say(f"Refreshed {orders(counts['updated'])}{extra}", "ok")
+            self._say(refreshed_line(self.tracker.refresh()), "ok")
 
         return self._run(self.refresh_button, "Refreshing…", job)
 
@@ -306,16 +329,19 @@ class OrderForm(w.VBox):
         finally:
             del key
         self._render()
-        self._say(f"Now using the {self.tracker.environment_label} API; the key is kept in "
-                  f"memory only", "ok")
+        self._say(
+            f"Now using the {self.tracker.environment_label} API; the key is kept in memory only",
+            "ok",
+        )
         return True
 
     # -- auto-refresh -----------------------------------------------------------------------
     def _on_auto_toggle(self, change) -> None:
         if change["new"]:
             self._auto_stop.clear()
-            self._auto_thread = threading.Thread(target=self._auto_loop, daemon=True,
-                                                 name="autoenhance-auto-refresh")
+            self._auto_thread = threading.Thread(
+                target=self._auto_loop, daemon=True, name="autoenhance-auto-refresh"
+            )
             self._auto_thread.start()
         else:
             self._auto_stop.set()
@@ -331,9 +357,12 @@ class OrderForm(w.VBox):
                 self._say(f"Auto-refresh: {_message(exc)}", "error")
             counts = self.tracker.status_counts()
             if not counts.get("processing"):
-                finished = sum(v for k, v in counts.items() if k in DONE_STATUSES)
-                self._say(f"Auto-refresh stopped: no order is processing "
-                          f"({finished} of {len(self.tracker)} done)", "info")
+                finished = sum(v for k, v in counts.items() if k in FINISHED_STATUSES)
+                self._say(
+                    f"Auto-refresh stopped: no order is processing "
+                    f"({finished} of {len(self.tracker)} done)",
+                    "info",
+                )
                 break
             if time.monotonic() > deadline:
                 self._say("Auto-refresh stopped after its time limit", "info")
@@ -356,6 +385,7 @@ def _weak_render(form: OrderForm) -> Callable[[OrderTracker], None]:
         target = ref()
         if target is not None:
             target._render()
+
     return render
 
 
@@ -371,5 +401,7 @@ def _download_link(path: Path, rows: int) -> str:
     if size > DOWNLOAD_LINK_MAX_BYTES:
         return f"<span>{label} is {size // (1024 * 1024)} MB: open it from the file browser</span>"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<a class="ae-download-link" download="{html.escape(path.name)}" '
-            f'href="data:text/csv;charset=utf-8;base64,{data}">Download {label}</a>')
+    return (
+        f'<a class="ae-download-link" download="{html.escape(path.name)}" '
+        f'href="data:text/csv;charset=utf-8;base64,{data}">Download {label}</a>'
+    )

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker  # noqa: E402
+from autoenhance_nb.display import render_table as render_html  # noqa: E402
 from autoenhance_nb.sandbox import Sandbox  # noqa: E402
-from autoenhance_nb.tracker import render_html  # noqa: E402
 
 KEY = {"x-api-key": "bench", "Content-Type": "application/json"}
 
@@ -73,8 +73,9 @@ def bench_batch(n: int, latency: float, workers: int) -> dict:
             docs_loop()
         tracker = tracker_for(sb)
         with timer(r, "create_many_s"):
-            result = tracker.create_many([f"batch {i}" for i in range(n)], workers=workers,
-                                         progress=False)
+            result = tracker.create_many(
+                [f"batch {i}" for i in range(n)], workers=workers, progress=False
+            )
         assert result.ok and len(sb.orders) == 2 * n
     r["ideal_s"] = n * latency / workers
     r["speedup_vs_docs_loop"] = r["docs_loop_s"] / r["create_many_s"]
@@ -94,8 +95,9 @@ def bench_overhead(n: int) -> dict:
 
         def plain():
             for _ in range(n):
-                session.post(url, headers=KEY,
-                             json={"order_id": uuid.uuid4().hex, "name": "plain"}).json()
+                session.post(
+                    url, headers=KEY, json={"order_id": uuid.uuid4().hex, "name": "plain"}
+                ).json()
 
         def toolkit():
             tracker.create_many(["toolkit"] * n, workers=1, progress=False)
@@ -143,8 +145,9 @@ def bench_rate_limit(n: int, workers: int) -> dict:
     with Sandbox(rate_limit=300) as sb:
         tracker = tracker_for(sb, max_retries=10)
         with timer(r, "seconds"):
-            result = tracker.create_many([f"rl{i}" for i in range(n)], workers=workers,
-                                         progress=False)
+            result = tracker.create_many(
+                [f"rl{i}" for i in range(n)], workers=workers, progress=False
+            )
         ids = [o["order_id"] for o in sb.orders]
         r["created"] = len(result.created)
         r["failed"] = len(result.failed)
@@ -160,11 +163,18 @@ def bench_rate_limit(n: int, workers: int) -> dict:
 
 # -- 5. table scale ----------------------------------------------------------------------------------
 def fake_order(i: int) -> dict:
-    return {"order_id": f"order-{i:07d}", "name": f"Shoot {i} – Rue Oberkampf",
-            "status": ("waiting", "processing", "processed")[i % 3], "total_images": i % 40,
-            "images": [], "is_processing": i % 3 == 1, "is_merging": False,
-            "is_deleted": False, "created_at": "2026-11-27T10:00:00.123456+00:00",
-            "last_updated_at": "2026-11-27T10:05:00.654321+00:00"}
+    return {
+        "order_id": f"order-{i:07d}",
+        "name": f"Shoot {i} – Rue Oberkampf",
+        "status": ("waiting", "processing", "processed")[i % 3],
+        "total_images": i % 40,
+        "images": [],
+        "is_processing": i % 3 == 1,
+        "is_merging": False,
+        "is_deleted": False,
+        "created_at": "2026-11-27T10:00:00.123456+00:00",
+        "last_updated_at": "2026-11-27T10:05:00.654321+00:00",
+    }
 
 
 def bench_table(n: int, chunk: int, tmp: Path) -> dict:
@@ -174,15 +184,21 @@ def bench_table(n: int, chunk: int, tmp: Path) -> dict:
     chunks = []
     for start in range(0, n, chunk):
         t0 = time.perf_counter()
-        for order in orders[start:start + chunk]:
+        for order in orders[start : start + chunk]:
             tracker.record(order, "bench")
         chunks.append(time.perf_counter() - t0)
     r["record_first_chunk_s"] = chunks[0]
     r["record_last_chunk_s"] = chunks[-1]
     r["record_last_over_first"] = chunks[-1] / chunks[0]
 
-    records = [{k: o[k] for k in ("order_id", "name", "total_images", "status", "created_at",
-                                  "last_updated_at")} | {"source": "bench"} for o in orders]
+    records = [
+        {
+            k: o[k]
+            for k in ("order_id", "name", "total_images", "status", "created_at", "last_updated_at")
+        }
+        | {"source": "bench"}
+        for o in orders
+    ]
     r["from_records_s"] = best_of(lambda: pd.DataFrame.from_records(records))
     r["df_s"] = best_of(lambda: tracker.df)
     r["df_over_from_records"] = r["df_s"] / r["from_records_s"]
@@ -198,10 +214,18 @@ def bench_table(n: int, chunk: int, tmp: Path) -> dict:
     r["pandas_to_csv_s"] = best_of(lambda: frame.to_csv(tmp / "pandas.csv", index=False))
     r["toolkit_to_csv_s"] = best_of(lambda: tracker.to_csv(tmp / "toolkit.csv"))
     r["to_csv_ratio"] = r["toolkit_to_csv_s"] / r["pandas_to_csv_s"]
-    r["targets"] = {"record_last_over_first": "<= 1.5", "df_over_from_records": "<= 2",
-                    "render_all_over_100": "~1 (bounded rows)", "to_csv_ratio": "<= 1.5"}
-    r["met"] = (r["record_last_over_first"] <= 1.5 and r["df_over_from_records"] <= 2
-                and r["render_all_over_100"] <= 1.5 and r["to_csv_ratio"] <= 1.5)
+    r["targets"] = {
+        "record_last_over_first": "<= 1.5",
+        "df_over_from_records": "<= 2",
+        "render_all_over_100": "~1 (bounded rows)",
+        "to_csv_ratio": "<= 1.5",
+    }
+    r["met"] = (
+        r["record_last_over_first"] <= 1.5
+        and r["df_over_from_records"] <= 2
+        and r["render_all_over_100"] <= 1.5
+        and r["to_csv_ratio"] <= 1.5
+    )
     return r
 
 
@@ -210,10 +234,17 @@ def _time_in_fresh_python(code: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         out = subprocess.run(
-            [sys.executable, "-c",
-             "import time; t=time.perf_counter()\n" + code + "\nprint(time.perf_counter()-t)"],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-            env={**os.environ, "AUTOENHANCE_API_KEY": ""}).stdout
+            [
+                sys.executable,
+                "-c",
+                "import time; t=time.perf_counter()\n" + code + "\nprint(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "AUTOENHANCE_API_KEY": ""},
+        ).stdout
         times.append(float(out.strip().splitlines()[-1]))
     return statistics.median(times)
 
@@ -230,26 +261,56 @@ def bench_imports(repeat: int) -> dict:
         "t=time.perf_counter()\n"
         "import io, contextlib\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    ip.run_line_magic('load_ext', 'autoenhance_nb')", repeat)
+        "    ip.run_line_magic('load_ext', 'autoenhance_nb')",
+        repeat,
+    )
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, autoenhance_nb; print(' '.join(m for m in "
-         "('werkzeug', 'tqdm', 'ipywidgets', 'IPython', 'autoenhance_nb.sandbox') "
-         "if m in sys.modules))"], capture_output=True, text=True, check=True, cwd=ROOT
+        [
+            sys.executable,
+            "-c",
+            "import sys, autoenhance_nb; print(' '.join(m for m in "
+            "('werkzeug', 'tqdm', 'ipywidgets', 'IPython', 'autoenhance_nb.sandbox') "
+            "if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     ).stdout.split()
     r["heavy_modules_loaded_by_import"] = loaded
-    r["import_over_pandas_and_requests"] = (r["import_autoenhance_nb_s"]
-                                            / r["import_pandas_and_requests_s"])
-    r["targets"] = {"heavy_modules_loaded_by_import": "none of werkzeug, tqdm, ipywidgets, "
-                                                      "IPython, the sandbox"}
+    r["import_over_pandas_and_requests"] = (
+        r["import_autoenhance_nb_s"] / r["import_pandas_and_requests_s"]
+    )
+    r["targets"] = {
+        "heavy_modules_loaded_by_import": "none of werkzeug, tqdm, ipywidgets, IPython, the sandbox"
+    }
     r["met"] = not loaded
     return r
 
 
 SIZES = {
-    "full": dict(batch=300, batch_latency=0.05, overhead=1000, refresh=1000,
-                 refresh_latency=0.02, rate=1000, table=100_000, chunk=10_000, imports=5),
-    "quick": dict(batch=24, batch_latency=0.02, overhead=50, refresh=40, refresh_latency=0.01,
-                  rate=330, table=2_000, chunk=500, imports=1),
+    "full": dict(
+        batch=300,
+        batch_latency=0.05,
+        overhead=1000,
+        refresh=1000,
+        refresh_latency=0.02,
+        rate=1000,
+        table=100_000,
+        chunk=10_000,
+        imports=5,
+    ),
+    "quick": dict(
+        batch=24,
+        batch_latency=0.02,
+        overhead=50,
+        refresh=40,
+        refresh_latency=0.01,
+        rate=330,
+        table=2_000,
+        chunk=500,
+        imports=1,
+    ),
 }
 
 
@@ -270,9 +331,15 @@ def main(argv: list[str] | None = None) -> int:
         "table_scale": lambda: bench_table(s["table"], s["chunk"], tmp),
         "imports": lambda: bench_imports(s["imports"]),
     }
-    results: dict = {"machine": {"python": platform.python_version(),
-                                 "platform": platform.platform(), "cpus": os.cpu_count(),
-                                 "pandas": pd.__version__, "quick": args.quick}}
+    results: dict = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "pandas": pd.__version__,
+            "quick": args.quick,
+        }
+    }
     for name, run in sections.items():
         if args.only and name not in args.only:
             continue

@@ -43,9 +43,9 @@ Answer = Callable[["_Handler", "Request"], None]
 @dataclass
 class Request:
     method: str
-    path: str          # without the query string, percent-decoded
+    path: str  # without the query string, percent-decoded
     query: dict
-    body: Any          # parsed JSON, or None
+    body: Any  # parsed JSON, or None
     headers: dict
 
 
@@ -53,21 +53,35 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def make_order(order_id: str, name: str | None = "", *, created_at: str | None = None,
-               last_updated_at: str | None = None, **extra: Any) -> dict:
+def make_order(
+    order_id: str,
+    name: str | None = "",
+    *,
+    created_at: str | None = None,
+    last_updated_at: str | None = None,
+    **extra: Any,
+) -> dict:
     """An order as the v3 API returns it."""
     stamp = now_iso()
-    order = {"order_id": order_id, "name": name, "status": "waiting",
-             "is_processing": False, "is_merging": False, "is_deleted": False,
-             "total_images": 0, "images": [],
-             "created_at": stamp if created_at is None else created_at,
-             "last_updated_at": stamp if last_updated_at is None else last_updated_at}
+    order = {
+        "order_id": order_id,
+        "name": name,
+        "status": "waiting",
+        "is_processing": False,
+        "is_merging": False,
+        "is_deleted": False,
+        "total_images": 0,
+        "images": [],
+        "created_at": stamp if created_at is None else created_at,
+        "last_updated_at": stamp if last_updated_at is None else last_updated_at,
+    }
     order.update(extra)
     return order
 
 
 def raw(status: int = 200, body: bytes = b"", headers: dict | None = None) -> Answer:
     """Any status, body bytes and headers (Content-Length added unless given)."""
+
     def answer(h: _Handler, req: Request) -> None:
         h.send_response(status)
         hdrs = {"Content-Type": "application/json", **(headers or {})}
@@ -78,6 +92,7 @@ def raw(status: int = 200, body: bytes = b"", headers: dict | None = None) -> An
         h.end_headers()
         if req.method != "HEAD":
             h.wfile.write(body)
+
     return answer
 
 
@@ -90,22 +105,29 @@ def order_answer(order_id: str | None = None, name: Any = ..., **fields: Any) ->
     """A 200 order answer: the requested order_id and name unless given, and any field
     overridden (e.g. ``created_at="0001-01-01T00:00:00Z"``). The order is stored, so
     later GETs of it answer the same."""
+
     def answer(h: _Handler, req: Request) -> None:
         body = req.body if isinstance(req.body, dict) else {}
-        oid = order_id if order_id is not None else (
-            body.get("order_id") or req.path.rstrip("/").rsplit("/", 1)[-1])
+        oid = (
+            order_id
+            if order_id is not None
+            else (body.get("order_id") or req.path.rstrip("/").rsplit("/", 1)[-1])
+        )
         nm = body.get("name", "") if name is ... else name
         order = make_order(oid, nm, **fields)
         h.server.owner.orders[oid] = order
         json_answer(order)(h, req)
+
     return answer
 
 
-def drip(body: bytes = b'{"order_id": "drip", "name": "drip"}', interval: float = 0.4,
-         status: int = 200) -> Answer:
+def drip(
+    body: bytes = b'{"order_id": "drip", "name": "drip"}', interval: float = 0.4, status: int = 200
+) -> Answer:
     """Headers at once (with the full Content-Length), then one body byte every
     ``interval`` seconds: each socket read gets something, the whole answer never
     comes in time."""
+
     def answer(h: _Handler, req: Request) -> None:
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
@@ -115,8 +137,9 @@ def drip(body: bytes = b'{"order_id": "drip", "name": "drip"}', interval: float 
         for i in range(len(body)):
             if h.server.owner.closing.wait(interval):
                 return
-            h.wfile.write(body[i:i + 1])
+            h.wfile.write(body[i : i + 1])
             h.wfile.flush()
+
     return answer
 
 
@@ -130,7 +153,7 @@ def gzip_bomb_bytes(inflated: int) -> bytes:
         chunk = b" " * (1 << 20)
         left = inflated
         while left > 0:
-            gz.write(chunk[:min(left, len(chunk))])
+            gz.write(chunk[: min(left, len(chunk))])
             left -= len(chunk)
         gz.write(b'"}')
     return buf.getvalue()
@@ -140,9 +163,13 @@ def gzip_bomb(inflated: int = 400 * 1024 * 1024) -> Answer:
     return raw(200, gzip_bomb_bytes(inflated), {"Content-Encoding": "gzip"})
 
 
-def endless_pages(orders_per_page: int = 1, delay: float = 0.0,
-                  slow_page: int | None = None, slow_seconds: float = 0.0,
-                  last_page: int | None = None) -> Answer:
+def endless_pages(
+    orders_per_page: int = 1,
+    delay: float = 0.0,
+    slow_page: int | None = None,
+    slow_seconds: float = 0.0,
+    last_page: int | None = None,
+) -> Answer:
     """``GET /v3/orders/`` answered forever (or up to ``last_page``) with a fresh page
     token and fresh orders; page number ``slow_page`` (counting from 1) takes
     ``slow_seconds``."""
@@ -158,11 +185,14 @@ def endless_pages(orders_per_page: int = 1, delay: float = 0.0,
             h.server.owner.closing.wait(slow_seconds)
         elif delay:
             time.sleep(delay)
-        orders = [make_order(f"endless-{page}-{i}", f"endless {page} {i}")
-                  for i in range(orders_per_page)]
+        orders = [
+            make_order(f"endless-{page}-{i}", f"endless {page} {i}") for i in range(orders_per_page)
+        ]
         token = None if last_page is not None and page >= last_page else f"token-{page}"
-        json_answer({"orders": orders, "pagination": {"next_offset": token,
-                                                      "per_page": 15}})(h, req)
+        json_answer({"orders": orders, "pagination": {"next_offset": token, "per_page": 15}})(
+            h, req
+        )
+
     return answer
 
 
@@ -170,6 +200,7 @@ def slow(answer: Answer, seconds: float) -> Answer:
     def delayed(h: _Handler, req: Request) -> None:
         if not h.server.owner.closing.wait(seconds):
             answer(h, req)
+
     return delayed
 
 
@@ -200,8 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         parts = urlsplit(self.path)
-        req = Request(self.command, unquote(parts.path), parse_qs(parts.query), body,
-                      dict(self.headers))
+        req = Request(
+            self.command, unquote(parts.path), parse_qs(parts.query), body, dict(self.headers)
+        )
         with owner.lock:
             owner.requests.append(req)
             answer = owner._pop_answer(req)
@@ -231,10 +263,10 @@ class _Server(ThreadingHTTPServer):
 class HostileServer:
     """A scriptable API on 127.0.0.1. Healthy by default; ``on(...)`` scripts answers.
 
-        with HostileServer() as srv:
-            srv.on("POST", "/v3/orders", json_answer(None))          # next create only
-            srv.on("GET", "/v3/orders/?$", endless_pages(), times=None)  # every listing
-            client = AutoenhanceClient(api_key="test-key", base_url=srv.url, ...)
+    with HostileServer() as srv:
+        srv.on("POST", "/v3/orders", json_answer(None))          # next create only
+        srv.on("GET", "/v3/orders/?$", endless_pages(), times=None)  # every listing
+        client = AutoenhanceClient(api_key="test-key", base_url=srv.url, ...)
     """
 
     def __init__(self) -> None:
@@ -252,9 +284,12 @@ class HostileServer:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> HostileServer:
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="hostile-server")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="hostile-server",
+        )
         self._thread.start()
         return self
 
@@ -284,8 +319,9 @@ class HostileServer:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     # -- scripting -------------------------------------------------------------------
-    def on(self, method: str, path_regex: str, answer: Answer, times: int | None = 1
-           ) -> HostileServer:
+    def on(
+        self, method: str, path_regex: str, answer: Answer, times: int | None = 1
+    ) -> HostileServer:
         """Answer the next ``times`` requests (None: all) whose method matches and whose
         path matches ``path_regex`` (``re.search``) with ``answer``."""
         with self.lock:
@@ -309,8 +345,9 @@ class HostileServer:
 
     def count(self, method: str, path_regex: str = "") -> int:
         with self.lock:
-            return sum(1 for r in self.requests
-                       if r.method == method and re.search(path_regex, r.path))
+            return sum(
+                1 for r in self.requests if r.method == method and re.search(path_regex, r.path)
+            )
 
     # -- the healthy API -------------------------------------------------------------
     def _healthy(self, h: _Handler, req: Request) -> None:
@@ -319,15 +356,24 @@ class HostileServer:
             body = req.body if isinstance(req.body, dict) else {}
             oid = body.get("order_id") or os.urandom(16).hex()
             if oid in self.orders:
-                return json_answer({"message": "An order with this order_id already exists",
-                                    "detail": {"order_id": oid}}, 409)(h, req)
+                return json_answer(
+                    {
+                        "message": "An order with this order_id already exists",
+                        "detail": {"order_id": oid},
+                    },
+                    409,
+                )(h, req)
             self.orders[oid] = make_order(oid, body.get("name"))
             return json_answer(self.orders[oid])(h, req)
         if path == "/v3/orders" and req.method == "GET":
-            return json_answer({"orders": list(self.orders.values())[::-1],
-                                "pagination": {"next_offset": None, "per_page": 15}})(h, req)
+            return json_answer(
+                {
+                    "orders": list(self.orders.values())[::-1],
+                    "pagination": {"next_offset": None, "per_page": 15},
+                }
+            )(h, req)
         if path.startswith("/v3/orders/"):
-            oid = path[len("/v3/orders/"):]
+            oid = path[len("/v3/orders/") :]
             order = self.orders.get(oid)
             if order is None:
                 return json_answer({"message": "Not Found", "detail": {}}, 404)(h, req)
@@ -491,12 +537,16 @@ def port_of(url: str) -> int:
 def table_state(tracker) -> dict:
     """What the invariant check needs, read through the tracker's public API."""
     df = tracker.df
-    return {"len": len(tracker), "df_len": len(df),
-            "df_unique_ids": int(df["order_id"].nunique()),
-            "status_total": sum(tracker.status_counts().values()),
-            "rows": [[str(o), None if n is None or n != n else str(n)]
-                     for o, n in zip(df["order_id"].astype(object),
-                                     df["name"].astype(object), strict=False)]}
+    return {
+        "len": len(tracker),
+        "df_len": len(df),
+        "df_unique_ids": int(df["order_id"].nunique()),
+        "status_total": sum(tracker.status_counts().values()),
+        "rows": [
+            [str(o), None if n is None or n != n else str(n)]
+            for o, n in zip(df["order_id"].astype(object), df["name"].astype(object), strict=False)
+        ],
+    }
 
 
 #: The same, as code to run in a kernel (prints one JSON line).
@@ -523,20 +573,27 @@ def check_table(state: dict, server_orders: list[dict], *, complete: bool = True
     server's order_id with that order's name, and (``complete``) every order the server
     made is in the table."""
     assert state["len"] == state["df_len"] == state["df_unique_ids"], (
-        f"len(t)={state['len']}, len(df)={state['df_len']}, "
-        f"unique ids={state['df_unique_ids']}")
+        f"len(t)={state['len']}, len(df)={state['df_len']}, unique ids={state['df_unique_ids']}"
+    )
     assert state["status_total"] == state["len"], (
-        f"status_counts sum {state['status_total']} != len {state['len']}")
+        f"status_counts sum {state['status_total']} != len {state['len']}"
+    )
     server = {o["order_id"]: (o.get("name") or "") for o in server_orders}
-    wrong = [(oid, name, server.get(oid)) for oid, name in state["rows"]
-             if oid not in server or (name or "") != server[oid]]
-    assert not wrong, f"rows not matching the server's orders (id, table name, server name): " \
-                      f"{wrong[:5]}"
+    wrong = [
+        (oid, name, server.get(oid))
+        for oid, name in state["rows"]
+        if oid not in server or (name or "") != server[oid]
+    ]
+    assert not wrong, (
+        f"rows not matching the server's orders (id, table name, server name): {wrong[:5]}"
+    )
     if complete:
         table_ids = {oid for oid, _ in state["rows"]}
         missing = set(server) - table_ids
-        assert not missing, (f"the server made {len(server)} orders, the table has "
-                             f"{len(table_ids)}: {len(missing)} missing")
+        assert not missing, (
+            f"the server made {len(server)} orders, the table has "
+            f"{len(table_ids)}: {len(missing)} missing"
+        )
     if "refresh" in state:
         assert state["refresh"] == "ok", f"refresh() after the interrupt: {state['refresh']}"
 
@@ -546,29 +603,30 @@ def check_table(state: dict, server_orders: list[dict], *, complete: bool = True
 # ---------------------------------------------------------------------------------------
 @dataclass
 class CellRun:
-    status: str = ""                 # "ok" / "error" / "timeout"
+    status: str = ""  # "ok" / "error" / "timeout"
     ename: str = ""
     evalue: str = ""
     traceback: str = ""
     stdout: str = ""
     stderr: str = ""
-    started: float = 0.0             # monotonic, when the kernel began the cell
-    finished: float = 0.0            # monotonic, when the reply came
+    started: float = 0.0  # monotonic, when the kernel began the cell
+    finished: float = 0.0  # monotonic, when the reply came
     interrupted: float | None = None  # monotonic, when the interrupt was sent
     outputs: list = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        return "\n".join([self.stdout, self.stderr, self.ename, self.evalue, self.traceback]
-                         + self.outputs)
+        return "\n".join(
+            [self.stdout, self.stderr, self.ename, self.evalue, self.traceback] + self.outputs
+        )
 
 
 class Kernel:
     """A real IPython kernel started with ``env`` added to the environment.
 
-        with Kernel({"AUTOENHANCE_API_KEY": "sandbox", "AUTOENHANCE_BASE_URL": url}) as k:
-            run = k.execute("%load_ext autoenhance_nb")
-            run = k.execute(cell, interrupt_after=0.4)
+    with Kernel({"AUTOENHANCE_API_KEY": "sandbox", "AUTOENHANCE_BASE_URL": url}) as k:
+        run = k.execute("%load_ext autoenhance_nb")
+        run = k.execute(cell, interrupt_after=0.4)
     """
 
     _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -576,13 +634,17 @@ class Kernel:
     def __init__(self, env: dict[str, str]):
         from jupyter_client import KernelManager
 
-        full = {k: v for k, v in os.environ.items()
-                if k not in ("AUTOENHANCE_API_KEY", "AUTOENHANCE_BASE_URL")}
+        full = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("AUTOENHANCE_API_KEY", "AUTOENHANCE_BASE_URL")
+        }
         full.update(env)
         full["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(env=full, extra_arguments=["--HistoryManager.enabled=False",
-                                                        "--colors=NoColor"])
+        self.km.start_kernel(
+            env=full, extra_arguments=["--HistoryManager.enabled=False", "--colors=NoColor"]
+        )
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
@@ -599,8 +661,9 @@ class Kernel:
         finally:
             self.km.shutdown_kernel(now=True)
 
-    def execute(self, code: str, *, timeout: float = 120.0,
-                interrupt_after: float | None = None) -> CellRun:
+    def execute(
+        self, code: str, *, timeout: float = 120.0, interrupt_after: float | None = None
+    ) -> CellRun:
         """Run a cell; optionally interrupt it ``interrupt_after`` seconds after the
         kernel started it. Returns when the reply comes or ``timeout`` passes (then
         ``status == "timeout"``: the kernel is still busy)."""

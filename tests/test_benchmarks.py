@@ -16,12 +16,22 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.timeout(300)
 def test_quick_benchmark_runs_and_writes_every_section(tmp_path):
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
-                           "--output", str(out)], capture_output=True, text=True, timeout=280)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
-    for section in ("batch_creation", "per_call_overhead", "refresh", "rate_limit",
-                    "table_scale", "imports"):
+    for section in (
+        "batch_creation",
+        "per_call_overhead",
+        "refresh",
+        "rate_limit",
+        "table_scale",
+        "imports",
+    ):
         assert section in results and "met" in results[section], section
         assert f"== {section}" in proc.stdout
     assert results["rate_limit"]["duplicates"] == 0
@@ -30,10 +40,13 @@ def test_quick_benchmark_runs_and_writes_every_section(tmp_path):
 
 
 def test_importing_the_package_loads_nothing_heavy():
-    code = ("import sys, autoenhance_nb\n"
-            "heavy = ['werkzeug', 'tqdm', 'ipywidgets', 'IPython', 'autoenhance_nb.sandbox',"
-            " 'autoenhance_nb.widgets', 'autoenhance_nb.magics']\n"
-            "print([m for m in heavy if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout.strip()
+    code = (
+        "import sys, autoenhance_nb\n"
+        "heavy = ['werkzeug', 'tqdm', 'ipywidgets', 'IPython', 'autoenhance_nb.sandbox',"
+        " 'autoenhance_nb.widgets', 'autoenhance_nb.magics']\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
     assert out == "[]"

@@ -18,8 +18,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_binder_pins_are_exact_and_cover_the_widget_stack():
-    lines = [ln.strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip()
+        for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     pins = dict(ln.split("==", 1) for ln in lines)
     assert all("==" in ln for ln in lines), "every Binder requirement is pinned"
     assert pins["jupyterlab"].startswith("4.")
@@ -45,16 +48,23 @@ def test_binder_environment_installs_and_works(tmp_path):
     # postBuild runs "python -m pip install --no-deps ." with Binder's python; do the same.
     run(py, "-m", "pip", "install", "-q", "--no-deps", str(ROOT))
     run(py, "-m", "pip", "check")
-    out = run(py, "-c", "import autoenhance_nb, ipywidgets, jupyterlab;"
-                        "print(autoenhance_nb.__version__, ipywidgets.__version__)")
+    out = run(
+        py,
+        "-c",
+        "import autoenhance_nb, ipywidgets, jupyterlab;"
+        "print(autoenhance_nb.__version__, ipywidgets.__version__)",
+    )
     assert out.split()[0] == "0.1.0"
-    ext = subprocess.run([str(env_dir / "bin" / "jupyter"), "labextension", "list"],
-                         capture_output=True, text=True)
+    ext = subprocess.run(
+        [str(env_dir / "bin" / "jupyter"), "labextension", "list"], capture_output=True, text=True
+    )
     assert "@jupyter-widgets/jupyterlab-manager" in ext.stdout + ext.stderr
     assert "enabled" in ext.stdout + ext.stderr
-    smoke = ("from autoenhance_nb import OrderTracker, AutoenhanceClient\n"
-             "from autoenhance_nb.sandbox import Sandbox\n"
-             "with Sandbox() as sb:\n"
-             "    t = OrderTracker(AutoenhanceClient(api_key='k', base_url=sb.url))\n"
-             "    t.create('binder smoke'); print(len(t.df))\n")
+    smoke = (
+        "from autoenhance_nb import OrderTracker, AutoenhanceClient\n"
+        "from autoenhance_nb.sandbox import Sandbox\n"
+        "with Sandbox() as sb:\n"
+        "    t = OrderTracker(AutoenhanceClient(api_key='k', base_url=sb.url))\n"
+        "    t.create('binder smoke'); print(len(t.df))\n"
+    )
     assert run(py, "-c", smoke).strip() == "1"

@@ -27,15 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("AUTOENHANCE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ROOT / "docs" / "images" / "form.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _need_browser():
     problem = None
     if not Path(CHROMIUM).exists():
-        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set AUTOENHANCE_CHROMIUM)"
+        problem = (
+            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set AUTOENHANCE_CHROMIUM)"
+        )
     else:
         try:
             import playwright  # noqa: F401
@@ -61,24 +70,47 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks", root)
     settings = base / "settings"
     settings.mkdir()
-    (settings / "overrides.json").write_text(json.dumps({
-        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
-                                                         "checkForUpdates": False}}))
+    (settings / "overrides.json").write_text(
+        json.dumps(
+            {
+                "@jupyterlab/apputils-extension:notification": {
+                    "fetchNews": "false",
+                    "checkForUpdates": False,
+                }
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-                 "JUPYTERLAB_WORKSPACES_DIR"):
+    for name in (
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "JUPYTERLAB_SETTINGS_DIR",
+        "JUPYTERLAB_WORKSPACES_DIR",
+    ):
         path = base / name.lower()
         path.mkdir()
         env[name] = str(path)
     port, token = _free_port(), secrets.token_hex(16)
     log = open(base / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root}",
-         f"--IdentityProvider.token={token}",
-         f"--LabServerApp.app_settings_dir={settings}",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.root_dir={root}",
+            f"--IdentityProvider.token={token}",
+            f"--LabServerApp.app_settings_dir={settings}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -120,7 +152,8 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
     try:
         page.goto(f"{lab['url']}/lab/tree/quickstart.ipynb?token={lab['token']}")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
-            re.compile(r"^Python 3.*\| Idle$"))
+            re.compile(r"^Python 3.*\| Idle$")
+        )
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
         # the last cell's line means every cell ran

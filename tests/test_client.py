@@ -11,7 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from autoenhance_nb import AutoenhanceClient, errors as E
+from autoenhance_nb import AutoenhanceClient
+from autoenhance_nb import errors as E
 from autoenhance_nb.client import DEFAULT_BASE_URL, validate_order_id
 from autoenhance_nb.sandbox import Sandbox
 
@@ -84,8 +85,20 @@ def test_list_orders_rejects_a_bad_page_size(client):
 
 
 # -- ids in URLs -------------------------------------------------------------------------
-HOSTILE_IDS = ["a/../b", "x?y#z", "%2F", "../orders", "a b", "ünï/cødé", "?", "#",
-               "..%2F..", "a%2e%2e", "\u202eevil", "emoji-🏠"]
+HOSTILE_IDS = [
+    "a/../b",
+    "x?y#z",
+    "%2F",
+    "../orders",
+    "a b",
+    "ünï/cødé",
+    "?",
+    "#",
+    "..%2F..",
+    "a%2e%2e",
+    "\u202eevil",
+    "emoji-🏠",
+]
 
 
 @pytest.mark.parametrize("order_id", HOSTILE_IDS)
@@ -97,13 +110,16 @@ def test_hostile_ids_stay_one_path_segment(client, sandbox, order_id):
     client.update_order(order_id, name="renamed")
     client.delete_order(order_id)
     endpoints = [(e.endpoint, e.params) for e in sandbox.request_log]
-    assert endpoints == [("retrieve_order", {"id": order_id}),
-                         ("update_order", {"id": order_id}),
-                         ("delete_order", {"id": order_id})]
+    assert endpoints == [
+        ("retrieve_order", {"id": order_id}),
+        ("update_order", {"id": order_id}),
+        ("delete_order", {"id": order_id}),
+    ]
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a\x00b", "tab\there", "x" * 256, ".", "..",
-                                 "del\x7f", 42, None])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "a\x00b", "tab\there", "x" * 256, ".", "..", "del\x7f", 42, None]
+)
 def test_impossible_ids_are_refused_before_any_request(client, sandbox, bad):
     with pytest.raises(E.ValidationError, match="Invalid order_id"):
         client.get_order(bad)
@@ -129,7 +145,7 @@ def test_wrong_key_is_an_authentication_error():
 
 def test_validation_error_names_fields(client):
     with pytest.raises(E.ValidationError) as info:
-        client._send("POST", "/v3/orders/", "Creating an order", json={"colour": "red"})
+        client._http.call("POST", "/v3/orders/", "Creating an order", json={"colour": "red"})
     assert info.value.fields == {"colour": ["Unknown field."]}
     assert "colour: Unknown field." in str(info.value) and "(HTTP 422)" in str(info.value)
 
@@ -246,8 +262,11 @@ def test_key_never_appears_in_reprs_errors_or_logs(caplog):
     with Sandbox(api_key="the-right-one") as sb:
         client = make_client(sb, api_key=SENTINEL, max_retries=0)
         texts = [repr(client), str(client)]
-        for call in (lambda: client.create_order(name="x"), lambda: client.get_order("none"),
-                     lambda: list(client.list_orders())):
+        for call in (
+            lambda: client.create_order(name="x"),
+            lambda: client.get_order("none"),
+            lambda: list(client.list_orders()),
+        ):
             with pytest.raises(E.AutoenhanceError) as info:
                 call()
             texts += [str(info.value), repr(info.value), repr(info.value.body)]
@@ -268,7 +287,8 @@ class _Redirector:
         request = Request(environ)
         self.seen_keys.append(request.headers.get("x-api-key"))
         return Response(status=302, headers={"Location": self.target + request.path})(
-            environ, start_response)
+            environ, start_response
+        )
 
 
 def test_key_is_not_forwarded_on_a_cross_host_redirect():
@@ -279,8 +299,9 @@ def test_key_is_not_forwarded_on_a_cross_host_redirect():
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            client = AutoenhanceClient(api_key=SENTINEL,
-                                       base_url=f"http://127.0.0.1:{server.server_port}")
+            client = AutoenhanceClient(
+                api_key=SENTINEL, base_url=f"http://127.0.0.1:{server.server_port}"
+            )
             with pytest.raises(E.NotFoundError):
                 client.get_order("abc")
         finally:
@@ -298,7 +319,7 @@ def test_key_is_hidden_from_vars_pickle_and_verbose_tracebacks():
         client = make_client(sb, api_key=SENTINEL, max_retries=0)
         assert SENTINEL not in repr(vars(client)) and SENTINEL not in str(vars(client))
         with pytest.raises(TypeError, match="not pickled"):
-            pickle.dumps(client._auth)
+            pickle.dumps(client._http.auth)
         try:
             client.create_order(name="x")
         except E.AuthenticationError as exc:

@@ -53,8 +53,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def client_for(url: str, timeout: float = 2.0, max_retries: int = 0) -> AutoenhanceClient:
-    return AutoenhanceClient(api_key="test-key", base_url=url, timeout=timeout,
-                             max_retries=max_retries, backoff_factor=0.01)
+    return AutoenhanceClient(
+        api_key="test-key",
+        base_url=url,
+        timeout=timeout,
+        max_retries=max_retries,
+        backoff_factor=0.01,
+    )
 
 
 def one_line_error(exc: BaseException) -> None:
@@ -76,12 +81,14 @@ def call_with_deadline(fn, seconds: float):
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(seconds)
-    return (not thread.is_alive(), box.get("result"), box.get("error"),
-            time.monotonic() - start)
+    return (not thread.is_alive(), box.get("result"), box.get("error"), time.monotonic() - start)
 
 
-def healthy_create_works(client: AutoenhanceClient, tracker: OrderTracker | None = None,
-                         server: HostileServer | None = None) -> None:
+def healthy_create_works(
+    client: AutoenhanceClient,
+    tracker: OrderTracker | None = None,
+    server: HostileServer | None = None,
+) -> None:
     """The session is usable after the hostile answer: the next call on a healthy
     server works and lands in the table."""
     if server is not None:
@@ -111,7 +118,8 @@ def test_a_create_at_a_refused_port_makes_max_retries_plus_one_attempts(max_retr
             client.create_order(name="Kitchen")
     one_line_error(info.value)
     assert cc.count <= max_retries + 1, (
-        f"{cc.count} connection attempts for max_retries={max_retries}")
+        f"{cc.count} connection attempts for max_retries={max_retries}"
+    )
 
 
 def test_a_create_whose_connects_time_out_makes_max_retries_plus_one_attempts():
@@ -155,8 +163,12 @@ def test_a_batch_that_finds_the_api_unreachable_stops_early(dead):
     tracker = OrderTracker(client_for(url, timeout=0.3, max_retries=1))
     try:
         with ConnectCounter(port_of(url)) as cc:
-            outcome = call_with_deadline(lambda: tracker.create_many(
-                [f"line {i}" for i in range(60)], workers=4, progress=False), 8)
+            outcome = call_with_deadline(
+                lambda: tracker.create_many(
+                    [f"line {i}" for i in range(60)], workers=4, progress=False
+                ),
+                8,
+            )
     finally:
         if hole:
             hole.__exit__()
@@ -177,10 +189,12 @@ def test_a_500_line_cell_against_a_dead_api_fails_within_the_retry_budget(dead):
     url = hole.url if hole else refused_url()
     try:
         with Kernel({"AUTOENHANCE_API_KEY": "test-key", "AUTOENHANCE_BASE_URL": url}) as k:
-            setup = k.execute("%load_ext autoenhance_nb\n"
-                              "%config AutoenhanceMagics.progress = False\n"
-                              "%config AutoenhanceMagics.timeout = 1.0\n"
-                              "%config AutoenhanceMagics.max_retries = 1\n")
+            setup = k.execute(
+                "%load_ext autoenhance_nb\n"
+                "%config AutoenhanceMagics.progress = False\n"
+                "%config AutoenhanceMagics.timeout = 1.0\n"
+                "%config AutoenhanceMagics.max_retries = 1\n"
+            )
             assert setup.status == "ok", setup.text
             cell = "%%autoenhance_order\n" + "\n".join(f"Dead {i}" for i in range(500))
             run = k.execute(cell, timeout=10)
@@ -199,8 +213,11 @@ def test_a_500_line_cell_against_a_dead_api_fails_within_the_retry_budget(dead):
 def test_a_dripping_answer_fails_within_twice_the_timeout(srv, call):
     srv.on("POST" if call == "create" else "GET", "^/v3/orders", drip(interval=0.4))
     client = client_for(srv.url, timeout=1, max_retries=0)
-    fn = (lambda: client.create_order(name="drip", order_id="drip")) if call == "create" \
+    fn = (
+        (lambda: client.create_order(name="drip", order_id="drip"))
+        if call == "create"
         else (lambda: client.get_order("drip"))
+    )
     finished, _, error, elapsed = call_with_deadline(fn, 6)
     assert finished, "still reading a body dripped one byte every 0.4 s after 6 s (timeout=1)"
     assert elapsed <= 2.0 + 0.5, f"{elapsed:.1f} s for timeout=1"
@@ -243,15 +260,25 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(srv, call):
     inflated = 400 * 1024 * 1024
     bomb = gzip_bomb_bytes(inflated)
     assert len(bomb) < 1024 * 1024
-    srv.on("POST" if call == "create" else "GET", "^/v3/orders",
-           raw(200, bomb, {"Content-Encoding": "gzip"}))
-    proc = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, srv.url, call], cwd=ROOT,
-                          capture_output=True, text=True, timeout=100)
+    srv.on(
+        "POST" if call == "create" else "GET",
+        "^/v3/orders",
+        raw(200, bomb, {"Content-Encoding": "gzip"}),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", BOMB_SCRIPT, srv.url, call],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert lines, proc.stderr[-2000:]
     out = json.loads(lines[0][6:])
-    assert out["growth_mb"] < 200, (f"a {len(bomb) // 1024} KB gzip answer grew the peak "
-                                    f"RSS by {out['growth_mb']:.0f} MB ({out})"[:300])
+    assert out["growth_mb"] < 200, (
+        f"a {len(bomb) // 1024} KB gzip answer grew the peak "
+        f"RSS by {out['growth_mb']:.0f} MB ({out})"[:300]
+    )
     assert out["error"] is not None, "the bomb was accepted as an order"
     assert out["is_autoenhance_error"], out
     assert "\n" not in out["message"]
@@ -259,9 +286,14 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(srv, call):
 
 
 # -- 7. wrong-shaped JSON ---------------------------------------------------------------------
-SHAPES = {"null": None, "list": [], "string": "created", "empty-object": {},
-          "number-id": {"order_id": 5, "name": "Kitchen"},
-          "another-orders-id": {"order_id": "someone-else", "name": "Kitchen"}}
+SHAPES = {
+    "null": None,
+    "list": [],
+    "string": "created",
+    "empty-object": {},
+    "number-id": {"order_id": 5, "name": "Kitchen"},
+    "another-orders-id": {"order_id": "someone-else", "name": "Kitchen"},
+}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -344,8 +376,12 @@ def test_sync_takes_a_limit(srv):
 
 @pytest.mark.timeout(60)
 def test_the_table_answers_while_a_sync_waits_for_a_slow_page(srv):
-    srv.on("GET", "^/v3/orders/?$", endless_pages(orders_per_page=3, slow_page=2,
-                                                  slow_seconds=4, last_page=2), times=None)
+    srv.on(
+        "GET",
+        "^/v3/orders/?$",
+        endless_pages(orders_per_page=3, slow_page=2, slow_seconds=4, last_page=2),
+        times=None,
+    )
     tracker = OrderTracker(client_for(srv.url, timeout=10))
     tracker.create("already here", order_id="here")
     thread = threading.Thread(target=tracker.sync, daemon=True)
@@ -356,9 +392,12 @@ def test_the_table_answers_while_a_sync_waits_for_a_slow_page(srv):
     assert srv.pages_served == 2, "the sync never asked for the slow page"
     time.sleep(0.2)
     timings = {}
-    for what, fn in (("len", lambda: len(tracker)), ("df", lambda: tracker.df),
-                     ("status_counts", tracker.status_counts),
-                     ("html", tracker._repr_html_)):
+    for what, fn in (
+        ("len", lambda: len(tracker)),
+        ("df", lambda: tracker.df),
+        ("status_counts", tracker.status_counts),
+        ("html", tracker._repr_html_),
+    ):
         finished, _, error, elapsed = call_with_deadline(fn, 3)
         timings[what] = round(elapsed, 2)
         assert error is None, f"{what}: {error!r}"
@@ -368,13 +407,17 @@ def test_the_table_answers_while_a_sync_waits_for_a_slow_page(srv):
 
 
 # -- 8. timestamps outside pandas' range ------------------------------------------------------
-TIMESTAMPS = [("created_at", "0001-01-01T00:00:00Z"), ("created_at", "9999-12-31T23:59:59Z"),
-              ("last_updated_at", "0001-01-01T00:00:00Z")]
+TIMESTAMPS = [
+    ("created_at", "0001-01-01T00:00:00Z"),
+    ("created_at", "9999-12-31T23:59:59Z"),
+    ("last_updated_at", "0001-01-01T00:00:00Z"),
+]
 
 
 @pytest.mark.parametrize("column,value", TIMESTAMPS)
-def test_a_timestamp_outside_pandas_range_is_missing_with_a_warning(srv, tmp_path, caplog,
-                                                                     column, value):
+def test_a_timestamp_outside_pandas_range_is_missing_with_a_warning(
+    srv, tmp_path, caplog, column, value
+):
     caplog.set_level(logging.WARNING)
     client = client_for(srv.url)
     tracker = OrderTracker(client)
@@ -402,7 +445,7 @@ def test_a_timestamp_outside_pandas_range_is_missing_with_a_warning(srv, tmp_pat
 def test_a_name_with_a_lone_surrogate_exports_and_reads_back(srv, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     client = client_for(srv.url)
-    srv.orders["sur-1"] = make_order("sur-1", "a\ud800b")   # made by another client
+    srv.orders["sur-1"] = make_order("sur-1", "a\ud800b")  # made by another client
     srv.orders["plain-1"] = make_order("plain-1", "Plain")
     tracker = OrderTracker(client)
     tracker.sync()
@@ -433,8 +476,7 @@ def shell_at(srv, monkeypatch):
     ip.run_line_magic("colors", "nocolor")
     ip.extension_manager.load_extension("autoenhance_nb")
     magics = ip._autoenhance_magics
-    saved = {k: getattr(magics, k) for k in ("short_errors", "timeout", "max_retries",
-                                              "progress")}
+    saved = {k: getattr(magics, k) for k in ("short_errors", "timeout", "max_retries", "progress")}
     magics.progress = False
     magics.max_retries = 0
     yield ip
@@ -450,7 +492,8 @@ def run_cell(ip, code):
 
 
 def test_list_and_export_survive_an_out_of_range_timestamp_and_a_lone_surrogate(
-        srv, shell_at, tmp_path):
+    srv, shell_at, tmp_path
+):
     srv.orders["sur-1"] = make_order("sur-1", "a\ud800b")
     srv.on("POST", "^/v3/orders", order_answer(created_at="0001-01-01T00:00:00Z"))
     with warnings.catch_warnings():

@@ -37,8 +37,10 @@ def ip(shell, sandbox, monkeypatch):
     ae.reset_session()
     shell.extension_manager.load_extension("autoenhance_nb")
     magics = shell._autoenhance_magics
-    saved = {k: getattr(magics, k) for k in ("short_errors", "workers", "timeout",
-                                              "max_retries", "progress")}
+    saved = {
+        k: getattr(magics, k)
+        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
+    }
     magics.max_retries = 1
     magics.progress = False
     yield shell
@@ -66,8 +68,9 @@ def test_create_many_refuses_a_single_string_before_any_request(tracker, sandbox
 
 
 def test_create_many_takes_a_dataframe_as_rows(tracker, sandbox):
-    frame = pd.DataFrame({"name": ["Kitchen", "Hall", "Garden"],
-                          "order_id": ["df-kitchen", "df-hall", "df-garden"]})
+    frame = pd.DataFrame(
+        {"name": ["Kitchen", "Hall", "Garden"], "order_id": ["df-kitchen", "df-hall", "df-garden"]}
+    )
     result = tracker.create_many(frame, progress=False)
     assert result.ok, result.failed
     got = {o["order_id"]: o["name"] for o in sandbox.orders}
@@ -81,8 +84,17 @@ def test_create_many_takes_a_dataframe_with_only_names(tracker, sandbox):
 
 
 # -- 11. only \n and \r\n end a cell line -------------------------------------------------------
-SEPARATORS = {"U+2028": "\u2028", "U+2029": "\u2029", "VT": "\x0b", "FF": "\x0c",
-              "FS": "\x1c", "GS": "\x1d", "RS": "\x1e", "NEL": "\x85", "CR": "\r"}
+SEPARATORS = {
+    "U+2028": "\u2028",
+    "U+2029": "\u2029",
+    "VT": "\x0b",
+    "FF": "\x0c",
+    "FS": "\x1c",
+    "GS": "\x1d",
+    "RS": "\x1e",
+    "NEL": "\x85",
+    "CR": "\r",
+}
 
 
 @pytest.mark.parametrize("sep", list(SEPARATORS))
@@ -108,11 +120,14 @@ def test_rerunning_a_line_whose_answer_was_lost_makes_one_order(ip, sandbox):
     assert len(ae.session()) == 1
 
 
-@pytest.mark.parametrize("bad,good", [
-    ("-o 1st", "-o first"),
-    ("--out 'not valid'", "--out valid"),
-    ("--export {tmp}/no/such/dir/o.csv", "--export {tmp}/o.csv"),
-])
+@pytest.mark.parametrize(
+    "bad,good",
+    [
+        ("-o 1st", "-o first"),
+        ("--out 'not valid'", "--out valid"),
+        ("--export {tmp}/no/such/dir/o.csv", "--export {tmp}/o.csv"),
+    ],
+)
 def test_every_argument_is_checked_before_the_create(ip, sandbox, tmp_path, bad, good):
     result, out = run(ip, "%autoenhance_order Kitchen " + bad.format(tmp=tmp_path))
     assert not result.success, out

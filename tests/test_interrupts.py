@@ -34,8 +34,7 @@ SOAK_RUNS = int(os.environ.get("AE_SOAK_RUNS", "5"))
 PACKAGE_DIR = os.path.dirname(os.path.abspath(ae.__file__))
 SANDBOX_DIR = os.path.join(PACKAGE_DIR, "sandbox")
 
-SETUP = ("%load_ext autoenhance_nb\n"
-         "%config AutoenhanceMagics.progress = False\n")
+SETUP = "%load_ext autoenhance_nb\n%config AutoenhanceMagics.progress = False\n"
 
 
 def kernel_for(sb: Sandbox) -> Kernel:
@@ -65,9 +64,11 @@ def test_an_interrupted_batch_keeps_every_order_the_server_made(how):
         if how == "cell":
             code = batch_cell("Interrupted")
         else:
-            code = ("import autoenhance_nb as ae\n"
-                    "ae.session().create_many([f'Interrupted {i:03d}' for i in range(200)],"
-                    " progress=False)")
+            code = (
+                "import autoenhance_nb as ae\n"
+                "ae.session().create_many([f'Interrupted {i:03d}' for i in range(200)],"
+                " progress=False)"
+            )
         run = k.execute(code, interrupt_after=random.uniform(0.3, 0.5), timeout=90)
         assert run.status == "error" and run.interrupted is not None, run.text[-500:]
         requests_at_reply = len(sb.request_log)
@@ -77,7 +78,8 @@ def test_an_interrupted_batch_keeps_every_order_the_server_made(how):
         assert len(sb.request_log) == requests_at_reply, "requests went on after the reply"
         assert len(made) < 200, "the interrupt did not stop the queued work"
         assert run.finished - run.interrupted < 2.0, (
-            f"the interrupt took {run.finished - run.interrupted:.1f} s to stop the batch")
+            f"the interrupt took {run.finished - run.interrupted:.1f} s to stop the batch"
+        )
         assert_interrupt_summary(run)
 
 
@@ -101,13 +103,16 @@ def test_an_interrupt_stops_a_batch_against_a_dead_api_within_one_timeout(dead):
     url = hole.url if hole else refused_url()
     try:
         with Kernel({"AUTOENHANCE_API_KEY": "test-key", "AUTOENHANCE_BASE_URL": url}) as k:
-            setup = k.execute(SETUP + "%config AutoenhanceMagics.timeout = 2.0\n"
-                                      "%config AutoenhanceMagics.max_retries = 3\n")
+            setup = k.execute(
+                SETUP + "%config AutoenhanceMagics.timeout = 2.0\n"
+                "%config AutoenhanceMagics.max_retries = 3\n"
+            )
             assert setup.status == "ok", setup.text
             run = k.execute(batch_cell("Dead", 64), interrupt_after=1.0, timeout=12)
             assert run.status != "timeout", (
                 f"the cell ran on for {run.finished - (run.interrupted or run.started):.0f}+ s "
-                f"after the interrupt")
+                f"after the interrupt"
+            )
             if run.interrupted is not None:  # (it may have stopped on its own before)
                 took = run.finished - run.interrupted
                 assert took <= 2.0 + 1.5, f"stopped {took:.1f} s after the interrupt"
@@ -196,8 +201,11 @@ def test_an_interrupt_at_any_step_of_create_many_leaves_a_consistent_table():
             trackers[tag] = OrderTracker(client)
 
         def run_one(tag: str) -> None:
-            trackers[tag].create_many([{"name": f"{tag} item {i}", "order_id": f"{tag}-{i}"}
-                                 for i in range(6)], workers=3, progress=False)
+            trackers[tag].create_many(
+                [{"name": f"{tag} item {i}", "order_id": f"{tag}-{i}"} for i in range(6)],
+                workers=3,
+                progress=False,
+            )
 
         problems = []
         for k in _sweep(run_one, 100, prepare):
@@ -208,11 +216,17 @@ def test_an_interrupt_at_any_step_of_create_many_leaves_a_consistent_table():
                 check_table(table_state(trackers[tag]), made)
                 trackers[tag].refresh()
             except (AssertionError, Exception) as exc:  # noqa: BLE001 - collected
-                problems.append((_kind(exc), f"interrupt at package line {k}: "
-                                 f"{type(exc).__name__}: {str(exc)[:160]}"))
-        assert not problems, f"{len(problems)} of the interrupted runs broke the table; " \
-                             f"{dict(Counter(kind for kind, _ in problems))}; e.g. " + " | ".join(
-        dict(problems[::-1]).values())
+                problems.append(
+                    (
+                        _kind(exc),
+                        f"interrupt at package line {k}: {type(exc).__name__}: {str(exc)[:160]}",
+                    )
+                )
+        assert not problems, (
+            f"{len(problems)} of the interrupted runs broke the table; "
+            f"{dict(Counter(kind for kind, _ in problems))}; e.g. "
+            + " | ".join(dict(problems[::-1]).values())
+        )
 
 
 @pytest.fixture
@@ -241,8 +255,9 @@ def test_an_interrupt_at_any_step_of_a_cell_leaves_a_consistent_table(shell_on):
 
     def run_one(tag: str) -> None:
         with capture_output():
-            result = ip.run_cell("%%autoenhance_order\n"
-                                 + "\n".join(f"{tag} line {i}" for i in range(6)))
+            result = ip.run_cell(
+                "%%autoenhance_order\n" + "\n".join(f"{tag} line {i}" for i in range(6))
+            )
         if isinstance(result.error_in_exec, KeyboardInterrupt):
             raise result.error_in_exec
 
@@ -253,13 +268,19 @@ def test_an_interrupt_at_any_step_of_a_cell_leaves_a_consistent_table(shell_on):
             check_table(table_state(ae.session()), sb.orders)
             ae.session().refresh()
         except (AssertionError, Exception) as exc:  # noqa: BLE001 - collected
-            problems.append((_kind(exc), f"interrupt at package line {k}: "
-                             f"{type(exc).__name__}: {str(exc)[:160]}"))
+            problems.append(
+                (
+                    _kind(exc),
+                    f"interrupt at package line {k}: {type(exc).__name__}: {str(exc)[:160]}",
+                )
+            )
             ae.session().use_client(ae.session().client)  # start the next run clean
             ae.session().sync()
-    assert not problems, f"{len(problems)} of the interrupted runs broke the table; " \
-                         f"{dict(Counter(kind for kind, _ in problems))}; e.g. " + " | ".join(
-        dict(problems[::-1]).values())
+    assert not problems, (
+        f"{len(problems)} of the interrupted runs broke the table; "
+        f"{dict(Counter(kind for kind, _ in problems))}; e.g. "
+        + " | ".join(dict(problems[::-1]).values())
+    )
 
 
 # -- DONE-WHEN soak: N batches of 200 lines interrupted at a random moment -------------------
@@ -283,13 +304,16 @@ def test_soak_interrupted_batches_in_a_real_kernel(capsys):
                 if run.interrupted is not None and run.status == "error":
                     assert_interrupt_summary(run)
             except AssertionError as exc:
-                raise AssertionError(f"run {n} (interrupt at {delay:.2f} s, server made "
-                                     f"{made} of 200): {exc}") from None
+                raise AssertionError(
+                    f"run {n} (interrupt at {delay:.2f} s, server made {made} of 200): {exc}"
+                ) from None
             again = k.execute(cell, timeout=60)
             assert again.status == "ok", f"run {n}: the re-run failed: {again.text[-300:]}"
             names = [o["name"] for o in sb.orders if o["name"].startswith(f"Soak {n} ")]
             assert len(names) == 200 and len(set(names)) == 200, f"run {n}: {len(names)}"
             check_table(k.state(), sb.orders)
     with capsys.disabled():
-        print(f"\n[interrupt soak] {SOAK_RUNS} runs (run, delay s, server orders at the "
-              f"interrupt, table rows): {figures}")
+        print(
+            f"\n[interrupt soak] {SOAK_RUNS} runs (run, delay s, server orders at the "
+            f"interrupt, table rows): {figures}"
+        )

@@ -63,13 +63,22 @@ def run(ip, code):
 def no_key(*texts: str) -> None:
     for text in texts:
         assert "SENTINEL" not in text, (
-            "the key leaked: ..." + text[max(0, text.find("SENTINEL") - 160):
-                                         text.find("SENTINEL") + 40] + "...")
+            "the key leaked: ..."
+            + text[max(0, text.find("SENTINEL") - 160) : text.find("SENTINEL") + 40]
+            + "..."
+        )
 
 
 # -- 16. a key is checked when set --------------------------------------------------------
-BAD_KEYS = {"newline": "\n", "crlf": "\r\n", "tab": "\t", "space": " ", "nul": "\x00",
-            "del": "\x7f", "line-separator": "\u2028"}
+BAD_KEYS = {
+    "newline": "\n",
+    "crlf": "\r\n",
+    "tab": "\t",
+    "space": " ",
+    "nul": "\x00",
+    "del": "\x7f",
+    "line-separator": "\u2028",
+}
 
 
 @pytest.mark.parametrize("inner", list(BAD_KEYS))
@@ -91,8 +100,7 @@ def test_a_two_line_key_in_the_environment_leaks_nowhere(shell, sandbox, monkeyp
     texts = []
     result, out = run(shell, "%load_ext autoenhance_nb")
     texts.append(out)
-    for code in ("%autoenhance_order Kitchen",
-                 "%%autoenhance_order\nHall\nGarden\nLoft\n"):
+    for code in ("%autoenhance_order Kitchen", "%%autoenhance_order\nHall\nGarden\nLoft\n"):
         result, out = run(shell, code)
         assert not result.success, out
         texts += [out, repr(result.error_in_exec)]
@@ -111,8 +119,9 @@ def test_a_two_line_key_in_the_environment_leaks_nowhere(shell, sandbox, monkeyp
 
 
 # -- 17. verbose tracebacks -------------------------------------------------------------------
-def test_verbose_traceback_of_login_with_a_bad_base_url_hides_the_key(verbose, monkeypatch,
-                                                                     sandbox):
+def test_verbose_traceback_of_login_with_a_bad_base_url_hides_the_key(
+    verbose, monkeypatch, sandbox
+):
     monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
     ae.reset_session()
@@ -123,15 +132,17 @@ def test_verbose_traceback_of_login_with_a_bad_base_url_hides_the_key(verbose, m
     no_key(out)
 
 
-def test_verbose_traceback_of_use_live_with_a_bad_base_url_hides_the_key(verbose, monkeypatch,
-                                                                        sandbox):
+def test_verbose_traceback_of_use_live_with_a_bad_base_url_hides_the_key(
+    verbose, monkeypatch, sandbox
+):
     monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
     ae.reset_session()
     verbose.user_ns["_secret"] = lambda: SENTINEL  # the cell's text never holds the key
-    result, out = run(verbose, "import autoenhance_nb\n"
-                               "autoenhance_nb.use_live(_secret(), "
-                               "base_url='api.autoenhance.ai')")
+    result, out = run(
+        verbose,
+        "import autoenhance_nb\nautoenhance_nb.use_live(_secret(), base_url='api.autoenhance.ai')",
+    )
     assert not result.success
     assert "Traceback" in out
     no_key(out)
@@ -152,15 +163,16 @@ def test_verbose_traceback_of_a_two_line_key_hides_it(verbose, monkeypatch, sand
 def test_verbose_traceback_of_an_interrupted_create_hides_the_key():
     with Sandbox(api_key=SENTINEL, latency=4, processing_seconds=0) as sb:
         with Kernel({"AUTOENHANCE_API_KEY": SENTINEL, "AUTOENHANCE_BASE_URL": sb.url}) as k:
-            setup = k.execute("%load_ext autoenhance_nb\n%xmode Verbose\n"
-                              "%config AutoenhanceMagics.progress = False\n")
+            setup = k.execute(
+                "%load_ext autoenhance_nb\n%xmode Verbose\n"
+                "%config AutoenhanceMagics.progress = False\n"
+            )
             assert setup.status == "ok", setup.text
             run_ = k.execute("%autoenhance_order Kitchen", interrupt_after=1.0, timeout=30)
             assert run_.ename == "KeyboardInterrupt", run_.text[-500:]
             assert run_.traceback, "no traceback"
             no_key(run_.text)
-            run_ = k.execute("%%autoenhance_order\nHall\nGarden\n", interrupt_after=1.0,
-                             timeout=30)
+            run_ = k.execute("%%autoenhance_order\nHall\nGarden\n", interrupt_after=1.0, timeout=30)
             no_key(run_.text)
 
 
@@ -172,8 +184,9 @@ def test_debug_logging_never_shows_the_upload_urls_token(sandbox, caplog):
     client = AutoenhanceClient(api_key="test-key", base_url=sandbox.url)
     tracker = OrderTracker(client)
     tracker.create("Photos", order_id="photos-1")
-    result = tracker.add_images("photos-1", [("a.png", png_bytes()), ("b.png", png_bytes())],
-                                progress=False)
+    result = tracker.add_images(
+        "photos-1", [("a.png", png_bytes()), ("b.png", png_bytes())], progress=False
+    )
     assert result.ok, result.failed
     image = client.create_image("photos-1", "c.png")
     token = re.search(r"[?&][^=]*token[^=]*=([^&]+)", image["upload_url"])

@@ -12,7 +12,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magics import derived_order_id, parse_batch
+from autoenhance_nb.magics import derived_order_id, magics_of, parse_batch
 from autoenhance_nb.sandbox import Sandbox
 
 SENTINEL = "sk-SENTINEL-magic-77c1"
@@ -36,9 +36,11 @@ def ip(shell, sandbox, monkeypatch):
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
     ae.reset_session()
     shell.extension_manager.load_extension("autoenhance_nb")
-    magics = shell._autoenhance_magics
-    saved = {k: getattr(magics, k) for k in ("short_errors", "workers", "timeout",
-                                              "max_retries", "progress")}
+    magics = magics_of(shell)
+    saved = {
+        k: getattr(magics, k)
+        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
+    }
     magics.max_retries = 1
     magics.progress = False
     yield shell
@@ -65,6 +67,7 @@ def test_load_ext_names_the_environment_and_twice_is_harmless(shell, sandbox, mo
         shell.run_line_magic("load_ext", "autoenhance_nb")
         shell.run_line_magic("load_ext", "autoenhance_nb")
         from autoenhance_nb import load_ipython_extension
+
         load_ipython_extension(shell)
     lines = [ln for ln in cap.stdout.splitlines() if ln.startswith("autoenhance:")]
     assert lines == [f"autoenhance: using the SANDBOX {sandbox.url[7:]} API"]
@@ -79,19 +82,22 @@ def test_load_ext_without_key_starts_the_built_in_sandbox(shell):
     with capture_output() as cap:
         shell.run_line_magic("load_ext", "autoenhance_nb")
     assert "using the built-in SANDBOX at http://127.0.0.1:" in cap.stdout
-    assert ae.session().sandbox.running
+    assert ae.current_context().sandbox.running
     ae.reset_session()
 
 
 # -- line magic -------------------------------------------------------------------------------
-@pytest.mark.parametrize("line,name", [
-    ('"Kitchen – 12 Rue Oberkampf"', "Kitchen – 12 Rue Oberkampf"),
-    ("Garden shoot", "Garden shoot"),
-    ("'Single quoted'", "Single quoted"),
-    ('"O\'Brien house"', "O'Brien house"),
-    ("日本語の注文 🏠", "日本語の注文 🏠"),
-    ('"עברית RTL"', "עברית RTL"),
-])
+@pytest.mark.parametrize(
+    "line,name",
+    [
+        ('"Kitchen – 12 Rue Oberkampf"', "Kitchen – 12 Rue Oberkampf"),
+        ("Garden shoot", "Garden shoot"),
+        ("'Single quoted'", "Single quoted"),
+        ('"O\'Brien house"', "O'Brien house"),
+        ("日本語の注文 🏠", "日本語の注文 🏠"),
+        ('"עברית RTL"', "עברית RTL"),
+    ],
+)
 def test_line_magic_creates_one_order(ip, sandbox, line, name):
     result, out = run(ip, f"%autoenhance_order {line}")
     assert result.success, out
@@ -99,7 +105,9 @@ def test_line_magic_creates_one_order(ip, sandbox, line, name):
     oid = sandbox.orders[0]["order_id"]
     assert f"Created order {oid} {name!r} (waiting)" in out
     assert "1 order in the table (waiting 1)" in out and "SANDBOX" in out
-    assert isinstance(result.result, pd.DataFrame) and list(result.result["name"]) == [name]
+    # a line magic shows the bounded HTML view (the tracker); --list or -o give the frame
+    assert result.result is ae.session() and list(result.result.df["name"]) == [name]
+    assert "<table" in result.result._repr_html_()
 
 
 def test_line_magic_with_custom_order_id(ip, sandbox):
@@ -126,21 +134,20 @@ def test_bad_out_variable_is_a_usage_error(ip):
 
 
 # -- cell magic --------------------------------------------------------------------------------
-CELL = '''Kitchen – 12 Rue Oberkampf
+CELL = """Kitchen – 12 Rue Oberkampf
 "Hall, first floor",hall-1
 
 # a comment line
 Garden
 Garden
-'''
+"""
 
 
 def test_cell_magic_creates_a_batch(ip, sandbox):
     result, out = run(ip, "%%autoenhance_order -o week\n" + CELL)
     assert result.success, out
     names = sorted(o["name"] for o in sandbox.orders)
-    assert names == sorted(["Kitchen – 12 Rue Oberkampf", "Hall, first floor", "Garden",
-                            "Garden"])
+    assert names == sorted(["Kitchen – 12 Rue Oberkampf", "Hall, first floor", "Garden", "Garden"])
     assert "created 4 of 4, 0 failed" in out
     assert len(ip.user_ns["week"]) == 4
     ids = {o["name"]: o["order_id"] for o in sandbox.orders}
@@ -162,14 +169,14 @@ def test_cell_failures_name_their_lines_and_stop_the_cell(ip, sandbox):
     assert isinstance(result.error_in_exec, Exception), "the cell fails"
     assert "created 2 of 5, 3 failed" in out
     assert "line 2: Invalid order_id" in out
-    assert "line 3: Creating order 'taken' failed: order_id 'taken' is already used" in out
+    assert "line 3: Creating order 'clash' failed: order_id 'taken' is already used" in out
     assert "line 4: expected `name` or `name,order_id`" in out
-    assert "UsageError: 3 of 5 lines failed" in out and "Traceback" not in out
+    assert "MagicError: 3 of 5 lines failed" in out and "Traceback" not in out
 
 
 def test_rerunning_a_fixed_cell_never_duplicates(ip, sandbox):
     sandbox.ambiguous_rate = 1.0  # every create is made but its answer is lost
-    ip._autoenhance_magics.max_retries = 0
+    magics_of(ip).max_retries = 0
     body = "\n".join(f"Room {i}" for i in range(10))
     result, out = run(ip, "%%autoenhance_order\n" + body)
     assert not result.success and "created 0 of 10, 10 failed" in out
@@ -223,7 +230,7 @@ def test_refresh_sync_and_export(ip, sandbox, tmp_path, client):
 def test_export_to_a_missing_folder_is_a_short_error(ip, tmp_path):
     result, out = run(ip, f"%autoenhance_order --export {tmp_path}/nope/orders.csv")
     assert not result.success
-    assert "UsageError" in out and "No such file or directory" in out
+    assert "MagicError" in out and "no such folder" in out
     assert "Traceback" not in out
 
 
@@ -237,8 +244,18 @@ def test_help_shows_usage_and_examples(ip):
     result, doc = run(ip, "%autoenhance_order?")
     assert result.success
     assert "%autoenhance_order [--order-id ORDER_ID] [--images GLOB]" in doc
-    for flag in ("--order-id", "--list", "--refresh", "--sync", "--export", "--out",
-                 "--images", "--add-images", "--watch", "--download"):
+    for flag in (
+        "--order-id",
+        "--list",
+        "--refresh",
+        "--sync",
+        "--export",
+        "--out",
+        "--images",
+        "--add-images",
+        "--watch",
+        "--download",
+    ):
         assert flag in doc
     assert "Examples::" in doc and "%%autoenhance_order -o week" in doc
 
@@ -252,7 +269,7 @@ def test_config_lists_and_sets_traits(ip):
     ip.run_line_magic("config", "AutoenhanceMagics.timeout = 0.2")
     assert ae.session().client.timeout == 0.2
     ip.run_line_magic("config", "AutoenhanceMagics.workers = 3")
-    assert ip._autoenhance_magics.workers == 3
+    assert magics_of(ip).workers == 3
 
 
 def test_timeout_setting_takes_effect(ip, sandbox):
@@ -276,7 +293,7 @@ def test_server_outage_is_a_short_error_that_stops_the_cell(ip, sandbox):
     sandbox.error_rate = 1.0
     result, out = run(ip, "%autoenhance_order Kitchen\nafter = 1")
     assert not result.success and "after" not in ip.user_ns
-    assert "UsageError: Creating order" in out and "server error (HTTP 503)" in out
+    assert "MagicError: Creating order" in out and "server error (HTTP 503)" in out
     assert "Traceback" not in out and len(out.strip().splitlines()) <= 2
 
 
@@ -301,9 +318,12 @@ def test_login_prompts_and_the_key_is_nowhere(shell, monkeypatch):
         monkeypatch.setattr(getpass, "getpass", lambda prompt="": SENTINEL)
         shell.extension_manager.load_extension("autoenhance_nb")
         outputs = []
-        for code in (f"%autoenhance_login --base-url {live.url}",
-                     "%autoenhance_order Live order", "%autoenhance_order --list",
-                     "repr(__import__('autoenhance_nb').session())"):
+        for code in (
+            f"%autoenhance_login --base-url {live.url}",
+            "%autoenhance_order Live order",
+            "%autoenhance_order --list",
+            "repr(__import__('autoenhance_nb').session())",
+        ):
             result, out = run(shell, code)
             assert result.success, out
             outputs.append(out)
@@ -311,8 +331,9 @@ def test_login_prompts_and_the_key_is_nowhere(shell, monkeypatch):
         assert [o["name"] for o in live.orders] == ["Live order"]
         assert "now using the SANDBOX" in outputs[0] or "now using the LIVE" in outputs[0]
         history = [line for _, _, line in shell.history_manager.get_range()]
-        haystacks = outputs + history + [repr(shell.user_ns.get("In")),
-                                         repr(shell.user_ns.get("Out"))]
+        haystacks = (
+            outputs + history + [repr(shell.user_ns.get("In")), repr(shell.user_ns.get("Out"))]
+        )
         assert all(SENTINEL not in h for h in haystacks)
         assert SENTINEL not in ae.session().df.to_csv()
     ae.reset_session()
@@ -325,7 +346,7 @@ def test_login_with_an_empty_key_keeps_the_session(shell, monkeypatch, sandbox):
     shell.extension_manager.load_extension("autoenhance_nb")
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": "   ")
     result, out = run(shell, "%autoenhance_login")
-    assert not result.success and "No key entered" in out
+    assert not result.success and "no API key was given; the session stays" in out
     ae.reset_session()
 
 

@@ -59,8 +59,9 @@ def _execute(path: Path, workdir: Path, env: dict) -> nbformat.NotebookNode:
     os.environ.clear()
     os.environ.update(env)
     try:  # the kernel inherits this process's environment
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(workdir)}}).execute()
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(old)

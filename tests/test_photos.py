@@ -4,11 +4,11 @@ input, the key kept away from the upload host, and the magic and form front ends
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 import subprocess
 import sys
 import threading
 import tracemalloc
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,10 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 import autoenhance_nb as ae
-from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker, errors as E
+from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
+from autoenhance_nb import errors as E
+from autoenhance_nb.magics import magics_of
+from autoenhance_nb.photos import image_format
 from autoenhance_nb.sandbox import Sandbox
 
 from .conftest import png_bytes
@@ -43,13 +46,13 @@ def slow_sandbox():
 
 
 def tracker_on(sb, **kw):
-    return OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, backoff_factor=0.01,
-                                          **kw))
+    return OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, backoff_factor=0.01, **kw))
 
 
 # -- client ----------------------------------------------------------------------------------
-def test_upload_from_path_and_bytes_then_download_both_renditions(client, sandbox, photos,
-                                                                    tmp_path):
+def test_upload_from_path_and_bytes_then_download_both_renditions(
+    client, sandbox, photos, tmp_path
+):
     oid = client.create_order(name="shoot")["order_id"]
     from_path = client.upload_image(oid, photos / "room-0.png", enhance_type="warm")
     from_bytes = client.upload_image(oid, png_bytes(9, 9), image_name="hall.png")
@@ -57,10 +60,13 @@ def test_upload_from_path_and_bytes_then_download_both_renditions(client, sandbo
     assert from_bytes["image_name"] == "hall.png"
     assert {from_path["status"], from_bytes["status"]} == {"processed"}
     original = client.download_image(from_path["image_id"], tmp_path / "orig.png", "original")
-    enhanced = client.download_image(from_path["image_id"], tmp_path / "enh.png",
-                                     quality=80, format="png", preview=False)
+    enhanced = client.download_image(
+        from_path["image_id"], tmp_path / "enh.png", quality=80, format="png", preview=False
+    )
     assert original.read_bytes() == (photos / "room-0.png").read_bytes()
-    assert enhanced.read_bytes() == (photos / "room-0.png").read_bytes()
+    # the sandbox really enhances: a PNG of the same size, with other pixels
+    got = enhanced.read_bytes()
+    assert got.startswith(b"\x89PNG") and got != original.read_bytes()
     assert client.get_order(oid)["total_images"] == 2
     client.delete_image(from_bytes["image_id"])
     with pytest.raises(E.NotFoundError):
@@ -84,13 +90,18 @@ def test_a_retried_registration_leaves_no_phantom_image(client, sandbox):
     assert [e.status for e in sandbox.requests_to("create_image")] == [502, 200]
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda d: d / "missing.jpg", "no such file"),
-    (lambda d: d, "it is a folder"),
-    (lambda d: _write(d / "empty.jpg", b""), r"the file is empty \(0 bytes\)"),
-    (lambda d: _write(d / "notes.jpg", b"just text, named like a photo"),
-     "its content is not an image"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda d: d / "missing.jpg", "no such file"),
+        (lambda d: d, "it is a folder"),
+        (lambda d: _write(d / "empty.jpg", b""), r"the file is empty \(0 bytes\)"),
+        (
+            lambda d: _write(d / "notes.jpg", b"just text, named like a photo"),
+            "its content is not an image",
+        ),
+    ],
+)
 def test_bad_photos_are_refused_before_any_request(client, sandbox, tmp_path, make, message):
     oid = client.create_order()["order_id"]
     sandbox.clear_log()
@@ -114,13 +125,16 @@ def test_an_image_is_decided_by_content_not_name(client, tmp_path):
 def test_the_key_never_reaches_the_upload_host(tmp_path):
     seen: list[dict] = []
     with Sandbox(processing_seconds=0) as api:
+
         def storage(environ, start_response):  # records headers, forwards to the sandbox
             request = Request(environ)
             seen.append(dict(request.headers))
-            upstream = requests.put(api.url + request.full_path, data=request.get_data(),
-                                    headers={"Content-Type": request.content_type})
-            return Response(upstream.content, status=upstream.status_code)(
-                environ, start_response)
+            upstream = requests.put(
+                api.url + request.full_path,
+                data=request.get_data(),
+                headers={"Content-Type": request.content_type},
+            )
+            return Response(upstream.content, status=upstream.status_code)(environ, start_response)
 
         server = make_server("127.0.0.1", 0, storage, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -145,8 +159,19 @@ def test_a_large_file_is_streamed_not_read_into_memory(tmp_path):
     with open(big, "wb") as fh:
         fh.write(JPEG_HEAD)
         fh.truncate(size)
-    proc = subprocess.Popen([sys.executable, "-m", "autoenhance_nb.sandbox", "--port", "0",
-                             "--processing-seconds", "0"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autoenhance_nb.sandbox",
+            "--port",
+            "0",
+            "--processing-seconds",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:  # the server in another process, so only the client's memory is measured
         url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
         client = AutoenhanceClient(api_key="k", base_url=url)
@@ -179,8 +204,7 @@ def test_add_images_watch_and_download(slow_sandbox, photos, tmp_path):
     row = tracker.df.iloc[0]
     assert row["image_count"] == 3 and row["status"] == "processing"
     images = tracker.images_df
-    assert list(images.columns) == ["image_id", "order_id", "image_name", "status",
-                                    "status_reason"]
+    assert list(images.columns) == ["image_id", "order_id", "image_name", "status", "status_reason"]
     assert sorted(images["image_name"]) == ["room-0.png", "room-1.png", "room-2.png"]
     early = tracker.download(oid, tmp_path / "early")
     assert early.saved == [] and len(early.skipped) == 3
@@ -189,16 +213,22 @@ def test_add_images_watch_and_download(slow_sandbox, photos, tmp_path):
     assert set(tracker.images_df["status"]) == {"processed"}
     done = tracker.download(oid, tmp_path / "out")
     assert sorted(p.name for p in done.saved) == ["room-0.png", "room-1.png", "room-2.png"]
-    for path in done.saved:
-        assert path.read_bytes() == (photos / path.name).read_bytes()
+    for path in done.saved:  # enhanced previews: images, not the originals' bytes
+        data = path.read_bytes()
+        assert image_format(data[:16]) and data != (photos / path.name).read_bytes()
 
 
 def test_bad_files_in_a_batch_are_reported_and_the_rest_go_through(sandbox, photos, tmp_path):
     tracker = tracker_on(sandbox)
     oid = tracker.create("Mixed")["order_id"]
-    paths = [photos / "room-0.png", tmp_path / "missing.png", photos,
-             _write(tmp_path / "empty.png", b""), _write(tmp_path / "text.png", b"hello"),
-             photos / "room-1.png"]
+    paths = [
+        photos / "room-0.png",
+        tmp_path / "missing.png",
+        photos,
+        _write(tmp_path / "empty.png", b""),
+        _write(tmp_path / "text.png", b"hello"),
+        photos / "room-1.png",
+    ]
     result = tracker.add_images(oid, paths, progress=False)
     assert result.summary() == "uploaded 2 of 6, 4 failed"
     assert [f.index for f in result.failed] == [1, 2, 3, 4]
@@ -232,9 +262,16 @@ def test_watch_gives_up_after_its_timeout(photos):
 def test_download_names_are_safe_and_unique(sandbox, tmp_path):
     tracker = tracker_on(sandbox)
     oid = tracker.create("Names")["order_id"]
-    tracker.add_images(oid, [("../../etc/passwd.png", png_bytes()), ("a/b.png", png_bytes()),
-                             ("b.png", png_bytes()), ("con\x00trol.png", png_bytes())],
-                       progress=False)
+    tracker.add_images(
+        oid,
+        [
+            ("../../etc/passwd.png", png_bytes()),
+            ("a/b.png", png_bytes()),
+            ("b.png", png_bytes()),
+            ("con\x00trol.png", png_bytes()),
+        ],
+        progress=False,
+    )
     result = tracker.download(oid, tmp_path / "out")
     names = sorted(p.name for p in result.saved)
     assert names == ["b (2).png", "b.png", "con_trol.png", "passwd.png"]
@@ -249,7 +286,7 @@ def ip(slow_sandbox, monkeypatch):
     ae.reset_session()
     shell = InteractiveShell.instance()
     shell.extension_manager.load_extension("autoenhance_nb")
-    magics = shell._autoenhance_magics
+    magics = magics_of(shell)
     magics.progress, magics.watch_interval = False, 0.1
     yield shell
     magics.progress, magics.watch_interval = True, 5.0
@@ -263,7 +300,9 @@ def run(ip, code):
 
 
 def test_magic_images_watch_download(ip, slow_sandbox, photos, tmp_path):
-    result, out = run(ip, f'%autoenhance_order "Loft – 5 Rue des Martyrs" --images "{photos}/*.png"')
+    result, out = run(
+        ip, f'%autoenhance_order "Loft – 5 Rue des Martyrs" --images "{photos}/*.png"'
+    )
     assert result.success, out
     assert "uploaded 3 of 3, 0 failed" in out
     oid = slow_sandbox.orders[0]["order_id"]
@@ -289,14 +328,22 @@ def test_magic_bad_photos_are_reported_and_stop_the_cell(ip, slow_sandbox, photo
     result, out = run(ip, f'%autoenhance_order Mixed --images "{photos}/*.png"')
     assert not result.success
     assert "uploaded 3 of 4, 1 failed" in out and "broken.png" in out
-    assert "UsageError: 1 of 4 photos failed" in out
+    assert "MagicError: 1 of 4 photos failed" in out
     assert slow_sandbox.orders[0]["total_images"] == 3
 
 
 # -- form ----------------------------------------------------------------------------------------------
 def _chosen(*named: tuple[str, bytes]) -> tuple[dict, ...]:
-    return tuple({"name": n, "type": "image/png", "size": len(b), "content": memoryview(b),
-                  "last_modified": datetime.now(timezone.utc)} for n, b in named)
+    return tuple(
+        {
+            "name": n,
+            "type": "image/png",
+            "size": len(b),
+            "content": memoryview(b),
+            "last_modified": datetime.now(timezone.utc),
+        }
+        for n, b in named
+    )
 
 
 def test_form_attaches_photos_to_the_new_order(sandbox):
@@ -338,14 +385,17 @@ def test_a_download_cut_short_leaves_no_file(tmp_path):
     class Truncating(socketserver.BaseRequestHandler):
         def handle(self):
             self.request.recv(65536)
-            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
-                                 b"Content-Length: 100000\r\n\r\n" + png_bytes()[:20])
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                b"Content-Length: 100000\r\n\r\n" + png_bytes()[:20]
+            )
             self.request.close()
 
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Truncating) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        client = AutoenhanceClient(api_key="k", base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                                   max_retries=0)
+        client = AutoenhanceClient(
+            api_key="k", base_url=f"http://127.0.0.1:{server.server_address[1]}", max_retries=0
+        )
         target = tmp_path / "photo.png"
         target.write_bytes(b"previous")
         with pytest.raises(E.TransportError, match="dropped during the download"):

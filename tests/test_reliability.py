@@ -21,16 +21,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import autoenhance_nb as ae
-from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker, errors as E
-from autoenhance_nb.client import order_id_problem
+from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
+from autoenhance_nb import errors as E
+from autoenhance_nb.ids import order_id_problem
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.tracker import read_orders_csv
+from autoenhance_nb.table import read_orders_csv
 
 FIGURES = Path(__file__).resolve().parent / "artifacts" / "reliability.json"
 
@@ -57,8 +60,7 @@ def statuses(sb: Sandbox, endpoint: str | None = None) -> Counter:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_fault_soak_750_orders_exactly_once(monkeypatch, capsys):
-    with Sandbox(error_rate=0.2, ambiguous_rate=0.1, rate_limit=50, latency=0.005,
-                 seed=2026) as sb:
+    with Sandbox(error_rate=0.2, ambiguous_rate=0.1, rate_limit=50, latency=0.005, seed=2026) as sb:
         monkeypatch.setenv("AUTOENHANCE_API_KEY", "soak-key")
         monkeypatch.setenv("AUTOENHANCE_BASE_URL", sb.url)
         ae.reset_session()
@@ -75,15 +77,17 @@ def test_fault_soak_750_orders_exactly_once(monkeypatch, capsys):
             result = tracker.create_many(items, workers=8, progress=False)
             seen_failures += len(result.failed)
             failed_names.update(f.item["name"] for f in result.failed)
-            assert all(isinstance(f.error, (E.ServerError, E.RateLimitError, E.TransportError))
-                       for f in result.failed), [f.message for f in result.failed[:3]]
+            assert all(
+                isinstance(f.error, (E.ServerError, E.RateLimitError, E.TransportError))
+                for f in result.failed
+            ), [f.message for f in result.failed[:3]]
             items = result.retry_items()
             assert rounds < 20
 
         # 200 through the cell magic; a failing cell is simply run again
         ip = InteractiveShell.instance()
         ip.extension_manager.load_extension("autoenhance_nb")
-        ip._autoenhance_magics.progress = False
+        magics_of(ip).progress = False
         cell = "\n".join(f"soak magic {i}" for i in range(200))
         runs = 0
         while True:
@@ -92,8 +96,11 @@ def test_fault_soak_750_orders_exactly_once(monkeypatch, capsys):
                 outcome = ip.run_cell("%%autoenhance_order\n" + cell)
             if outcome.success:
                 break
-            summary = re.search(r"created \d+ of 200(?: \(\d+ already in the table\))?, "
-                                r"(\d+) failed", cap.stdout)
+            summary = re.search(
+                r"created \d+ of 200(?: \(\d+ already in the table\))?, "
+                r"(\d+) failed",
+                cap.stdout,
+            )
             seen_failures += int(summary.group(1))
             lines = cell.splitlines()
             failed_names.update(lines[int(n) - 1] for n in re.findall(r"line (\d+):", cap.stdout))
@@ -122,15 +129,21 @@ def test_fault_soak_750_orders_exactly_once(monkeypatch, capsys):
         table = tracker.df
         codes = statuses(sb)
         figures = {
-            "server_orders": len(server_ids), "table_rows": len(table),
-            "duplicates": len(server_ids) - len(set(server_ids))
-                          + sum(n - 1 for n in server_names.values() if n > 1),
+            "server_orders": len(server_ids),
+            "table_rows": len(table),
+            "duplicates": len(server_ids)
+            - len(set(server_ids))
+            + sum(n - 1 for n in server_names.values() if n > 1),
             "lost": len(set(server_ids) ^ set(table["order_id"])),
             "failures_seen": seen_failures,
             "failed_orders_retried_to_success": len(failed_names & set(server_names)),
             "failed_orders_lost": len(failed_names - set(server_names)),
-            "requests": len(sb.request_log), "http_503": codes[503], "http_502": codes[502],
-            "http_429": codes[429], "http_409": codes[409], "form_clicks": clicks,
+            "requests": len(sb.request_log),
+            "http_503": codes[503],
+            "http_502": codes[502],
+            "http_429": codes[429],
+            "http_409": codes[409],
+            "form_clicks": clicks,
             "seconds": round(elapsed, 1),
         }
         report("fault_soak", figures, capsys)
@@ -147,8 +160,11 @@ def test_fault_soak_750_orders_exactly_once(monkeypatch, capsys):
 # -- 2. timeouts ------------------------------------------------------------------------------------
 def test_timeout_is_clear_and_the_order_made_anyway_is_adopted(capsys):
     with Sandbox(latency=0.4, processing_seconds=0) as sb:
-        tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, timeout=0.15,
-                                                 max_retries=1, backoff_factor=0.01))
+        tracker = OrderTracker(
+            AutoenhanceClient(
+                api_key="k", base_url=sb.url, timeout=0.15, max_retries=1, backoff_factor=0.01
+            )
+        )
         with pytest.raises(E.TransportError) as info:
             tracker.create("made despite the timeout")
         assert str(info.value).endswith("within 0.15 s (timeout)")
@@ -159,14 +175,22 @@ def test_timeout_is_clear_and_the_order_made_anyway_is_adopted(capsys):
         order = tracker.create("made despite the timeout", order_id=info.value.order_id)
         assert order["order_id"] == info.value.order_id
         assert len(sb.orders) == 1 and len(tracker) == 1
-        report("timeout", {"server_orders": len(sb.orders), "table_rows": len(tracker),
-                           "posts": len(sb.requests_to("create_order"))}, capsys)
+        report(
+            "timeout",
+            {
+                "server_orders": len(sb.orders),
+                "table_rows": len(tracker),
+                "posts": len(sb.requests_to("create_order")),
+            },
+            capsys,
+        )
 
 
 def test_batch_timeouts_are_reported_and_a_rerun_adopts():
     with Sandbox(latency=0.4) as sb:
-        tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, timeout=0.15,
-                                                 max_retries=0))
+        tracker = OrderTracker(
+            AutoenhanceClient(api_key="k", base_url=sb.url, timeout=0.15, max_retries=0)
+        )
         result = tracker.create_many([f"slow {i}" for i in range(6)], progress=False)
         assert len(result.failed) == 6
         assert all(isinstance(f.error, E.TransportError) for f in result.failed)
@@ -202,8 +226,9 @@ def test_the_key_appears_nowhere(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     texts = []
     with Sandbox(api_key=SENTINEL, processing_seconds=0, ambiguous_rate=0.3, seed=4) as sb:
-        client = AutoenhanceClient(api_key=SENTINEL, base_url=sb.url, max_retries=2,
-                                   backoff_factor=0.01)
+        client = AutoenhanceClient(
+            api_key=SENTINEL, base_url=sb.url, max_retries=2, backoff_factor=0.01
+        )
         tracker = OrderTracker(client)
         tracker.create_many([f"s{i}" for i in range(20)], progress=False)
         tracker.refresh()
@@ -215,14 +240,27 @@ def test_the_key_appears_nowhere(tmp_path, caplog):
         form.export_button.click()
         form.wait()
         from ipywidgets.embed import dependency_state
-        texts += [json.dumps(dependency_state(form), default=str), form.message.value,
-                  form.table.value, form.header.value, repr(form)]
-        texts += [repr(client), repr(tracker), tracker._repr_html_(), repr(sb),
-                  repr(sb.request_log), tracker.df.to_string()]
-        for call in (lambda: tracker.create("x", order_id="s0-dup-" + "x" * 300),
-                     lambda: tracker.track("missing"),
-                     lambda: AutoenhanceClient(api_key=SENTINEL + "wrong",
-                                               base_url=sb.url).create_order()):
+
+        texts += [
+            json.dumps(dependency_state(form), default=str),
+            form.message.value,
+            form.table.value,
+            form.header.value,
+            repr(form),
+        ]
+        texts += [
+            repr(client),
+            repr(tracker),
+            tracker._repr_html_(),
+            repr(sb),
+            repr(sb.request_log),
+            tracker.df.to_string(),
+        ]
+        for call in (
+            lambda: tracker.create("x", order_id="s0-dup-" + "x" * 300),
+            lambda: tracker.track("missing"),
+            lambda: AutoenhanceClient(api_key=SENTINEL + "wrong", base_url=sb.url).create_order(),
+        ):
             try:
                 call()
             except E.AutoenhanceError as exc:
@@ -240,12 +278,39 @@ def test_the_key_appears_nowhere(tmp_path, caplog):
 
 
 # -- 4. hostile input ------------------------------------------------------------------------------------
-TRICKS = ["../", "a/../b", "%2F", "%252F", "?", "#", "x?y#z", "..%2f..", "/", "//", ";", "&",
-          "\u202eevil\u202c", "\u200f\u05e9\u05dc\u05d5\u05dd", "👨‍👩‍👧‍👦", "' OR 1=1 --",
-          '"quoted", and, commas', "=cmd|' /C calc'!A0", "\t\r\n", "\x00nul", "x" * 10_000,
-          "e\u0301", "ǅ", " leading", "trailing ", "line\u2028sep"]
-hostile_text = st.one_of(st.sampled_from(TRICKS), st.text(min_size=0, max_size=40),
-                         st.text(alphabet=st.characters(codec="utf-8"), max_size=20))
+TRICKS = [
+    "../",
+    "a/../b",
+    "%2F",
+    "%252F",
+    "?",
+    "#",
+    "x?y#z",
+    "..%2f..",
+    "/",
+    "//",
+    ";",
+    "&",
+    "\u202eevil\u202c",
+    "\u200f\u05e9\u05dc\u05d5\u05dd",
+    "👨‍👩‍👧‍👦",
+    "' OR 1=1 --",
+    '"quoted", and, commas',
+    "=cmd|' /C calc'!A0",
+    "\t\r\n",
+    "\x00nul",
+    "x" * 10_000,
+    "e\u0301",
+    "ǅ",
+    " leading",
+    "trailing ",
+    "line\u2028sep",
+]
+hostile_text = st.one_of(
+    st.sampled_from(TRICKS),
+    st.text(min_size=0, max_size=40),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+)
 COUNTS: Counter = Counter()
 
 
@@ -263,8 +328,9 @@ def hostile_sandbox():
         yield sb
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(name=hostile_text, order_id=hostile_text)
 def test_hostile_input_through_the_python_api(hostile_sandbox, name, order_id):
     sb = hostile_sandbox
@@ -301,10 +367,8 @@ def hostile_shell(hostile_sandbox):
             os.environ[k] = v
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-@given(name=hostile_text.filter(lambda s: "\n" not in s and "\r" not in s),
-       order_id=hostile_text)
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(name=hostile_text.filter(lambda s: "\n" not in s and "\r" not in s), order_id=hostile_text)
 def test_hostile_input_through_the_magic(hostile_shell, hostile_sandbox, name, order_id):
     sb = hostile_sandbox
     sb.clear_log()
@@ -324,8 +388,7 @@ def test_hostile_input_through_the_magic(hostile_shell, hostile_sandbox, name, o
     _check_log(sb, oid)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(name=hostile_text, order_id=hostile_text)
 def test_hostile_input_through_the_form(hostile_sandbox, name, order_id):
     sb = hostile_sandbox
@@ -361,15 +424,21 @@ def test_hostile_input_figures(capsys):
 
 
 # -- 5. CSV ------------------------------------------------------------------------------------------
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(names=st.lists(hostile_text, min_size=1, max_size=8))
 def test_csv_round_trip_property(tmp_path_factory, names):
     tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url="http://127.0.0.1:9"))
     for i, name in enumerate(names):
-        tracker.record({"order_id": f"{name[:20]}#{i}", "name": name, "status": "waiting",
-                        "total_images": i, "created_at": "2026-11-27T10:00:00.123456+00:00",
-                        "last_updated_at": None})
+        tracker.record(
+            {
+                "order_id": f"{name[:20]}#{i}",
+                "name": name,
+                "status": "waiting",
+                "total_images": i,
+                "created_at": "2026-11-27T10:00:00.123456+00:00",
+                "last_updated_at": None,
+            }
+        )
     path = tracker.to_csv(tmp_path_factory.mktemp("csv") / "o.csv")
     pd.testing.assert_frame_equal(read_orders_csv(path), tracker.df)
     with open(path, newline="", encoding="utf-8") as fh:
@@ -410,8 +479,14 @@ def test_sync_or_csv_rebuilds_the_table_in_a_new_process(tmp_path, capsys):
     with Sandbox(processing_seconds=0) as sb:
         env = {**os.environ, "AUTOENHANCE_API_KEY": "k", "AUTOENHANCE_BASE_URL": sb.url}
         csv_path = tmp_path / "orders.csv"
-        out = subprocess.run([sys.executable, "-c", RESTART_SCRIPT, str(csv_path)], env=env,
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", RESTART_SCRIPT, str(csv_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         assert out.strip() == "30"
         before = read_orders_csv(csv_path)
         client = AutoenhanceClient(api_key="k", base_url=sb.url)
@@ -421,13 +496,21 @@ def test_sync_or_csv_rebuilds_the_table_in_a_new_process(tmp_path, capsys):
         key = "order_id"
         pd.testing.assert_frame_equal(
             synced.df[cols].sort_values(key).reset_index(drop=True),
-            before[cols].sort_values(key).reset_index(drop=True))
+            before[cols].sort_values(key).reset_index(drop=True),
+        )
         from_csv = OrderTracker(client)
         from_csv.read_csv(csv_path)
         from_csv.refresh()
         pd.testing.assert_frame_equal(from_csv.df, before)
-        report("recovery", {"orders_before": len(before), "after_sync": len(synced),
-                            "after_csv_and_refresh": len(from_csv)}, capsys)
+        report(
+            "recovery",
+            {
+                "orders_before": len(before),
+                "after_sync": len(synced),
+                "after_csv_and_refresh": len(from_csv),
+            },
+            capsys,
+        )
 
 
 # -- 7. sandbox hardening under load ---------------------------------------------------------------------------
@@ -443,11 +526,15 @@ def test_sandbox_stays_correct_under_50_mixed_clients(capsys):
                     oid = f"c{n}-{i}"
                     assert s.post(sb.url + "/v3/orders", json={"order_id": oid}, headers=h).ok
                     assert s.get(sb.url + f"/v3/orders/{oid}").json()["order_id"] == oid
-                    assert s.patch(sb.url + f"/v3/orders/{oid}", json={"name": f"n{n}"},
-                                   headers=h).ok
+                    assert s.patch(
+                        sb.url + f"/v3/orders/{oid}", json={"name": f"n{n}"}, headers=h
+                    ).ok
                     assert s.get(sb.url + "/v3/orders", params={"per_page": 15}, headers=h).ok
-                    bad = s.post(sb.url + "/v3/orders", data=b"{oops", headers={
-                        **h, "Content-Type": "application/json"})
+                    bad = s.post(
+                        sb.url + "/v3/orders",
+                        data=b"{oops",
+                        headers={**h, "Content-Type": "application/json"},
+                    )
                     assert bad.status_code == 400
                 assert s.delete(sb.url + f"/v3/orders/c{n}-0", headers=h).status_code == 204
             except AssertionError as exc:  # pragma: no cover - reported below
@@ -461,9 +548,16 @@ def test_sandbox_stays_correct_under_50_mixed_clients(capsys):
             t.join()
         elapsed = time.perf_counter() - start
         codes = statuses(sb)
-        report("sandbox_50_clients", {"requests": len(sb.request_log), "orders": len(sb.orders),
-                                      "5xx": sum(v for k, v in codes.items() if k >= 500),
-                                      "seconds": round(elapsed, 2)}, capsys)
+        report(
+            "sandbox_50_clients",
+            {
+                "requests": len(sb.request_log),
+                "orders": len(sb.orders),
+                "5xx": sum(v for k, v in codes.items() if k >= 500),
+                "seconds": round(elapsed, 2),
+            },
+            capsys,
+        )
         assert errors == []
         assert len(sb.orders) == 200
         assert all(o["name"].startswith("n") for o in sb.orders)

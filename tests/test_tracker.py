@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import errno
-import re
 import os
+import re
 import threading
 import time
 
@@ -15,21 +15,27 @@ import pytest
 import requests
 
 import autoenhance_nb as ae
-from autoenhance_nb import AutoenhanceClient, OrderTracker, errors as E
+from autoenhance_nb import AutoenhanceClient, OrderTracker
+from autoenhance_nb import errors as E
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.tracker import COLUMNS, derive_status, read_orders_csv
 
 from .conftest import png_bytes
 
-EXPECTED_DTYPES = {"order_id": "string", "name": "string", "image_count": "Int64",
-                   "status": "string", "created_at": "datetime64[ns, UTC]",
-                   "last_updated_at": "datetime64[ns, UTC]", "source": "string"}
+EXPECTED_DTYPES = {
+    "order_id": "string",
+    "name": "string",
+    "image_count": "Int64",
+    "status": "string",
+    "created_at": "datetime64[ns, UTC]",
+    "last_updated_at": "datetime64[ns, UTC]",
+    "source": "string",
+}
 
 
 def faulty_tracker(sb, **kw):
     kw.setdefault("max_retries", 10)
-    return OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, backoff_factor=0.01,
-                                          **kw))
+    return OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url, backoff_factor=0.01, **kw))
 
 
 def assert_shape(df):
@@ -73,27 +79,34 @@ def test_failed_create_records_nothing(tracker):
     assert len(tracker) == 1
 
 
-@pytest.mark.parametrize("order,expected", [
-    ({"status": None}, "waiting"),
-    ({"status": None, "total_images": 0}, "waiting"),
-    ({"status": None, "is_processing": True}, "processing"),
-    ({"status": None, "is_merging": True, "images": []}, "processing"),
-    ({"status": None, "images": [{"status": "processed"}, {"status": "processing"}]},
-     "processing"),
-    ({"status": None, "images": [{"status": "processed"}, {"status": "error"}]}, "error"),
-    ({"status": None, "images": [{"status": "processed"}] * 2}, "processed"),
-    ({"status": None, "images": [{"status": "waiting"}]}, "waiting"),
-    ({"status": None, "total_images": 3, "is_processing": False}, "processed"),
-    ({"status": "something-new"}, "something-new"),
-])
+@pytest.mark.parametrize(
+    "order,expected",
+    [
+        ({"status": None}, "waiting"),
+        ({"status": None, "total_images": 0}, "waiting"),
+        ({"status": None, "is_processing": True}, "processing"),
+        ({"status": None, "is_merging": True, "images": []}, "processing"),
+        (
+            {"status": None, "images": [{"status": "processed"}, {"status": "processing"}]},
+            "processing",
+        ),
+        ({"status": None, "images": [{"status": "processed"}, {"status": "error"}]}, "error"),
+        ({"status": None, "images": [{"status": "processed"}] * 2}, "processed"),
+        ({"status": None, "images": [{"status": "waiting"}]}, "waiting"),
+        ({"status": None, "total_images": 3, "is_processing": False}, "processed"),
+        ({"status": "something-new"}, "something-new"),
+    ],
+)
 def test_null_status_is_derived(order, expected):
     assert derive_status(order) == expected
 
 
 # -- batches -------------------------------------------------------------------------------
 def test_create_many_mixes_names_and_dicts(tracker, sandbox):
-    result = tracker.create_many(["Hall", {"name": "Garden", "order_id": "g-1"}, None,
-                                  {"order_id": "no-name"}], progress=False)
+    result = tracker.create_many(
+        ["Hall", {"name": "Garden", "order_id": "g-1"}, None, {"order_id": "no-name"}],
+        progress=False,
+    )
     assert result.ok and result.summary() == "created 4 of 4, 0 failed"
     assert [o["name"] for o in result.created] == ["Hall", "Garden", "", ""]
     assert len(sandbox.orders) == 4 and len(tracker) == 4
@@ -101,14 +114,26 @@ def test_create_many_mixes_names_and_dicts(tracker, sandbox):
 
 def test_create_many_reports_failures_with_their_index_and_goes_on(tracker, sandbox):
     tracker.create("existing", order_id="taken")
-    items = ["ok 1", {"name": "dup", "order_id": "taken"}, {"name": "bad", "order_id": " "},
-             {"name": "twice", "order_id": "t"}, {"name": "twice", "order_id": "t"}, 42,
-             {"name": "extra", "colour": "red"}, "ok 2"]
+    items = [
+        "ok 1",
+        {"name": "dup", "order_id": "taken"},
+        {"name": "bad", "order_id": " "},
+        {"name": "twice", "order_id": "t"},
+        {"name": "twice", "order_id": "t"},
+        42,
+        {"name": "extra", "colour": "red"},
+        "ok 2",
+    ]
     result = tracker.create_many(items, progress=False)
     assert result.summary() == "created 3 of 8, 5 failed"
     failed = {f.index: type(f.error).__name__ for f in result.failed}
-    assert failed == {1: "ConflictError", 2: "ValidationError", 4: "ValidationError",
-                      5: "ValidationError", 6: "ValidationError"}
+    assert failed == {
+        1: "ConflictError",
+        2: "ValidationError",
+        4: "ValidationError",
+        5: "ValidationError",
+        6: "ValidationError",
+    }
     assert all("\n" not in f.message for f in result.failed)
     assert len(sandbox.orders) == 4
 
@@ -148,8 +173,9 @@ def test_concurrent_batches_from_several_threads(tracker, sandbox):
     results = []
 
     def run(n):
-        results.append(tracker.create_many([f"t{n}-{i}" for i in range(25)], workers=4,
-                                           progress=False))
+        results.append(
+            tracker.create_many([f"t{n}-{i}" for i in range(25)], workers=4, progress=False)
+        )
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
     for t in threads:
@@ -163,10 +189,16 @@ def test_concurrent_batches_from_several_threads(tracker, sandbox):
 
 # -- refresh, track, sync --------------------------------------------------------------------
 def _upload_photo(sb, order_id):
-    created = requests.post(sb.url + "/v3/images/", headers={"x-api-key": "k"},
-                            json={"image_name": "p.png", "order_id": order_id}).json()
-    requests.put(created["upload_url"], data=png_bytes(),
-                 headers={"Content-Type": "application/octet-stream"})
+    created = requests.post(
+        sb.url + "/v3/images/",
+        headers={"x-api-key": "k"},
+        json={"image_name": "p.png", "order_id": order_id},
+    ).json()
+    requests.put(
+        created["upload_url"],
+        data=png_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
 
 
 def test_refresh_updates_statuses_and_marks_deleted_orders(tracker, client, sandbox):
@@ -216,9 +248,22 @@ def test_on_change_is_called_and_can_unsubscribe(tracker):
 
 # -- CSV -----------------------------------------------------------------------------------------
 def test_csv_round_trip_gives_an_equal_table(tracker, tmp_path):
-    tracker.create_many(["plain", "comma, inside", 'quote "q"', "ünïcode 🏠", "multi\nline",
-                         "=SUM(A1:A2)", "+1", "-2", "@cmd", "'quoted", "\ttab"],
-                        progress=False)
+    tracker.create_many(
+        [
+            "plain",
+            "comma, inside",
+            'quote "q"',
+            "ünïcode 🏠",
+            "multi\nline",
+            "=SUM(A1:A2)",
+            "+1",
+            "-2",
+            "@cmd",
+            "'quoted",
+            "\ttab",
+        ],
+        progress=False,
+    )
     path = tracker.to_csv(tmp_path / "orders.csv")
     assert path == (tmp_path / "orders.csv").resolve()
     back = read_orders_csv(path)
@@ -231,7 +276,7 @@ def test_csv_round_trip_gives_an_equal_table(tracker, tmp_path):
 
 
 def test_csv_neutralises_formulas_by_default(tracker, tmp_path):
-    tracker.create("=HYPERLINK(\"http://x\")", order_id="@id")
+    tracker.create('=HYPERLINK("http://x")', order_id="@id")
     tracker.create("-10+20", order_id="+fine")
     rows = (tracker.to_csv(tmp_path / "a.csv")).read_text(encoding="utf-8").splitlines()[1:]
     for row in rows:
@@ -301,7 +346,7 @@ def test_session_without_key_runs_the_sandbox_and_says_so(capsys):
         assert "SANDBOX" in out and tracker.environment == "sandbox"
         assert ae.session() is tracker
         tracker.create("in the sandbox")
-        assert len(tracker.sandbox.orders) == 1
+        assert len(ae.current_context().sandbox.orders) == 1
     finally:
         ae.reset_session()
 
@@ -313,7 +358,7 @@ def test_session_with_a_key_never_falls_back_to_the_sandbox(monkeypatch, capsys)
         tracker = ae.session()
         out = capsys.readouterr().out
         assert "LIVE" in out and "api.autoenhance.ai" in out and "sk-live" not in out
-        assert tracker.environment == "live" and tracker.sandbox is None
+        assert tracker.environment == "live" and ae.current_context().sandbox is None
     finally:
         ae.reset_session()
 
@@ -323,11 +368,15 @@ def test_use_live_switches_the_same_tracker(sandbox):
     try:
         tracker = ae.session(quiet=True)
         tracker.create("sandbox order")
-        old = tracker.sandbox
+        own = ae.current_context().sandbox
         assert ae.use_live("k", base_url=sandbox.url) is tracker
-        assert len(tracker) == 0 and not old.running and tracker.sandbox is None
+        assert len(tracker) == 0 and tracker.environment_label.endswith(sandbox.url[7:])
         tracker.create("now elsewhere")
         assert [o["name"] for o in sandbox.orders] == ["now elsewhere"]
+        # and back: the built-in sandbox's table was kept aside, not emptied
+        assert ae.use_sandbox() is tracker
+        assert list(tracker.df["name"]) == ["sandbox order"] and own.running
+        assert tracker.client.base_url == own.url
     finally:
         ae.reset_session()
 
@@ -339,9 +388,12 @@ def test_connection_killed_midway_then_back_exactly_100(tmp_path):
     try:
         tracker = faulty_tracker(sb, max_retries=1)
         outcome = {}
-        worker = threading.Thread(target=lambda: outcome.setdefault(
-            "result", tracker.create_many([f"shoot {i}" for i in range(100)], workers=4,
-                                          progress=False)))
+        worker = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "result",
+                tracker.create_many([f"shoot {i}" for i in range(100)], workers=4, progress=False),
+            )
+        )
         worker.start()
         deadline = time.monotonic() + 30
         while len(sb.orders) < 30 and time.monotonic() < deadline:
@@ -349,8 +401,7 @@ def test_connection_killed_midway_then_back_exactly_100(tmp_path):
         sb.stop()  # the connection dies mid-batch
         worker.join()
         result = outcome["result"]
-        assert result.failed and all(isinstance(f.error, E.TransportError)
-                                     for f in result.failed)
+        assert result.failed and all(isinstance(f.error, E.TransportError) for f in result.failed)
         sb.start()  # the API is back, same port, same data
         again = tracker.create_many(result.retry_items(), progress=False)
         assert again.ok

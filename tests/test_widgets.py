@@ -36,8 +36,11 @@ def create(form, name, order_id=""):
 def test_form_has_the_fields_buttons_and_badge(form):
     assert form.name.description == "Order name"
     assert form.order_id.description == "Order ID (optional)"
-    labels = [form.create_button.description, form.refresh_button.description,
-              form.export_button.description]
+    labels = [
+        form.create_button.description,
+        form.refresh_button.description,
+        form.export_button.description,
+    ]
     assert labels == ["Create order", "Refresh statuses", "Export CSV"]
     assert "SANDBOX" in form.header.value and "127.0.0.1" in form.header.value
     assert "0</b> orders" in form.table.value
@@ -143,7 +146,7 @@ def test_export_failure_is_shown(form, tmp_path):
     form.filename.value = str(tmp_path / "missing" / "x.csv")
     form.export_button.click()
     form.wait()
-    assert "No such file or directory" in form.message.value
+    assert "No such folder" in form.message.value
 
 
 def test_table_shows_the_latest_rows_and_counts(form):
@@ -179,6 +182,7 @@ def test_auto_refresh_stops_by_itself_when_nothing_is_processing():
         form = OrderForm(tracker, auto_refresh_interval=0.1)
         oid = tracker.create("With a photo")["order_id"]
         from .test_tracker import _upload_photo
+
         _upload_photo(sb, oid)
         tracker.refresh()
         assert tracker.status_counts() == {"processing": 1}

@@ -1,0 +1,172 @@
+"""All presentation: the order table as HTML, status and environment badges, message
+lines, and the one-line texts the magic and the form both say. Shared by the tracker's
+``_repr_html_``, the magic and the widgets; no state and no HTTP here.
+
+Colours come from JupyterLab's CSS variables (with fallbacks for Notebook, Voila and
+static HTML), so light, dark and high-contrast themes all work.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .errors import one_line
+from .table import COLUMNS, orders
+
+if TYPE_CHECKING:
+    from .tracker import OrderTracker
+
+__all__ = [
+    "render_table",
+    "status_badge",
+    "environment_badge",
+    "message_html",
+    "status_line",
+    "created_line",
+    "HTML_ROWS",
+    "TABLE_CSS",
+]
+
+HTML_ROWS = 50
+
+# Status colours are saturated enough for white text on light and dark themes alike.
+STATUS_COLOURS = {
+    "waiting": "#4b5563",
+    "processing": "#1d4ed8",
+    "processed": "#15803d",
+    "error": "#b91c1c",
+    "deleted": "#6b7280",
+    "expired": "#6b7280",
+}
+ENV_COLOURS = {"sandbox": "#b45309", "live": "#15803d"}
+MESSAGE_COLOURS = {
+    "ok": "var(--jp-success-color1, #15803d)",
+    "error": "var(--jp-error-color1, #b91c1c)",
+    "info": "var(--jp-ui-font-color1, inherit)",
+}
+
+TABLE_CSS = (
+    "<style>"
+    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
+    ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
+    ".autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px;"
+    "color:var(--jp-ui-font-color1,inherit)}"
+    ".autoenhance-orders th,.autoenhance-orders td{border-bottom:1px solid "
+    "var(--jp-border-color2,#d1d5db);padding:2px 8px;text-align:left;white-space:nowrap;"
+    "max-width:320px;overflow:hidden;text-overflow:ellipsis}"
+    ".autoenhance-orders th{background:var(--jp-layout-color2,#eef0f3);"
+    "color:var(--jp-ui-font-color1,#111827);font-weight:600}"
+    ".autoenhance-badge{color:#fff;padding:1px 6px;border-radius:8px;white-space:nowrap}"
+    ".autoenhance-env{color:#fff;padding:1px 6px;border-radius:3px;font-weight:bold}"
+    ".autoenhance-table a,.ae-download a{color:var(--jp-content-link-color,#1d4ed8);"
+    "text-decoration:underline}"
+    "</style>"
+)
+
+
+def status_badge(status: Any) -> str:
+    text = str(status)
+    colour = STATUS_COLOURS.get(text, "#6d28d9")
+    return (
+        f'<span class="autoenhance-status autoenhance-badge" style="background:{colour}">'
+        f"{html.escape(one_line(text, 40))}</span>"
+    )
+
+
+def environment_badge(environment: str, *, dev_mode: bool = False) -> str:
+    label = environment.upper() + (" · dev mode" if dev_mode else "")
+    colour = ENV_COLOURS.get(environment, "#6d28d9")
+    return (
+        f'<span class="autoenhance-env ae-env" style="background:{colour}">'
+        f"{html.escape(label)}</span>"
+    )
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    colour = MESSAGE_COLOURS[kind]
+    return f'<span class="ae-msg-{kind}" style="color:{colour}">{html.escape(text)}</span>'
+
+
+def _cell(col: str, value: Any) -> str:
+    if col == "status":
+        return f"<td>{status_badge(value)}</td>"
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return "<td></td>"
+    if isinstance(value, pd.Timestamp):
+        return f"<td>{value.strftime('%Y-%m-%d %H:%M:%S')}</td>"
+    return f"<td>{html.escape(one_line(value, 120))}</td>"
+
+
+def render_table(
+    tracker: OrderTracker, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+) -> str:
+    """The table as HTML: environment, counts per status, the latest rows (pass
+    ``latest`` when you already have ``tracker.latest(max_rows)``). The rows sit in
+    their own sideways-scrolling box, so a narrow window never cuts a column off."""
+    counts = tracker.status_counts()
+    total = len(tracker)
+    parts = [
+        '<div class="autoenhance-table">' + TABLE_CSS,
+        f"<div>{environment_badge(tracker.environment)} "
+        f"{html.escape(tracker.client.host)} &middot; <b>{total}</b> "
+        f"{'order' if total == 1 else 'orders'}",
+    ]
+    for status, n in counts.items():
+        parts.append(f" &middot; {status_badge(status)} {n}")
+    parts.append("</div>")
+    if total:
+        frame = latest if latest is not None else tracker.latest(max_rows)
+        parts.append(
+            '<div class="autoenhance-scroll"><table class="autoenhance-orders"><thead><tr>'
+        )
+        parts.extend(f"<th>{c}</th>" for c in COLUMNS)
+        parts.append("</tr></thead><tbody>")
+        for rec in frame.itertuples(index=False):
+            parts.append(
+                "<tr>" + "".join(_cell(c, v) for c, v in zip(COLUMNS, rec, strict=False)) + "</tr>"
+            )
+        parts.append("</tbody></table></div>")
+        if total > max_rows:
+            parts.append(
+                f"<div><i>Showing the latest {max_rows} of {total} orders; "
+                f"<code>.df</code> has them all.</i></div>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# -- the sentences the magic and the form both say ------------------------------------------
+def status_line(tracker: OrderTracker) -> str:
+    """ "[SANDBOX 127.0.0.1:5000] 3 orders in the table (waiting 3)"."""
+    counts = ", ".join(f"{k} {v}" for k, v in tracker.status_counts().items())
+    return f"[{tracker.environment_label}] {orders(len(tracker))} in the table" + (
+        f" ({counts})" if counts else ""
+    )
+
+
+def created_line(order: dict[str, Any]) -> str:
+    """ "Created order 1f2e… 'Kitchen' (waiting)"."""
+    return (
+        f"Created order {one_line(order.get('order_id'), 64)} "
+        f"{one_line(order.get('name') or '')!r} ({order.get('status')})"
+    )
+
+
+def refreshed_line(counts: dict[str, int]) -> str:
+    return f"Refreshed {orders(counts['updated'])}" + (
+        f", {counts['deleted']} deleted on the server" if counts.get("deleted") else ""
+    )
+
+
+def compact_table(tracker: Any, rows: int = 20) -> str:
+    """The latest rows as text for a terminal: timestamps to the second, no index."""
+    frame = tracker.latest(rows)
+    for col in ("created_at", "last_updated_at"):
+        frame[col] = frame[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+    text = frame.to_string(index=False, max_colwidth=40)
+    if len(tracker) > rows:
+        text += f"\n(latest {rows} of {len(tracker)}; -o VAR stores them all)"
+    return text

@@ -1,0 +1,389 @@
+"""The session table's data: its columns and dtypes (one source for names and
+positions), the column store, DataFrame building, status derivation, and CSV
+read/write. No HTTP and no HTML here.
+
+Every change to the store is atomic with respect to ``KeyboardInterrupt``: the stop
+button pressed at any moment leaves the table whole (see ``interrupts_deferred``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._files import atomic_write
+from .errors import one_line
+
+__all__ = [
+    "COLUMNS",
+    "DTYPES",
+    "STRING_COLUMNS",
+    "IMAGE_COLUMNS",
+    "FORMULA_PREFIXES",
+    "FINISHED_STATUSES",
+    "derive_status",
+    "image_count",
+    "OrderStore",
+    "frame_of",
+    "write_csv",
+    "read_orders_csv",
+    "interrupts_deferred",
+    "orders",
+]
+
+COLUMNS = ["order_id", "name", "image_count", "status", "created_at", "last_updated_at", "source"]
+DTYPES = {
+    "order_id": "string",
+    "name": "string",
+    "image_count": "Int64",
+    "status": "string",
+    "created_at": "datetime64[ns, UTC]",
+    "last_updated_at": "datetime64[ns, UTC]",
+    "source": "string",
+}
+STRING_COLUMNS = ["order_id", "name", "status", "source"]
+TIME_COLUMNS = ["created_at", "last_updated_at"]
+IMAGE_COLUMNS = ["image_id", "order_id", "image_name", "status", "status_reason"]
+#: Cells a spreadsheet would run as a formula (OWASP CSV injection). A leading
+#: apostrophe is escaped too, so that unescaping is exact.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")
+#: Statuses after which nothing changes by itself: an order or image in one of these is
+#: done (watching it any longer is pointless).
+FINISHED_STATUSES = frozenset({"processed", "error", "deleted", "expired"})
+CSV_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+# Positions in a row (a list in COLUMNS order; timestamps as int nanoseconds).
+ID, NAME, COUNT, STATUS, CREATED, UPDATED, SOURCE = range(len(COLUMNS))
+
+log = logging.getLogger("autoenhance_nb")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_NS = pd.Timestamp.min.value
+_MAX_NS = pd.Timestamp.max.value
+
+
+def orders(n: int) -> str:
+    """ "1 order", "2 orders"."""
+    return f"{n} order" if n == 1 else f"{n} orders"
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C / the kernel's stop button (SIGINT) while the block runs, and
+    raise it right after. In other threads, where SIGINT never lands, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except (ValueError, OSError):  # not the main interpreter, or signals unavailable
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            raise KeyboardInterrupt
+
+
+# -- from API answers to rows ------------------------------------------------------------
+def derive_status(order: dict[str, Any]) -> str:
+    """The order's status; when the API sends null (it may, see API-NOTES section 4),
+    derive it: any image processing (or merging) -> processing; some image in error and
+    none processing -> error; images all processed -> processed; no images -> waiting.
+    Without an image list: is_processing -> processing, total_images 0 -> waiting, else
+    processed."""
+    status = order.get("status")
+    if isinstance(status, str) and status:
+        return status
+    images = order.get("images")
+    if order.get("is_merging"):
+        return "processing"
+    if isinstance(images, list) and images:
+        states = [i.get("status") for i in images if isinstance(i, dict)]
+        if any(s == "processing" for s in states):
+            return "processing"
+        if any(s == "error" for s in states):
+            return "error"
+        if states and all(s == "processed" for s in states):
+            return "processed"
+        if all(s in (None, "waiting") for s in states):
+            return "waiting"
+        return "processing" if order.get("is_processing") else "processed"
+    if order.get("is_processing"):
+        return "processing"
+    return "processed" if order.get("total_images") else "waiting"
+
+
+def image_count(order: dict[str, Any]) -> int | None:
+    total = order.get("total_images")
+    if isinstance(total, (int, float)) and not isinstance(total, bool) and total == total:
+        return int(total)
+    images = order.get("images")
+    return len(images) if isinstance(images, list) else None
+
+
+def timestamp_ns(value: Any, order_id: str = "", field: str = "") -> int | None:
+    """Nanoseconds since the epoch for an ISO 8601 string; None when missing or
+    unreadable. A time pandas cannot hold (before 1677 or after 2262) is kept as
+    missing with a warning naming the order, so one odd answer never breaks the table."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    delta = dt - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if not _MIN_NS < ns <= _MAX_NS:
+        warnings.warn(
+            f"Order {one_line(order_id)!r}: {field} {one_line(value)!r} is outside "
+            f"the range pandas can hold; kept as missing (NaT)",
+            stacklevel=2,
+        )
+        return None
+    return ns
+
+
+def row_of(order: dict[str, Any], source: str) -> list[Any] | None:
+    """The table row for an API order dict, or None when it has no string order_id."""
+    oid = order.get("order_id")
+    if not isinstance(oid, str):
+        return None
+    name = order.get("name")
+    return [
+        oid,
+        name if isinstance(name, str) else "",
+        image_count(order),
+        derive_status(order),
+        timestamp_ns(order.get("created_at"), oid, "created_at"),
+        timestamp_ns(order.get("last_updated_at"), oid, "last_updated_at"),
+        source,
+    ]
+
+
+# -- the column store -------------------------------------------------------------------
+class OrderStore:
+    """Column-wise storage (one list per column, an index by order_id, and a running
+    count per status), so that recording stays O(1), building the DataFrame needs no
+    transposition, and the latest rows and the counts cost the same at any size.
+    Not thread-safe on its own: the tracker's lock guards it. Callers that change it
+    from the main thread do so inside ``interrupts_deferred()``."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.cols: list[list[Any]] = [[] for _ in COLUMNS]
+        self.index: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, order_id: str) -> list[Any] | None:
+        i = self.index.get(order_id)
+        return None if i is None else [col[i] for col in self.cols]
+
+    def upsert(self, row: list[Any]) -> None:
+        """Add a row, or update the order's row; where it came from first, and its
+        creation time when the update lacks one, stay."""
+        i = self.index.get(row[ID])
+        if i is None:
+            for col, value in zip(self.cols, row, strict=False):
+                col.append(value)
+            self.index[row[ID]] = len(self.cols[ID]) - 1
+            self._count(row[STATUS], 1)
+            return
+        self._count(self.cols[STATUS][i], -1)
+        self._count(row[STATUS], 1)
+        for c, value in enumerate(row):
+            if c == SOURCE or (c == CREATED and value is None):
+                continue
+            self.cols[c][i] = value
+
+    def extend(self, columns: list[list[Any]]) -> None:
+        """Append many new rows at once (their order_ids must not be in the table)."""
+        start = len(self.cols[ID])
+        for col, values in zip(self.cols, columns, strict=False):
+            col.extend(values)
+        self.index.update(zip(columns[ID], range(start, start + len(columns[ID])), strict=False))
+        for status in columns[STATUS]:
+            self._count(status, 1)
+
+    def set_status(self, order_id: str, status: str) -> None:
+        i = self.index.get(order_id)
+        if i is not None:
+            self._count(self.cols[STATUS][i], -1)
+            self._count(status, 1)
+            self.cols[STATUS][i] = status
+
+    def _count(self, status: str, delta: int) -> None:
+        n = self.counts.get(status, 0) + delta
+        if n:
+            self.counts[status] = n
+        else:
+            self.counts.pop(status, None)
+
+    def reorder_tail(self, order_ids: list[str]) -> None:
+        """Put the last ``len(order_ids)`` rows in the given order, when they are
+        exactly those orders."""
+        n = len(order_ids)
+        start = len(self) - n
+        if n < 2 or set(self.cols[ID][start:]) != set(order_ids):
+            return
+        positions = [self.index[oid] for oid in order_ids]
+        new_cols = [[col[p] for p in positions] for col in self.cols]
+        for col, new in zip(self.cols, new_cols, strict=False):
+            col[start:] = new
+        for offset, oid in enumerate(order_ids):
+            self.index[oid] = start + offset
+
+    def columns(self, last: int | None = None) -> list[list[Any]]:
+        if last is None:
+            return [list(col) for col in self.cols]
+        return [col[-last:] if last > 0 else [] for col in self.cols]
+
+    def check(self) -> None:
+        """Raise AssertionError when the store's invariants do not hold (for tests)."""
+        n = len(self.cols[ID])
+        assert all(len(col) == n for col in self.cols), "columns of different lengths"
+        assert len(self.index) == n, "index and columns disagree"
+        assert all(self.cols[ID][i] == oid for oid, i in self.index.items()), "index wrong"
+        counts: dict[str, int] = {}
+        for status in self.cols[STATUS]:
+            counts[status] = counts.get(status, 0) + 1
+        assert counts == self.counts, "status counts wrong"
+
+
+def frame_of(columns: list[list[Any]]) -> pd.DataFrame:
+    """The DataFrame for the store's columns (timestamps as UTC datetimes)."""
+    data = {}
+    for name, values in zip(COLUMNS, columns, strict=False):
+        if name in TIME_COLUMNS:
+            ints = pd.array(values, dtype="Int64").to_numpy(
+                dtype="int64", na_value=np.iinfo("int64").min
+            )
+            data[name] = pd.Series(ints.view("datetime64[ns]")).dt.tz_localize("UTC")
+        else:
+            data[name] = pd.array(values, dtype=DTYPES[name])
+    return pd.DataFrame(data, columns=COLUMNS)
+
+
+# -- CSV ----------------------------------------------------------------------------------
+def write_csv(
+    frame: pd.DataFrame, path: str | os.PathLike[str], *, escape_formulas: bool = True
+) -> Path:
+    """Write an order table to ``path`` atomically (a temporary file in the same folder,
+    then a rename): UTF-8, ISO 8601 UTC timestamps, CRLF line ends, and cells that a
+    spreadsheet would run as formulas prefixed with ``'`` unless
+    ``escape_formulas=False``. Returns the absolute path. A failed write leaves any
+    previous file intact."""
+    target = Path(path).expanduser().resolve()
+    if str(path).endswith(("/", os.sep)) or target.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
+    frame = frame.copy(deep=False)
+    for col in STRING_COLUMNS:
+        s = frame[col]
+        if escape_formulas:
+            mask = s.str.startswith(FORMULA_PREFIXES).fillna(False)
+            if mask.any():
+                s = s.where(~mask, "'" + s)
+        frame[col] = s
+    errors = "strict"
+    bad = _lone_surrogate_rows(frame)
+    if bad:
+        warnings.warn(
+            f"{len(bad)} orders (e.g. {one_line(bad[0])!r}) have text with lone "
+            f"surrogates; written as-is (surrogatepass), which read_orders_csv "
+            f"reads back exactly",
+            stacklevel=3,
+        )
+        errors = "surrogatepass"
+    with atomic_write(target, "w", encoding="utf-8", errors=errors, newline="") as fh:
+        frame.to_csv(
+            fh,
+            index=False,
+            date_format=CSV_DATE_FORMAT,
+            lineterminator="\r\n",
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    return target
+
+
+def _lone_surrogate_rows(frame: pd.DataFrame) -> list[str]:
+    bad: list[str] = []
+    for col in STRING_COLUMNS:
+        s = frame[col]
+        mask = s.str.contains("[\ud800-\udfff]", regex=True).fillna(False)
+        if mask.any():
+            bad.extend(str(x) for x in frame.loc[mask, "order_id"])
+    return bad
+
+
+def read_orders_csv(path: str | os.PathLike[str], escape_formulas: bool = True) -> pd.DataFrame:
+    """Read a CSV written by ``OrderTracker.to_csv`` back into an equal DataFrame."""
+    frame = pd.read_csv(
+        path,
+        dtype={c: "string" for c in STRING_COLUMNS},
+        keep_default_na=False,
+        na_values={"image_count": [""], "created_at": [""], "last_updated_at": [""]},
+        encoding="utf-8",
+        encoding_errors="surrogatepass",
+    )
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{one_line(os.fspath(path))} is not an order table: missing columns {missing}"
+        )
+    frame = frame[COLUMNS]
+    if escape_formulas:
+        for col in STRING_COLUMNS:
+            s = frame[col]
+            mask = s.str.startswith("'") & (s.str.len() > 1)
+            if mask.any():
+                frame[col] = s.where(~mask, s.str.slice(1))
+    frame["image_count"] = frame["image_count"].astype("Int64")
+    for col in TIME_COLUMNS:
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype(DTYPES[col])
+    return frame.astype({c: DTYPES[c] for c in STRING_COLUMNS})
+
+
+def columns_of(frame: pd.DataFrame, source: str | None = None) -> list[list[Any]]:
+    """A table frame (as ``read_orders_csv`` returns) as store columns, column-wise."""
+    nat = np.iinfo("int64").min
+    cols: list[list[Any]] = []
+    for name in COLUMNS:
+        s = frame[name]
+        if name in TIME_COLUMNS:
+            ints = s.dt.tz_convert("UTC").array.asi8 if len(s) else np.array([], "int64")
+            cols.append([None if v == nat else v for v in ints.tolist()])
+        elif name == "image_count":
+            cols.append(s.astype("object").where(s.notna(), None).tolist())
+        elif name == "source" and source is not None:
+            cols.append([source] * len(s))
+        else:
+            cols.append(s.astype("object").where(s.notna(), "").tolist())
+    return cols
+
+
+def iter_rows(columns: list[list[Any]]) -> Iterable[list[Any]]:
+    return (list(row) for row in zip(*columns, strict=False))
