@@ -204,3 +204,13 @@ def test_a_kept_alive_connection_answers_without_a_delayed_ack_stall(sandbox):
             assert s.post(sandbox.url + "/v3/orders/", json={}, headers=KEY).status_code == 200
         elapsed = time.perf_counter() - start
     assert elapsed < 2.5, f"100 requests took {elapsed:.2f} s"
+
+
+def test_head_announces_the_get_length_without_a_body_and_keeps_the_connection(sandbox):
+    with requests.Session() as s:
+        get = s.get(sandbox.url + "/v3/orders/missing")
+        head = s.head(sandbox.url + "/v3/orders/missing")
+        assert head.status_code == 404 and head.content == b""
+        assert head.headers["Content-Length"] == str(len(get.content))
+        assert s.get(sandbox.url + "/_sandbox/health").status_code == 200
+    assert sandbox.connections_opened == 1

@@ -822,7 +822,7 @@ class SandboxApp:
         rendition = self._rendition(request, enhanced=True, preview_default=True)
         response = self._picture(id, rendition)
         dev_mode = request.headers.get("x-dev-mode", "").strip().lower() == "true"
-        if not rendition.preview and not dev_mode:
+        if not rendition.preview and not dev_mode and request.method == "GET":
             # the full-size enhanced image is bought (docs: preview=false uses a credit)
             self.account.mark_downloaded(id)
         return response

@@ -142,7 +142,10 @@ class Handler(WSGIRequestHandler):
             for key, value in out:
                 self.send_header(key, value)
             if code >= 200 and code not in (204, 304):
-                self.send_header("Content-Length", str(len(payload)))
+                length = str(len(payload))
+                if self.command == "HEAD":  # the length a GET would have had
+                    length = next((v for k, v in headers if k.lower() == "content-length"), length)
+                self.send_header("Content-Length", length)
             if self.close_connection:
                 self.send_header("Connection", "close")
             elif self.request_version == "HTTP/1.0":

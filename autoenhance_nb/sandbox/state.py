@@ -315,13 +315,6 @@ class Account:
             image = self._images.get(image_id)
             return self._image_out(image) if image else None
 
-    def image_record(self, image_id: str) -> Image | None:
-        with self._lock:
-            image = self._images.get(image_id)
-            if image is not None:
-                self._advance(image)
-            return image
-
     def snapshot(self, image_id: str) -> Snapshot | None:
         with self._lock:
             image = self._images.get(image_id)
