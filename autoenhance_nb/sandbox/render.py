@@ -139,7 +139,7 @@ def enhance(picture: PILImage, options: Mapping[str, Any]) -> PILImage:
     ``enhance`` tones the picture (contrast, brightness, saturation) in the colours of
     ``enhance_type``; ``sky_replacement`` blends a sky (coloured by ``cloud_type``)
     into the top third; ``upscale`` doubles the size."""
-    from PIL import Image, ImageEnhance, ImageOps
+    from PIL import Image, ImageEnhance
 
     out = picture.convert("RGB")
     if options.get("enhance", True) is not False:
@@ -147,7 +147,6 @@ def enhance(picture: PILImage, options: Mapping[str, Any]) -> PILImage:
         gains, saturation = _STYLES.get(
             style if isinstance(style, str) else "", _STYLES[_DEFAULT_STYLE]
         )
-        out = ImageOps.autocontrast(out, cutoff=1)
         out = ImageEnhance.Contrast(out).enhance(1.12)
         out = ImageEnhance.Brightness(out).enhance(1.05)
         out = ImageEnhance.Color(out).enhance(saturation)
