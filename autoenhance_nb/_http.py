@@ -50,6 +50,26 @@ MAX_JSON_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger("autoenhance_nb")
 
+
+class _RedactQueries(logging.Filter):
+    """urllib3 logs each request line with its query string at DEBUG; an upload URL's
+    query holds its pre-signed token, so query strings are cut from those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and "?" in a for a in record.args
+        ):
+            record.args = tuple(
+                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a
+                for a in record.args
+            )
+        return True
+
+
+_urllib3_log = logging.getLogger("urllib3.connectionpool")
+if not any(isinstance(f, _RedactQueries) for f in _urllib3_log.filters):
+    _urllib3_log.addFilter(_RedactQueries())
+
 _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "autoenhance_cancel", default=None
 )

@@ -40,7 +40,10 @@ DEFAULT_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 30.0
 #: Listing stops after this many pages unless told otherwise (a server handing out
 #: fresh page tokens forever must not hold a session).
-MAX_PAGES = 10_000
+MAX_PAGES = 2_000
+#: Consecutive pages shorter than asked for that still offer a next page: a real API
+#: fills every page but the last, so this many means the paging is broken.
+MAX_SHORT_PAGES = 20
 #: The API version whose response shapes this client is written for (the one the
 #: official SDK 1.1.0 pins). Without it the account's pinned version answers, and older
 #: versions shape images differently (API-NOTES section 1).
@@ -256,6 +259,7 @@ class AutoenhanceClient(ImageEndpoints):
         offset: str | None = None
         seen: set[str] = set()
         given = 0
+        short = 0
         for _ in range(max_pages):
             params: dict[str, Any] = {"per_page": per_page}
             if offset is not None:
@@ -263,7 +267,9 @@ class AutoenhanceClient(ImageEndpoints):
             page = self._http.call("GET", "/v3/orders/", what, params=params)
             if not isinstance(page, dict) or not isinstance(page.get("orders", []), list):
                 raise unexpected_shape(what, page, "a page of orders")
-            for order in page.get("orders") or []:
+            batch = page.get("orders") or []
+            short = short + 1 if len(batch) < per_page else 0
+            for order in batch:
                 if not isinstance(order, dict) or not isinstance(order.get("order_id"), str):
                     raise unexpected_shape(what, order, "an order")
                 yield order
@@ -278,6 +284,11 @@ class AutoenhanceClient(ImageEndpoints):
             if offset in seen:  # a server handing back a token twice would loop forever
                 raise E.ServerError(f"{what} failed: the API repeated a page token")
             seen.add(offset)
+            if short >= MAX_SHORT_PAGES:
+                raise E.ServerError(
+                    f"{what} stopped: the API kept offering more pages with fewer orders "
+                    f"than asked ({short} pages in a row)"
+                )
         raise E.ServerError(
             f"{what} stopped after {max_pages} pages: the API kept "
             f"offering more (pass limit= or max_pages=)"

@@ -24,6 +24,7 @@ from traitlets import Bool, Float, Int, Unicode, observe
 
 from . import errors as E
 from .cells import (
+    DERIVED_PREFIX,
     MagicError,
     already_made,
     check_export_path,
@@ -340,6 +341,7 @@ class AutoenhanceMagics(Magics):
             adopt_existing=True,
         )
         line_of = [n for n, _ in fresh]
+        self._adopt_own_renamed(tracker, result)
         failures = sorted(
             [(n, p) for n, p in problems] + [(line_of[f.index], f.message) for f in result.failed]
         )
@@ -362,6 +364,22 @@ class AutoenhanceMagics(Magics):
                 f"{len(failures)} of {total} lines failed{reason}; fix them "
                 f"and run the cell again: created orders are not duplicated"
             )
+
+    @staticmethod
+    def _adopt_own_renamed(tracker: Any, result: Any) -> None:
+        """A line's derived id taken on the server is this line's own order (made by an
+        earlier run, renamed since): track it instead of failing."""
+        kept = []
+        for failure in result.failed:
+            oid = failure.item.get("order_id") or ""
+            if isinstance(failure.error, E.ConflictError) and oid.startswith(DERIVED_PREFIX):
+                try:
+                    result.done.append(tracker.track(oid, source="magic"))
+                    continue
+                except E.AutoenhanceError:
+                    pass
+            kept.append(failure)
+        result.failed = kept
 
     # -- %autoenhance_login ------------------------------------------------------------------
     @magic_arguments()

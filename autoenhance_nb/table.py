@@ -308,17 +308,16 @@ def write_csv(
             if mask.any():
                 s = s.where(~mask, "'" + s)
         frame[col] = s
-    errors = "strict"
     bad = _lone_surrogate_rows(frame)
     if bad:
         warnings.warn(
-            f"{len(bad)} orders (e.g. {one_line(bad[0])!r}) have text with lone "
-            f"surrogates; written as-is (surrogatepass), which read_orders_csv "
-            f"reads back exactly",
+            f"{len(bad)} orders (e.g. {one_line(bad[0])!r}) have text with lone surrogates "
+            f"(not valid Unicode); written escaped as \\uXXXX, which read_orders_csv undoes",
             stacklevel=3,
         )
-        errors = "surrogatepass"
-    with atomic_write(target, "w", encoding="utf-8", errors=errors, newline="") as fh:
+        for col in STRING_COLUMNS:
+            frame[col] = frame[col].str.replace(_SURROGATE, _escape_surrogate, regex=True)
+    with atomic_write(target, "w", encoding="utf-8", newline="") as fh:
         frame.to_csv(
             fh,
             index=False,
@@ -329,11 +328,23 @@ def write_csv(
     return target
 
 
+_SURROGATE = "[\ud800-\udfff]"
+_ESCAPED_SURROGATE = r"\\u(d[89a-f][0-9a-f]{2})"
+
+
+def _escape_surrogate(match: Any) -> str:
+    return f"\\u{ord(match.group(0)):04x}"
+
+
+def _unescape_surrogate(match: Any) -> str:
+    return chr(int(match.group(1), 16))
+
+
 def _lone_surrogate_rows(frame: pd.DataFrame) -> list[str]:
     bad: list[str] = []
     for col in STRING_COLUMNS:
         s = frame[col]
-        mask = s.str.contains("[\ud800-\udfff]", regex=True).fillna(False)
+        mask = s.str.contains(_SURROGATE, regex=True).fillna(False)
         if mask.any():
             bad.extend(str(x) for x in frame.loc[mask, "order_id"])
     return bad
@@ -347,7 +358,6 @@ def read_orders_csv(path: str | os.PathLike[str], escape_formulas: bool = True) 
         keep_default_na=False,
         na_values={"image_count": [""], "created_at": [""], "last_updated_at": [""]},
         encoding="utf-8",
-        encoding_errors="surrogatepass",
     )
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
@@ -361,6 +371,12 @@ def read_orders_csv(path: str | os.PathLike[str], escape_formulas: bool = True) 
             mask = s.str.startswith("'") & (s.str.len() > 1)
             if mask.any():
                 frame[col] = s.where(~mask, s.str.slice(1))
+    for col in STRING_COLUMNS:  # lone surrogates were written escaped (see write_csv)
+        s = frame[col]
+        if s.str.contains(_ESCAPED_SURROGATE, regex=True, case=False).fillna(False).any():
+            frame[col] = s.str.replace(
+                _ESCAPED_SURROGATE, _unescape_surrogate, regex=True, case=False
+            )
     frame["image_count"] = frame["image_count"].astype("Int64")
     for col in TIME_COLUMNS:
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype(DTYPES[col])

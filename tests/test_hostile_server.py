@@ -25,6 +25,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb import (
     AutoenhanceClient,
     AutoenhanceError,
@@ -475,7 +476,7 @@ def shell_at(srv, monkeypatch):
     ip = InteractiveShell.instance(config=config)
     ip.run_line_magic("colors", "nocolor")
     ip.extension_manager.load_extension("autoenhance_nb")
-    magics = ip._autoenhance_magics
+    magics = magics_of(ip)
     saved = {k: getattr(magics, k) for k in ("short_errors", "timeout", "max_retries", "progress")}
     magics.progress = False
     magics.max_retries = 0

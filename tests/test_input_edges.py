@@ -16,6 +16,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb import AutoenhanceError
 from autoenhance_nb.sandbox import Sandbox
 
@@ -36,7 +37,7 @@ def ip(shell, sandbox, monkeypatch):
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
     ae.reset_session()
     shell.extension_manager.load_extension("autoenhance_nb")
-    magics = shell._autoenhance_magics
+    magics = magics_of(shell)
     saved = {
         k: getattr(magics, k)
         for k in ("short_errors", "workers", "timeout", "max_retries", "progress")

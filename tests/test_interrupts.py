@@ -25,6 +25,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb.sandbox import Sandbox
 
@@ -240,7 +241,7 @@ def shell_on(monkeypatch):
         ip = InteractiveShell.instance(config=config)
         ip.run_line_magic("colors", "nocolor")
         ip.extension_manager.load_extension("autoenhance_nb")
-        magics = ip._autoenhance_magics
+        magics = magics_of(ip)
         saved = {k: getattr(magics, k) for k in ("progress", "max_retries", "workers")}
         magics.progress, magics.max_retries, magics.workers = False, 0, 3
         yield ip, sb

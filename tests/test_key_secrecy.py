@@ -17,6 +17,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb.sandbox import Sandbox
 
@@ -40,7 +41,7 @@ def shell():
 def verbose(shell):
     """The shell with %xmode Verbose and short_errors=False; restored afterwards."""
     shell.extension_manager.load_extension("autoenhance_nb")
-    magics = shell._autoenhance_magics
+    magics = magics_of(shell)
     saved = {k: getattr(magics, k) for k in ("short_errors", "max_retries", "progress")}
     with capture_output():
         shell.run_line_magic("xmode", "Verbose")
