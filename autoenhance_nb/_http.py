@@ -60,8 +60,7 @@ class _RedactQueries(logging.Filter):
             isinstance(a, str) and "?" in a for a in record.args
         ):
             record.args = tuple(
-                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a
-                for a in record.args
+                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a for a in record.args
             )
         return True
 

@@ -25,13 +25,13 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magics import magics_of
 from autoenhance_nb import (
     AutoenhanceClient,
     AutoenhanceError,
     OrderTracker,
     read_orders_csv,
 )
+from autoenhance_nb.magics import magics_of
 
 from .hostile import (
     BlackHole,

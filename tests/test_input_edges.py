@@ -16,8 +16,8 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magics import magics_of
 from autoenhance_nb import AutoenhanceError
+from autoenhance_nb.magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
 
