@@ -65,4 +65,3 @@ def test_a_short_retry_after_is_waited_out_for_every_method(call):
         run(client_for(srv.url))
         assert time.monotonic() - started >= 0.3, "did not wait for Retry-After"
         assert len([r for r in srv.requests if r.method == method]) == 2
-
