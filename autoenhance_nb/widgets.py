@@ -43,6 +43,15 @@ __all__ = ["OrderForm"]
 DOWNLOAD_LINK_MAX_BYTES = 10 * 1024 * 1024
 
 #: What the form says when the "CSV file" field names anything but a plain file name.
+#: The form's own layout rules: the table's HTML widget may shrink below the table's
+#: width (its box then scrolls sideways), so a narrow window never cuts the table off.
+FORM_CSS = (
+    "<style>"
+    ".ae-form .ae-table{max-width:100%;min-width:0}"
+    ".ae-form .ae-table>.widget-html-content{min-width:0;max-width:100%;flex:1 1 auto}"
+    "</style>"
+)
+
 BAD_CSV_NAME = (
     "Give the CSV file a plain name such as orders.csv: no folders, '/', '\\', '..' or "
     "'~', and not starting with '.'"
@@ -288,7 +297,7 @@ class OrderForm(w.VBox):
             self._shown_client = self.tracker.client
         env = self.tracker.environment
         note = " &middot; built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
-        self.header.value = (
+        self.header.value = FORM_CSS + (
             f"<div><b>Autoenhance orders</b> {environment_badge(env)} "
             f"{html.escape(self.tracker.client.host)}{note}</div>"
         )
@@ -458,7 +467,10 @@ class OrderForm(w.VBox):
                 "ok",
             )
 
-        return self._run(self.live_button, "Checking key…", job)
+        if not self._run(self.live_button, "Checking key…", job):
+            self._held_key = key  # busy: keep it for the next click
+            return False
+        return True
 
     def go_sandbox(self) -> bool:
         """Go back to the sandbox and its table (what "Back to sandbox" does)."""

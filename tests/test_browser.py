@@ -1,6 +1,8 @@
 """The quickstart in real JupyterLab, driven by headless Chromium through Playwright:
 run all cells, fill in the form, click Create, see the orders in the table, switch on
-auto-refresh, export and download the CSV. In CI a missing browser is a failure."""
+auto-refresh, export and download the CSV, leave a key in the key field (it never
+reaches the saved widget state), shrink the window to 700 px (no button label cut),
+and read the table's header in the dark theme. In CI a missing browser is a failure."""
 
 from __future__ import annotations
 
@@ -27,6 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("AUTOENHANCE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ROOT / "docs" / "images" / "form.png"
+SENTINEL = "sk-SENTINEL-browser-91d4"
+BASE_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    # saved notebooks carry the widget state, as a user who turned it on would have
+    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,22 +75,25 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    yield from _lab(tmp_path_factory, BASE_OVERRIDES)
+
+
+@pytest.fixture(scope="module")
+def dark_lab(tmp_path_factory):
+    """A second JupyterLab whose settings overrides pick the dark theme (the server reads
+    overrides.json once, at start)."""
+    dark = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+    yield from _lab(tmp_path_factory, {**BASE_OVERRIDES, **dark})
+
+
+def _lab(tmp_path_factory, overrides):
     _need_browser()
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     shutil.copytree(ROOT / "notebooks", root)
     settings = base / "settings"
     settings.mkdir()
-    (settings / "overrides.json").write_text(
-        json.dumps(
-            {
-                "@jupyterlab/apputils-extension:notification": {
-                    "fetchNews": "false",
-                    "checkForUpdates": False,
-                }
-            }
-        )
-    )
+    (settings / "overrides.json").write_text(json.dumps(overrides))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
     for name in (
         "JUPYTER_CONFIG_DIR",
@@ -217,10 +231,131 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         if os.environ.get("AUTOENHANCE_UPDATE_SCREENSHOTS") == "1":
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(ARTIFACTS / "form.png", SCREENSHOT)
+
+        # a key typed and left (tab away, no click) goes to the kernel and leaves the page
+        key_field = form.locator(".ae-api-key input")
+        key_field.fill(SENTINEL)
+        key_field.press("Tab")
+        expect(form.locator(".ae-message")).to_contain_text("kept in memory")
+        expect(key_field).to_have_value("")
+        saved = lab["root"] / "quickstart.ipynb"
+        before = saved.stat().st_mtime_ns
+        page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 30
+        while saved.stat().st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        notebook = json.loads(saved.read_text(encoding="utf-8"))
+        widget_state = json.dumps(notebook["metadata"]["widgets"])
+        assert "ae-api-key" in widget_state, "the widget state was not saved"
+        assert SENTINEL not in saved.read_text(encoding="utf-8")
+
+        # a narrow window: rows wrap, no button label is cut, the table scrolls sideways
+        page.set_viewport_size({"width": 700, "height": 1000})
+        form.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        cut = form.locator("button").evaluate_all(
+            "bs => bs.filter(b => b.offsetParent && b.scrollWidth > b.clientWidth)"
+            ".map(b => b.textContent.trim())"
+        )
+        assert cut == [], f"button labels cut at 700 px: {cut}"
+        sizes = form.locator(".autoenhance-scroll").evaluate(
+            "e => [e.scrollWidth, e.clientWidth, getComputedStyle(e).overflowX,"
+            " e.getBoundingClientRect().right, e.closest('.jp-OutputArea').getBoundingClientRect().right]"
+        )
+        scroll_width, client_width, overflow, right, area_right = sizes
+        assert overflow == "auto" and (scroll_width > client_width or scroll_width <= client_width)
+        assert right <= area_right + 1, f"the table sticks out of the output area: {sizes}"
+        form.screenshot(path=str(ARTIFACTS / "form-700px.png"))
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
         shutil.copy(lab["log"], ARTIFACTS / "lab.log")
+        raise
+    finally:
+        page.close()
+
+
+def _rgba(text: str) -> tuple[float, float, float, float]:
+    parts = [float(x) for x in re.findall(r"[\d.]+", text)]
+    return parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else 1.0
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio; a translucent foreground is blended over the background."""
+    *bg, _ = _rgba(background)
+    *fg, alpha = _rgba(foreground)
+    fg = [alpha * f + (1 - alpha) * b for f, b in zip(fg, bg, strict=True)]
+
+    def luminance(rgb: list[float]) -> float:
+        def lin(c: float) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = (lin(c) for c in rgb)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
+    from playwright.sync_api import expect
+
+    lab = dark_lab
+    (lab["root"] / "dark.ipynb").write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "metadata": {},
+                        "outputs": [],
+                        "source": "import autoenhance_nb as ae\n"
+                        "t = ae.session(quiet=True)\n"
+                        "t.create('Dark theme order')\n"
+                        "t",
+                    }
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "name": "python3",
+                        "display_name": "Python 3",
+                        "language": "python",
+                    }
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    try:
+        page.goto(f"{lab['url']}/lab/tree/dark.ipynb?token={lab['token']}")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$")
+        )
+        page.locator(".jp-Cell").first.click()
+        page.keyboard.press("Shift+Enter")
+        header = page.locator(".autoenhance-orders th").first
+        expect(header).to_be_visible()
+        colour, background = header.evaluate(
+            """th => {
+                let e = th, bg = 'rgba(0, 0, 0, 0)';
+                while (e) {
+                    bg = getComputedStyle(e).backgroundColor;
+                    if (bg !== 'transparent' && !/rgba\\(.*, 0\\)$/.test(bg)) break;
+                    e = e.parentElement;
+                }
+                return [getComputedStyle(th).color, bg];
+            }"""
+        )
+        ratio = _contrast(colour, background)
+        assert ratio >= 4.5, f"header {colour} on {background}: contrast {ratio:.2f}"
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-dark.png"), full_page=True)
         raise
     finally:
         page.close()
