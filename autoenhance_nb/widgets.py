@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .client import AutoenhanceClient
 from .display import created_line, environment_badge, message_html, refreshed_line, render_table
 from .errors import one_line
 from .exports import BAD_NAME, ExportFolder, download_link, plain_name
