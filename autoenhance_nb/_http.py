@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors as E
 from .keys import ApiKey, check_key, hide_key
+from .ratelimit import RateLimiter
 
 __all__ = [
     "ApiKey",
@@ -154,7 +155,7 @@ class Transport:
         self.max_retry_after = max_retry_after
         self.api_version = api_version
         self.max_json_bytes = max_json_bytes
-        self.pace: Callable[[], None] | None = None  # a rate limiter's acquire, if any
+        self.limiter: RateLimiter | None = None  # paces every attempt, if set
         self.session = _Session()
         # Proxy and CA settings are read from the environment once, here, not on every
         # request (requests' trust_env re-reads them per request: a measurable cost).
@@ -277,6 +278,13 @@ class Transport:
                 lost_answer = lost_answer or exc.connected
             else:
                 status = resp.status_code
+                if self.limiter is not None:
+                    if status == 429:
+                        self.limiter.on_limited(
+                            E.parse_retry_after(resp.headers.get("Retry-After"))
+                        )
+                    else:
+                        self.limiter.on_answer()
                 if status < 400:
                     return resp
                 if status == 404 and gone_is_done and lost_answer:
@@ -324,8 +332,8 @@ class Transport:
         with_key: bool,
         stream: bool,
     ) -> requests.Response:
-        if self.pace is not None:
-            self.pace()
+        if self.limiter is not None:
+            self.limiter.acquire(_sleep)
         kwargs: dict[str, Any] = {
             "headers": headers,
             "params": params,

@@ -21,6 +21,7 @@ from .errors import one_line, unexpected_shape
 from .ids import order_id_problem, validate_order_id
 from .images_api import ImageEndpoints
 from .photos import ImageSource, image_format
+from .ratelimit import DOCUMENTED_RATE, RateLimiter
 
 __all__ = [
     "AutoenhanceClient",
@@ -97,6 +98,10 @@ class AutoenhanceClient(ImageEndpoints):
     api_version: sent as ``x-api-version`` on API calls (None: the account's default).
     proxies: e.g. ``{"https": "http://proxy:3128"}``; default: read once from the
         environment (HTTPS_PROXY, NO_PROXY, ...) when the client is built.
+    rate_limit: requests a second for all of this client's calls together (a token
+        bucket that also slows down on 429s); default: the API's documented 300/s for
+        the live API, none for a sandbox; ``0`` turns it off.
+    dev_mode: send ``x-dev-mode: true``: the API's free, watermarked test processing.
     """
 
     def __init__(
@@ -112,6 +117,8 @@ class AutoenhanceClient(ImageEndpoints):
         api_version: str | None = API_VERSION,
         max_retry_after: float = MAX_RETRY_AFTER,
         proxies: Mapping[str, str] | None = None,
+        rate_limit: float | None = None,
+        dev_mode: bool = False,
     ):
         # The key is wrapped first, rebinding the argument, so that no frame shown by
         # a verbose traceback (a bad URL below, a failed request later) holds it plainly.
@@ -134,6 +141,10 @@ class AutoenhanceClient(ImageEndpoints):
             user_agent=USER_AGENT,
             proxies=proxies,
         )
+        if rate_limit is None:
+            rate_limit = DOCUMENTED_RATE if self.environment == "live" else 0
+        self.rate_limit = rate_limit
+        self.dev_mode = dev_mode
 
     # -- settings that take effect at once (``%config AutoenhanceMagics...``) -------------
     @property
@@ -173,12 +184,35 @@ class AutoenhanceClient(ImageEndpoints):
         self._http.pool_maxsize = value
 
     @property
+    def rate_limit(self) -> float:
+        """Requests a second this client allows itself (0: no limit)."""
+        limiter = self._http.limiter
+        return limiter.max_rate if limiter is not None else 0.0
+
+    @rate_limit.setter
+    def rate_limit(self, value: float) -> None:
+        self._http.limiter = RateLimiter(value) if value else None
+
+    @property
+    def dev_mode(self) -> bool:
+        """Whether calls ask for the API's free, watermarked test processing."""
+        return self._http.session.headers.get("x-dev-mode") == "true"
+
+    @dev_mode.setter
+    def dev_mode(self, value: bool) -> None:
+        if value:
+            self._http.session.headers["x-dev-mode"] = "true"
+        else:
+            self._http.session.headers.pop("x-dev-mode", None)
+
+    @property
     def has_key(self) -> bool:
         return self._http.auth is not None
 
     def __repr__(self) -> str:
         key = "key set" if self.has_key else "no key"
-        return f"<AutoenhanceClient {self.environment} {self.base_url} ({key})>"
+        dev = ", dev mode" if self.dev_mode else ""
+        return f"<AutoenhanceClient {self.environment} {self.base_url} ({key}{dev})>"
 
     def close(self) -> None:
         self._http.close()

@@ -110,7 +110,7 @@ def render_table(
     total = len(tracker)
     parts = [
         '<div class="autoenhance-table">' + TABLE_CSS,
-        f"<div>{environment_badge(tracker.environment)} "
+        f"<div>{environment_badge(tracker.environment, dev_mode=tracker.client.dev_mode)} "
         f"{html.escape(tracker.client.host)} &middot; <b>{total}</b> "
         f"{'order' if total == 1 else 'orders'}",
     ]

@@ -75,8 +75,10 @@ class OrderTracker(OrderOperations, PhotoOperations):
 
     @property
     def environment_label(self) -> str:
-        """ "SANDBOX 127.0.0.1:8765" or "LIVE api.autoenhance.ai"."""
-        return f"{self.environment.upper()} {self.client.host}"
+        """``SANDBOX 127.0.0.1:8765`` or ``LIVE api.autoenhance.ai`` (`` · dev mode`` added
+        when the client asks for the API's free test processing)."""
+        dev = " · dev mode" if self.client.dev_mode else ""
+        return f"{self.environment.upper()} {self.client.host}{dev}"
 
     def use_client(self, client: AutoenhanceClient, state: TableState | None = None) -> TableState:
         """Talk to another API (e.g. live instead of the sandbox). The table shows

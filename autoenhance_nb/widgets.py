@@ -244,7 +244,8 @@ class OrderForm(w.VBox):
         env = self.tracker.environment
         note = " &middot; built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
         self.header.value = FORM_CSS + (
-            f"<div><b>Autoenhance orders</b> {environment_badge(env)} "
+            f"<div><b>Autoenhance orders</b> "
+            f"{environment_badge(env, dev_mode=self.tracker.client.dev_mode)} "
             f"{html.escape(self.tracker.client.host)}{note}</div>"
         )
         self.live_box.show()
