@@ -156,7 +156,7 @@ def fan_out(
                         on_progress(finished[0], total, None)
                 if progress is not None and failures:
                     progress.set_postfix(failed=len(failures), refresh=False)
-                if not cancel.is_set() and _unreachable(outcomes, lock):
+                if not cancel.is_set() and _unreachable(outcomes):
                     result.stopped = (
                         f"the API is unreachable: {UNREACHABLE_AFTER} of "
                         f"{UNREACHABLE_AFTER} first requests got no answer; "
@@ -193,7 +193,8 @@ def _no_answer(exc: BaseException) -> bool:
     return isinstance(exc, E.TransportError) and not isinstance(exc, Cancelled)
 
 
-def _unreachable(outcomes: list[bool], lock: threading.Lock) -> bool:
-    with lock:
-        first = outcomes[:UNREACHABLE_AFTER]
+def _unreachable(outcomes: list[bool]) -> bool:
+    # no lock: the main thread never takes the workers' lock, so that the stop button
+    # landing here can never leave it held (a slice of a list is atomic under the GIL)
+    first = outcomes[:UNREACHABLE_AFTER]
     return len(first) == UNREACHABLE_AFTER and not any(first)

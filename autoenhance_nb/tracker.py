@@ -84,7 +84,7 @@ class OrderTracker(OrderOperations, PhotoOperations):
         """Talk to another API (e.g. live instead of the sandbox). The table shows
         ``state`` (by default: empty, as the old orders belong to the old API); returns
         the old table's state so that it can be brought back."""
-        with self._lock, T.interrupts_deferred():
+        with T.interrupts_deferred(), self._lock:
             old = self._state
             self.client = client
             self._state = state if state is not None else TableState()
@@ -127,7 +127,7 @@ class OrderTracker(OrderOperations, PhotoOperations):
             row = T.row_of(order, source) if isinstance(order, dict) else None
             if row is not None:
                 rows.append((row, order.get("images")))
-        with self._lock, T.interrupts_deferred():
+        with T.interrupts_deferred(), self._lock:
             store = self._state.store
             for row, images in rows:
                 store.upsert(row)
@@ -214,7 +214,7 @@ class OrderTracker(OrderOperations, PhotoOperations):
         escaping) so that tracking can resume; returns the table."""
         frame = T.read_orders_csv(path, escape_formulas=escape_formulas)
         columns = T.columns_of(frame, source)
-        with self._lock, T.interrupts_deferred():
+        with T.interrupts_deferred(), self._lock:
             store = self._state.store
             new = [i for i, oid in enumerate(columns[T.ID]) if oid not in store.index]
             if len(new) == len(columns[T.ID]) and len(set(columns[T.ID])) == len(new):

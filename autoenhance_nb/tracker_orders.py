@@ -149,7 +149,7 @@ class OrderOperations:
             entry = prepared[failure.index]
             failure.index = entry["_index"]
         result.failed = sorted(result.failed + early, key=lambda f: f.index)
-        with self._lock, T.interrupts_deferred():
+        with T.interrupts_deferred(), self._lock:
             # rows were recorded as answers came in; put the new ones in input order
             self._state.store.reorder_tail([o.get("order_id") for o in result.done])
         return result
@@ -218,7 +218,7 @@ class OrderOperations:
         finally:
             if bar is not None:
                 bar.close()
-            with self._lock, T.interrupts_deferred():
+            with T.interrupts_deferred(), self._lock:
                 for oid in gone:
                     self._state.store.set_status(oid, "deleted")
             self._changed()

@@ -195,10 +195,6 @@ def _kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="open (issue 13): the per-line SIGINT sweep does not finish yet; the kernel-level interrupt tests above pass",
-)
 @pytest.mark.timeout(300)
 def test_an_interrupt_at_any_step_of_create_many_leaves_a_consistent_table():
     with Sandbox(processing_seconds=0) as sb:
@@ -257,10 +253,6 @@ def shell_on(monkeypatch):
         ae.reset_session()
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="open (issue 13): the per-line SIGINT sweep does not finish yet; the kernel-level interrupt tests above pass",
-)
 @pytest.mark.timeout(300)
 def test_an_interrupt_at_any_step_of_a_cell_leaves_a_consistent_table(shell_on):
     ip, sb = shell_on
