@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from . import errors as E
 from ._http import ApiKey, Transport, hide_key
+from .brackets_api import BracketEndpoints
 from .errors import one_line, unexpected_shape
 from .ids import order_id_problem, validate_order_id
 from .images_api import ImageEndpoints
@@ -82,7 +83,7 @@ def check_base_url(url: Any) -> str:
     return url.rstrip("/")
 
 
-class AutoenhanceClient(ImageEndpoints):
+class AutoenhanceClient(ImageEndpoints, BracketEndpoints):
     """Talks to the Autoenhance v3 API (or the sandbox).
 
         client = AutoenhanceClient()               # key and URL from the environment
