@@ -21,6 +21,7 @@ from .batch import BatchResult, Failure
 from .client import AutoenhanceClient
 from .display import HTML_ROWS, render_table
 from .table import COLUMNS, FORMULA_PREFIXES, IMAGE_COLUMNS, derive_status, orders
+from .tracker_brackets import BracketOperations
 from .tracker_orders import OrderOperations
 from .tracker_photos import PhotoOperations
 
@@ -51,7 +52,7 @@ class TableState:
     lost: dict[str | None, str] = field(default_factory=dict)  # name -> id of a lost create
 
 
-class OrderTracker(OrderOperations, PhotoOperations):
+class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
     """One table of orders for a session.
 
     tracker = OrderTracker()                 # or autoenhance_nb.session()

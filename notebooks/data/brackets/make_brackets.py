@@ -48,7 +48,8 @@ def bracket(scene: int, ev: float, size: tuple[int, int] = (96, 64)) -> Image.Im
     x = 8 + (scene * 23) % (w - 40)
     draw.rectangle((x, 8, x + 28, 30), fill=(tone(200), tone(220), tone(250)))  # window
     draw.rectangle((4, h - 18, w - 4, h - 4), fill=(tone(90), tone(50), tone(30)))  # floor
-    draw.ellipse((w - 30 - scene * 3, 20, w - 8 - scene * 3, 42), fill=(tone(30), tone(90), tone(40)))
+    plant = (w - 30 - scene * 3, 20, w - 8 - scene * 3, 42)
+    draw.ellipse(plant, fill=(tone(30), tone(90), tone(40)))
     return picture
 
 
