@@ -12,6 +12,7 @@ from urllib.parse import quote
 from . import errors as E
 from .errors import one_line, unexpected_shape
 from .ids import validate_image_id, validate_order_id
+from .options import check_download_query, check_options, check_report
 from .photos import ImageSource, image_link, stream_to_file
 
 if TYPE_CHECKING:
@@ -40,12 +41,14 @@ class ImageEndpoints:
     ) -> dict[str, Any]:
         """Register an image in an order; returns the API's answer with ``upload_url``.
         ``options`` are the enhancement settings of the API's ``ImageIn`` (enhance_type,
-        sky_replacement, ...), passed through and validated by the server.
+        sky_replacement, ...; see ``autoenhance_nb.options.OPTIONS``), checked against
+        the spec before any request (unknown names pass with a warning).
 
         Registration is retried after a 429, 5xx or lost connection; if a retry succeeds,
         registrations that the lost attempts may have left (same name, never uploaded)
         are deleted, so the order does not count phantom images."""
         validate_order_id(order_id)
+        options = check_options(options)
         if not isinstance(image_name, str) or not image_name.strip():
             raise E.ValidationError(
                 "Invalid image_name: must be a non-empty string",
@@ -101,6 +104,7 @@ class ImageEndpoints:
 
         Refused before any request, with a clear message: a missing path, a folder, an
         empty file, and content that is not an image (decided by its first bytes)."""
+        options = check_options(options)
         photo = ImageSource(source, image_name)
         image = self.create_image(order_id, photo.name, **options)
         url = image.get("upload_url")
@@ -147,22 +151,67 @@ class ImageEndpoints:
         self._need_key(what)
         self._http.call("DELETE", self._image_path(image_id), what, gone_is_done=True)
 
+    def reprocess_image(self, image_id: str, **options: Any) -> dict[str, Any]:
+        """Enhance an uploaded image again (``POST /v3/images/{id}/process``) with
+        ``options`` (``ImageInUpdate``: omitted ones keep their values), checked before
+        any request. Returns the image, back to ``processing``."""
+        what = f"Reprocessing image {one_line(validate_image_id(image_id))!r}"
+        options = check_options(options)
+        self._need_key(what)
+        image = self._http.call("POST", self._image_path(image_id) + "/process", what, json=options)
+        if not isinstance(image, dict):
+            raise unexpected_shape(what, image, "an image")
+        return image
+
+    def report_image(
+        self,
+        image_id: str,
+        categories: str | list[str],
+        comment: str | None = None,
+        score: int | None = None,
+    ) -> dict[str, Any]:
+        """Report a problem with an enhanced image (``POST /v3/images/{id}/report``):
+        ``categories`` from the spec's list (``options.REPORT_CATEGORIES``), an optional
+        comment and score 0-5, all checked before any request. Returns the API's
+        acknowledgement (``{"message": ...}``)."""
+        what = f"Reporting image {one_line(validate_image_id(image_id))!r}"
+        body = check_report(categories, comment, score)
+        self._need_key(what)
+        answer = self._http.call("POST", self._image_path(image_id) + "/report", what, json=body)
+        if not isinstance(answer, dict):
+            raise unexpected_shape(what, answer, "an acknowledgement")
+        return answer
+
     def download_image(
-        self, image_id: str, path: str | os.PathLike[str], kind: str = "enhanced", **query: Any
+        self,
+        image_id: str,
+        path: str | os.PathLike[str],
+        kind: str = "enhanced",
+        *,
+        full_size: bool = False,
+        **query: Any,
     ) -> Path:
         """Stream an image's ``enhanced`` (default), ``original``, ``preview`` or
-        ``watermark`` rendition to ``path`` (written atomically); ``query`` takes the
-        API's download options (quality, format, preview, watermark, max_width, scale).
-        Returns the absolute path."""
+        ``watermark`` rendition to ``path`` (written atomically). The enhanced image is a
+        free preview unless ``full_size=True``, which buys the full size (credits; the
+        image's ``downloaded`` becomes true). ``query`` takes the API's download options
+        (``format`` png/jpeg/webp, ``quality`` 1-90, ``max_width``, ``scale`` 0-1,
+        ``watermark``), checked before any request. Returns the absolute path."""
         if kind not in DOWNLOAD_KINDS:
             raise E.ValidationError(
                 f"Invalid kind: {kind!r}; use one of {', '.join(DOWNLOAD_KINDS)}",
                 fields={"kind": [kind]},
             )
         what = f"Downloading the {kind} image {one_line(validate_image_id(image_id))!r}"
+        params = check_download_query(query)
+        if kind == "enhanced":
+            if full_size and params.get("preview") == "true":
+                raise E.ValidationError(
+                    "Invalid download: full_size=True and preview=True ask for both sizes"
+                )
+            params.setdefault("preview", "false" if full_size else "true")
         if kind in ("enhanced", "original"):
             self._need_key(what)
-        params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
         resp = self._http.stream(
             "GET", self._image_path(image_id) + "/" + kind, what, params=params
         )

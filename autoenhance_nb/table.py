@@ -55,7 +55,15 @@ DTYPES = {
 }
 STRING_COLUMNS = ["order_id", "name", "status", "source"]
 TIME_COLUMNS = ["created_at", "last_updated_at"]
-IMAGE_COLUMNS = ["image_id", "order_id", "image_name", "status", "status_reason"]
+IMAGE_COLUMNS = [
+    "image_id",
+    "order_id",
+    "image_name",
+    "status",
+    "status_reason",
+    "downloaded",  # "true" once the full size was bought
+    "options",  # the enhancement options, compact JSON
+]
 #: Cells a spreadsheet would run as a formula (OWASP CSV injection). A leading
 #: apostrophe is escaped too, so that unescaping is exact.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "'")

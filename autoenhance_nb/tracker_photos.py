@@ -1,9 +1,11 @@
-"""The tracker's photo operations: upload into an order, watch processing, download
-results. A mixin of ``OrderTracker`` (kept apart so each module holds one job); the
-state it reads and writes is the tracker's."""
+"""The tracker's photo operations: upload into an order (with enhancement options),
+watch processing, download results (previews, or full size bought), reprocess, report.
+A mixin of ``OrderTracker`` (kept apart so each module holds one job); the state it
+reads and writes is the tracker's."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,7 +17,8 @@ import pandas as pd
 
 from . import errors as E
 from .batch import BatchResult, fan_out
-from .ids import validate_order_id
+from .ids import validate_image_id, validate_order_id
+from .options import SessionOptions, check_download_query, image_options, merge_options
 from .photos import safe_filename
 from .table import FINISHED_STATUSES
 
@@ -23,11 +26,27 @@ if TYPE_CHECKING:
     from .client import AutoenhanceClient
     from .tracker import TableState
 
-__all__ = ["PhotoOperations"]
+__all__ = ["PhotoOperations", "image_row"]
+
+
+def image_row(image: dict[str, Any], order_id: str) -> list[Any]:
+    """An API image as a row of ``table.IMAGE_COLUMNS`` (every cell text: ``downloaded``
+    is ``true``/``false``, ``options`` compact JSON)."""
+    downloaded = image.get("downloaded")
+    options = image_options(image)
+    return [
+        image["image_id"],
+        image.get("order_id") or order_id,
+        image.get("image_name"),
+        image.get("status") or "waiting",
+        image.get("status_reason"),
+        None if downloaded is None else str(bool(downloaded)).lower(),
+        json.dumps(options, sort_keys=True, default=str) if options else None,
+    ]
 
 
 class PhotoOperations:
-    """Photos: ``add_images``, ``watch``, ``download``."""
+    """Photos: ``add_images``, ``watch``, ``download``, ``reprocess``, ``report``."""
 
     client: AutoenhanceClient
     _lock: threading.RLock
@@ -45,6 +64,33 @@ class PhotoOperations:
         def images_df(self) -> pd.DataFrame: ...
         @property
         def df(self) -> pd.DataFrame: ...
+        def _changed(self) -> None: ...
+
+    # -- settings --------------------------------------------------------------------------
+    @property
+    def default_options(self) -> SessionOptions:
+        """Enhancement options every photo added gets unless the call (or its preset)
+        says otherwise; each checked when set: ``tracker.default_options["enhance_type"]
+        = "warm"``, or assign a whole dict."""
+        found = self.__dict__.get("_default_options")
+        if found is None:
+            found = self.__dict__.setdefault("_default_options", SessionOptions())
+        return found
+
+    @default_options.setter
+    def default_options(self, value: Any) -> None:
+        self.__dict__["_default_options"] = SessionOptions(merge_options(value))
+
+    @property
+    def dev_mode(self) -> bool:
+        """The API's free, watermarked test processing (``x-dev-mode``), for this
+        session's client."""
+        return self.client.dev_mode
+
+    @dev_mode.setter
+    def dev_mode(self, value: bool) -> None:
+        self.client.dev_mode = bool(value)
+        self._changed()
 
     def add_images(
         self,
@@ -53,16 +99,19 @@ class PhotoOperations:
         workers: int = 4,
         progress: bool = True,
         on_progress: Callable[[int, int, str], None] | None = None,
+        preset: str | None = None,
         **options: Any,
     ) -> BatchResult:
         """Upload photos into an existing order concurrently (each registered, then
         streamed to its upload URL). ``paths`` holds file paths, bytes, or
-        ``(name, bytes)`` pairs. ``options`` are enhancement settings passed to every
-        image. The order is looked up first: an unknown order is a ``NotFoundError``
-        and nothing is uploaded. Never stops on one bad file; returns what was uploaded
-        and what failed, then refreshes the order's row (image count, status).
+        ``(name, bytes)`` pairs. ``options`` are enhancement settings for every photo,
+        over ``preset`` (a name in ``options.presets``), over ``default_options``; all
+        checked before any request. The order is looked up first: an unknown order is a
+        ``NotFoundError`` and nothing is uploaded. Never stops on one bad file; returns
+        what was uploaded and what failed, then refreshes the order's row (image count, status).
         ``on_progress(done, total, name)`` follows each file."""
         validate_order_id(order_id)
+        options = merge_options(dict(self.default_options), options, preset=preset)
         sources = list(paths)
         order = self.client.get_order(order_id)  # NotFoundError before any upload
         self.record(order, notify=False)
@@ -140,11 +189,17 @@ class PhotoOperations:
         folder: str | os.PathLike[str],
         kind: str = "enhanced",
         workers: int = 4,
+        *,
+        full_size: bool = False,
         **query: Any,
     ) -> BatchResult:
         """Save every processed image of an order (for ``kind="original"``: every
-        uploaded one) into ``folder``, named after the image. Returns what was saved
-        (``saved``), what was not ready (``skipped``) and what failed."""
+        uploaded one) into ``folder``, named after the image (the extension follows
+        ``format``). Enhanced images are free previews unless ``full_size=True``, which
+        buys them (credits). ``query``: format, quality, max_width, scale, watermark,
+        checked before any request. Returns what was saved (``saved``), what was not
+        ready (``skipped``) and what failed."""
+        check_download_query(query)
         target = Path(folder).expanduser()
         target.mkdir(parents=True, exist_ok=True)
         order = self.client.get_order(order_id)
@@ -156,7 +211,10 @@ class PhotoOperations:
             if not isinstance(image, dict) or not isinstance(image.get("image_id"), str):
                 continue
             status = image.get("status")
-            name = safe_filename(image.get("image_name") or image["image_id"], used)
+            name = image.get("image_name") or image["image_id"]
+            if query.get("format"):
+                name = f"{os.path.splitext(name)[0] or name}.{query['format']}"
+            name = safe_filename(name, used)
             if status == "processed" or (kind == "original" and status not in (None, "waiting")):
                 ready.append((image["image_id"], name))
             else:
@@ -164,13 +222,60 @@ class PhotoOperations:
         result.total = len(ready) + len(result.skipped)
         fan_out(
             ready,
-            lambda pair: self.client.download_image(pair[0], target / pair[1], kind, **query),
+            lambda pair: self.client.download_image(
+                pair[0], target / pair[1], kind, full_size=full_size, **query
+            ),
             workers=workers,
             result=result,
             describe=lambda pair: {"image": pair[1]},
             thread_name="autoenhance-download",
         )
+        if full_size and result.done:
+            self.record(self.client.get_order(order_id))  # what was bought: `downloaded`
         return result
+
+    def download_image(
+        self,
+        image_id: str,
+        path: str | os.PathLike[str],
+        kind: str = "enhanced",
+        *,
+        full_size: bool = False,
+        **query: Any,
+    ) -> Path:
+        """Save one image (see ``download``); a full-size one is recorded as bought."""
+        saved = self.client.download_image(image_id, path, kind, full_size=full_size, **query)
+        if full_size:
+            self._record_one(self.client.get_image(image_id))
+        return saved
+
+    def reprocess(self, image_id: str, preset: str | None = None, **options: Any) -> dict[str, Any]:
+        """Enhance an uploaded image again with ``options`` (over ``preset``; settings
+        not given keep their values). Checked before any request; the image goes back
+        to ``processing`` in ``images_df``."""
+        validate_image_id(image_id)
+        image = self.client.reprocess_image(image_id, **merge_options(options, preset=preset))
+        self._record_one(image)
+        return image
+
+    def report(
+        self,
+        image_id: str,
+        categories: str | list[str],
+        comment: str | None = None,
+        score: int | None = None,
+    ) -> dict[str, Any]:
+        """Report a problem with an enhanced image (categories from
+        ``options.REPORT_CATEGORIES``, optional comment, score 0-5); returns the API's
+        acknowledgement."""
+        return self.client.report_image(image_id, categories, comment=comment, score=score)
+
+    def _record_one(self, image: dict[str, Any]) -> None:
+        order_id = image.get("order_id")
+        if isinstance(image.get("image_id"), str) and isinstance(order_id, str):
+            with self._lock:
+                self._record_images([image], order_id)
+            self._changed()
 
 
 def _bar(total: int, description: str, unit: str) -> Any:
