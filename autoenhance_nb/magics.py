@@ -20,13 +20,11 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Dict, Float, Int, TraitError, Unicode, observe, validate
 
 from . import errors as E
 from .cells import (
-    DERIVED_PREFIX,
     MagicError,
-    already_made,
     check_export_path,
     check_var,
     derived_order_id,
@@ -35,6 +33,9 @@ from .cells import (
 )
 from .display import compact_table, created_line, refreshed_line, status_line
 from .errors import one_line
+from .magic_batch import BatchCell
+from .magic_photos import PhotoFlags, check_photo_flags
+from .options import check_options
 from .session import session, use_live, use_sandbox
 from .table import orders
 
@@ -47,9 +48,6 @@ __all__ = [
     "derived_order_id",
     "magics_of",
 ]
-
-#: How many failure lines a batch prints before summing up the rest.
-MAX_FAILURE_LINES = 20
 
 
 def parse_line(magic: Any, line: str) -> Any:
@@ -70,7 +68,7 @@ def _in_terminal(shell: Any) -> bool:
 
 
 @magics_class
-class AutoenhanceMagics(Magics):
+class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
     """Create and track Autoenhance orders from notebook cells."""
 
     short_errors = Bool(
@@ -100,6 +98,24 @@ class AutoenhanceMagics(Magics):
         ),
     )
 
+    default_options = Dict(
+        {}, config=True, help="Enhancement options for every photo uploaded by the magic."
+    )
+    dev_mode = Bool(
+        False, config=True, help="The API's free, watermarked test processing (x-dev-mode)."
+    )
+
+    @validate("default_options")
+    def _check_default_options(self, proposal: Any) -> dict[str, Any]:
+        try:
+            return check_options(proposal["value"])
+        except E.ValidationError as exc:
+            raise TraitError(str(exc)) from None
+
+    @observe("dev_mode")
+    def _apply_dev_mode(self, change: Any) -> None:
+        self._tracker(announce=False).dev_mode = change["new"]
+
     @observe("timeout", "max_retries")
     def _apply_client_settings(self, change: Any) -> None:
         tracker = self._tracker(announce=False)
@@ -109,13 +125,14 @@ class AutoenhanceMagics(Magics):
     def _apply_base_url(self, change: Any) -> None:
         key = (os.environ.get("AUTOENHANCE_API_KEY") or "").strip()
         if change["new"] and key:
-            use_live(
-                key, base_url=change["new"], timeout=self.timeout, max_retries=self.max_retries
-            )
+            use_live(key, base_url=change["new"], **self._client_settings())
 
     # -- helpers -------------------------------------------------------------------------
+    def _client_settings(self) -> dict[str, Any]:
+        return {"timeout": self.timeout, "max_retries": self.max_retries, "dev_mode": self.dev_mode}
+
     def _tracker(self, announce: bool = True) -> Any:
-        return session(quiet=not announce, timeout=self.timeout, max_retries=self.max_retries)
+        return session(quiet=not announce, **self._client_settings())
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -167,8 +184,29 @@ class AutoenhanceMagics(Magics):
         nargs=2,
         metavar=("ORDER_ID", "FOLDER"),
         default=None,
-        help="Save an order's processed (enhanced) images into FOLDER.",
+        help="Save an order's processed images into FOLDER (free previews; see --full-size).",
     )
+    @argument(
+        "--full-size",
+        dest="full_size",
+        action="store_true",
+        help="With --download: buy the full-size images (uses credits).",
+    )
+    @argument("--format", default=None, help="With --download: png, jpeg or webp.")
+    @argument("--max-width", dest="max_width", type=int, default=None, help="With --download.")
+    @argument(
+        "--option",
+        dest="options",
+        action="append",
+        metavar="KEY=VALUE",
+        help="An enhancement option for --images/--add-images/--reprocess (repeatable), "
+        "e.g. --option enhance_type=warm --option metadata='{\"shoot\": 3}'.",
+    )
+    @argument("--preset", default=None, help="Named options (autoenhance_nb.options.presets).")
+    @argument("--reprocess", metavar="IMAGE_ID", default=None, help="Enhance an image again.")
+    @argument("--report", metavar="IMAGE_ID", default=None, help="Report a problem with an image.")
+    @argument("--category", action="append", help="With --report (repeatable).")
+    @argument("--score", type=int, default=None, help="With --report: 0 (worst) to 5.")
     @argument("--list", action="store_true", help="Show the session table.")
     @argument(
         "--refresh", action="store_true", help="Re-fetch every order's status, then show the table."
@@ -227,10 +265,13 @@ class AutoenhanceMagics(Magics):
         ``%autoenhance_login``.
         """
         args = parse_line(self.autoenhance_order, line)
+        if args.report:  # the words after its flags are the report's comment
+            args.comment, args.name = " ".join(args.name) or None, []
         args.name = " ".join(args.name) if args.name else None
         # every argument is checked before anything is sent
         check_var(args.out)
         check_export_path(args.export)
+        options = check_photo_flags(args, self.default_options)
         if cell is not None and (args.name is not None or args.order_id is not None or args.images):
             raise MagicError(
                 "%%autoenhance_order takes names in the cell body, not on its "
@@ -251,9 +292,13 @@ class AutoenhanceMagics(Magics):
         if cell is not None:
             steps.append(lambda: self._run_batch(tracker, cell, args.out))
         elif args.name is not None or args.order_id is not None:
-            steps.append(lambda: self._create(tracker, args.name, args.order_id, photos))
+            steps.append(lambda: self._create(tracker, args.name, args.order_id, photos, options))
         if args.add_images:
-            steps.append(lambda: self._upload(tracker, args.add_images[0], extra or []))
+            steps.append(lambda: self._upload(tracker, args.add_images[0], extra or [], options))
+        if args.reprocess:
+            steps.append(lambda: self._reprocess(tracker, args.reprocess, options))
+        if args.report:
+            steps.append(lambda: self._report(tracker, args.report, args))
         for flag, handler in (
             ("sync", self._sync),
             ("refresh", self._refresh),
@@ -262,7 +307,7 @@ class AutoenhanceMagics(Magics):
             if getattr(args, flag):
                 steps.append(functools.partial(handler, tracker))
         if args.download:
-            steps.append(lambda: self._download(tracker, *args.download))
+            steps.append(lambda: self._download(tracker, args.download[0], args.download[1], args))
         if args.export:
             steps.append(lambda: self._export(tracker, args.export))
         with self._errors():
@@ -277,31 +322,23 @@ class AutoenhanceMagics(Magics):
             return None
         if wants_table:
             return tracker.df
-        if args.export or args.download or args.sandbox:
+        if args.export or args.download or args.sandbox or args.reprocess or args.report:
             return None  # their own line says what happened
         return tracker  # a bounded HTML view; .df (or -o) gives the whole table
 
     # -- the handlers, one per flag ----------------------------------------------------------
     def _create(
-        self, tracker: Any, name: str | None, order_id: str | None, photos: list[str] | None
+        self,
+        tracker: Any,
+        name: str | None,
+        order_id: str | None,
+        photos: list[str] | None,
+        options: dict[str, Any],
     ) -> None:
         order = tracker.create(name=name, order_id=order_id, source="magic", resume=True)
         print(created_line(order))
         if photos:
-            self._upload(tracker, order["order_id"], photos)
-
-    def _upload(self, tracker: Any, order_id: str, files: list[str]) -> None:
-        result = tracker.add_images(
-            order_id, files, workers=self.upload_workers, progress=self.progress
-        )
-        print(f"Photos for {one_line(order_id)}: {result.summary()}")
-        for failure in result.failed[:MAX_FAILURE_LINES]:
-            print(f"  {one_line(failure.item['source'], 120)}: {failure.message}")
-        if result.failed:
-            raise MagicError(
-                f"{len(result.failed)} of {result.total} photos failed (see "
-                f"above); the others were uploaded"
-            )
+            self._upload(tracker, order["order_id"], photos, options)
 
     def _sync(self, tracker: Any) -> None:
         print(f"Synced {orders(tracker.sync())} from the account")
@@ -313,73 +350,9 @@ class AutoenhanceMagics(Magics):
         tracker.watch(interval=self.watch_interval, progress=self.progress)
         print("Done: no order is processing")
 
-    def _download(self, tracker: Any, order_id: str, folder: str) -> None:
-        result = tracker.download(order_id, folder)
-        print(
-            f"Saved {len(result.saved)} images to "
-            f"{os.path.abspath(os.path.expanduser(folder))}"
-            + (f"; {len(result.skipped)} not processed yet" if result.skipped else "")
-        )
-        for failure in result.failed[:MAX_FAILURE_LINES]:
-            print(f"  {failure.item['image']}: {failure.message}")
-        if result.failed:
-            raise MagicError(f"{len(result.failed)} downloads failed (see above)")
-
     def _export(self, tracker: Any, path: str) -> None:
         written = tracker.to_csv(os.path.expanduser(path))
         print(f"Exported {orders(len(tracker))} to {written}")
-
-    def _run_batch(self, tracker: Any, cell: str, out: str | None) -> None:
-        items, problems = parse_batch(cell)
-        fresh = [(n, item) for n, item in items if not already_made(tracker, item)]
-        skipped = len(items) - len(fresh)
-        result = tracker.create_many(
-            [item for _, item in fresh],
-            workers=self.workers,
-            progress=self.progress,
-            source="magic",
-            adopt_existing=True,
-        )
-        line_of = [n for n, _ in fresh]
-        self._adopt_own_renamed(tracker, result)
-        failures = sorted(
-            [(n, p) for n, p in problems] + [(line_of[f.index], f.message) for f in result.failed]
-        )
-        total = len(items) + len(problems)
-        summary = f"created {len(result.created)} of {total}"
-        if skipped:
-            summary += f" ({skipped} already in the table)"
-        summary += f", {len(failures)} failed"
-        if result.stopped:
-            summary += f"; stopped: {result.stopped}"
-        print(summary)
-        for number, message in failures[:MAX_FAILURE_LINES]:
-            print(f"  line {number}: {message}")
-        if len(failures) > MAX_FAILURE_LINES:
-            print(f"  … and {len(failures) - MAX_FAILURE_LINES} more")
-        if failures:
-            self._store(out, tracker)
-            reason = f" ({result.stopped})" if result.stopped else " (see above)"
-            raise MagicError(
-                f"{len(failures)} of {total} lines failed{reason}; fix them "
-                f"and run the cell again: created orders are not duplicated"
-            )
-
-    @staticmethod
-    def _adopt_own_renamed(tracker: Any, result: Any) -> None:
-        """A line's derived id taken on the server is this line's own order (made by an
-        earlier run, renamed since): track it instead of failing."""
-        kept = []
-        for failure in result.failed:
-            oid = failure.item.get("order_id") or ""
-            if isinstance(failure.error, E.ConflictError) and oid.startswith(DERIVED_PREFIX):
-                try:
-                    result.done.append(tracker.track(oid, source="magic"))
-                    continue
-                except E.AutoenhanceError:
-                    pass
-            kept.append(failure)
-        result.failed = kept
 
     # -- %autoenhance_login ------------------------------------------------------------------
     @magic_arguments()
@@ -405,9 +378,7 @@ class AutoenhanceMagics(Magics):
             from .client import check_base_url
 
             base_url = check_base_url(args.base_url) if args.base_url else self.base_url
-            tracker = use_live(
-                _ask_key(), base_url=base_url, timeout=self.timeout, max_retries=self.max_retries
-            )
+            tracker = use_live(_ask_key(), base_url=base_url, **self._client_settings())
         print(
             f"autoenhance: now using the {tracker.environment_label} API "
             f"(the key is kept in memory only)"

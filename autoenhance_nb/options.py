@@ -390,11 +390,11 @@ def merge_options(
     *layers: Mapping[str, Any] | None, preset: str | None = None, what: str = "option"
 ) -> dict[str, Any]:
     """``layers`` merged left to right (session defaults first, the call's own last),
-    with ``preset`` between the first layer and the rest; checked."""
+    with ``preset`` just below the last layer (the call's own); checked."""
     merged: dict[str, Any] = {}
     ordered = list(layers)
     if preset is not None:
-        ordered.insert(1 if ordered else 0, presets[preset])
+        ordered.insert(max(len(ordered) - 1, 0), presets[preset])
     for layer in ordered:
         merged.update(check_options(layer, what) if layer else {})
     return check_options(merged, what) if merged else {}

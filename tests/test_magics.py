@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 
 import pandas as pd
@@ -354,3 +355,101 @@ def test_the_key_is_not_a_magic_argument(ip):
     result, out = run(ip, "%autoenhance_login --api-key abc")
     assert not result.success and "unrecognized arguments" in out
     assert os.environ.get("AUTOENHANCE_API_KEY") == "test-key"
+
+
+# -- enhancement options, downloads, reprocess, report -------------------------------------
+def _shoot(tmp_path):
+    from .test_options import picture
+
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    (folder / "room.png").write_bytes(picture())
+    return folder
+
+
+def test_every_option_from_the_magic_reaches_the_sandbox_unchanged(ip, sandbox, tmp_path):
+    from .test_options import EVERY_OPTION
+
+    folder = _shoot(tmp_path)
+    flags = " ".join(
+        f"--option '{k}={json.dumps(v) if isinstance(v, (dict, bool)) else v}'"
+        for k, v in EVERY_OPTION.items()
+    )
+    result, out = run(ip, f'%autoenhance_order Opts --images "{folder}/*.png" {flags}')
+    assert result.success, out
+    stored = sandbox.orders[0]["images"][0]
+    assert {k: stored[k] for k in EVERY_OPTION} == EVERY_OPTION
+
+
+def test_bad_options_stop_the_magic_before_any_request(ip, sandbox, tmp_path):
+    folder = _shoot(tmp_path)
+    sandbox.clear_log()
+    for flags, message in [
+        ("--option enhance_type=warn", "did you mean 'warm'"),
+        ("--option sky_replacement=maybe", "sky_replacement='maybe': must be true or false"),
+        ("--option privacy", "write KEY=VALUE"),
+        ("--option 'metadata={bad'", "not valid JSON"),
+        ("--preset exteror", "did you mean 'exterior'"),
+    ]:
+        result, out = run(ip, f'%autoenhance_order Bad --images "{folder}/*.png" {flags}')
+        assert not result.success and message in out and "Traceback" not in out, out
+    result, out = run(ip, "%autoenhance_order --list --option enhance_type=warm")
+    assert not result.success and "go with --images" in out
+    assert sandbox.orders == [] and sandbox.request_log == []
+
+
+def test_config_defaults_preset_and_dev_mode(ip, sandbox, tmp_path):
+    folder = _shoot(tmp_path)
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="enhance_type='shiny': use one of"):
+        magics_of(ip).default_options = {"enhance_type": "shiny"}
+    run(ip, "%config AutoenhanceMagics.default_options = {'enhance_type': 'shiny'}")
+    assert magics_of(ip).default_options == {}
+    run(ip, "%config AutoenhanceMagics.default_options = {'enhance_type': 'warm', 'rating': 1}")
+    run(ip, "%config AutoenhanceMagics.dev_mode = True")
+    try:
+        assert ae.session().client.dev_mode and "dev mode" in ae.session().environment_label
+        line = f'%autoenhance_order P --images "{folder}/*.png" --preset exterior --option rating=5'
+        result, out = run(ip, line)
+        assert result.success, out
+        stored = sandbox.orders[0]["images"][0]
+        assert (stored["enhance_type"], stored["sky_replacement"], stored["rating"]) == (
+            "warm",
+            True,
+            5,
+        )
+    finally:
+        magics_of(ip).default_options = {}
+        magics_of(ip).dev_mode = False
+
+
+def test_download_previews_or_full_size_reprocess_and_report(ip, sandbox, tmp_path):
+    folder = _shoot(tmp_path)
+    run(ip, f'%autoenhance_order Loft --order-id loft-1 --images "{folder}/*.png"')
+    image_id = sandbox.orders[0]["images"][0]["image_id"]
+    result, out = run(ip, f"%autoenhance_order --download loft-1 {tmp_path}/p --format png")
+    assert result.success and "(previews)" in out, out
+    assert (tmp_path / "p" / "room.png").read_bytes().startswith(b"\x89PNG")
+    assert sandbox.orders[0]["images"][0]["downloaded"] is False
+    result, out = run(ip, f"%autoenhance_order --download loft-1 {tmp_path}/f --full-size")
+    assert result.success and "(full size, bought)" in out, out
+    assert sandbox.orders[0]["images"][0]["downloaded"] is True
+    result, out = run(ip, f"%autoenhance_order --download loft-1 {tmp_path}/a --format avif")
+    assert not result.success and "use one of png, jpeg, webp" in out
+    line = f"%autoenhance_order --reprocess {image_id} --option enhance_type=neutral"
+    result, out = run(ip, line)
+    assert result.success and f"Reprocessing image {image_id}" in out, out
+    assert sandbox.orders[0]["images"][0]["enhance_type"] == "neutral"
+    sandbox.clear_log()
+    result, out = run(ip, f"%autoenhance_order --report {image_id} --category SKY")
+    assert not result.success and "category='SKY'" in out and sandbox.request_log == []
+    line = (
+        f"%autoenhance_order --report {image_id} --category SKY_REPLACEMENT --category COLOUR "
+        f'--score 2 "sky too blue"'
+    )
+    result, out = run(ip, line)
+    assert result.success and f"Reported image {image_id}" in out, out
+    (report,) = sandbox.reports
+    assert report["categories"] == ["SKY_REPLACEMENT", "COLOUR"]
+    assert (report["comment"], report["score"]) == ("sky too blue", 2)

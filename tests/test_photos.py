@@ -204,7 +204,15 @@ def test_add_images_watch_and_download(slow_sandbox, photos, tmp_path):
     row = tracker.df.iloc[0]
     assert row["image_count"] == 3 and row["status"] == "processing"
     images = tracker.images_df
-    assert list(images.columns) == ["image_id", "order_id", "image_name", "status", "status_reason"]
+    assert list(images.columns) == [
+        "image_id",
+        "order_id",
+        "image_name",
+        "status",
+        "status_reason",
+        "downloaded",
+        "options",
+    ]
     assert sorted(images["image_name"]) == ["room-0.png", "room-1.png", "room-2.png"]
     early = tracker.download(oid, tmp_path / "early")
     assert early.saved == [] and len(early.skipped) == 3
