@@ -17,7 +17,7 @@ import ipywidgets as w
 
 from .client import AutoenhanceClient
 from .display import created_line, environment_badge, message_html, refreshed_line, render_table
-from .errors import one_line
+from .errors import AutoenhanceError, one_line
 from .exports import BAD_NAME, ExportFolder, download_link, plain_name
 from .ids import order_id_problem
 from .session import (
@@ -35,6 +35,7 @@ from .widget_kit import auto_layout as _auto
 from .widget_kit import field_layout as _field_layout
 from .widget_kit import row as _row
 from .widget_live import LiveControls
+from .widget_options import EnhancementOptions, ImageActions
 
 __all__ = ["OrderForm"]
 
@@ -137,6 +138,10 @@ class OrderForm(w.VBox):
         self.live_button = self.live_box.live_button
         self.sandbox_button = self.live_box.sandbox_button
         self.table = w.HTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
+        self.enhancement = EnhancementOptions(self.tracker)
+        self.images = ImageActions(
+            self.tracker, self.enhancement, self._say, self._run, lambda: self._exports
+        )
 
         super().__init__(
             [
@@ -144,6 +149,8 @@ class OrderForm(w.VBox):
                 _row(self.name, self.name_error),
                 _row(self.order_id, self.order_id_error),
                 _row(self.photos, self.photo_target, self.upload_button),
+                self.enhancement,
+                self.images,
                 _row(self.create_button, self.refresh_button, self.auto_refresh),
                 _row(self.filename, self.export_button, self.download),
                 self.message,
@@ -161,6 +168,7 @@ class OrderForm(w.VBox):
         self.name.observe(self._clear_name_error, names="value")
         self.order_id.observe(lambda _: self._validate(), names="value")
         self.auto_refresh.observe(self._on_auto_toggle, names="value")
+        self.photo_target.observe(lambda c: self.images.show(c["new"]), names="value")
         self._unsubscribe = self.tracker.on_change(weak_method(self, "_render"))
         self._validate()
         self._render()
@@ -174,6 +182,7 @@ class OrderForm(w.VBox):
             self.upload_button,
             self.live_button,
             self.sandbox_button,
+            *self.images.buttons,
         )
 
     # -- state ---------------------------------------------------------------------------
@@ -251,6 +260,7 @@ class OrderForm(w.VBox):
         self.live_box.show()
         latest = self.tracker.latest(self.rows)
         self.table.value = render_table(self.tracker, max_rows=self.rows, latest=latest)
+        self.images.show(self.photo_target.value)
         options = [("the new order", "")] + [
             (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
             for o, n in zip(
@@ -278,6 +288,8 @@ class OrderForm(w.VBox):
             return False
         name = self.name.value.strip()
         order_id = self.order_id.value.strip() or None
+        if self.photos.value and self._options() is None:
+            return False
 
         def job() -> None:
             self._say("Creating…")
@@ -309,7 +321,17 @@ class OrderForm(w.VBox):
                 "error",
             )
             return False
+        if self._options() is None:
+            return False
         return self._run(self.upload_button, "Uploading…", lambda: self._upload_into(order_id))
+
+    def _options(self) -> dict[str, Any] | None:
+        """The Enhancement section's options, or None (the problem said) when refused."""
+        try:
+            return self.enhancement.options
+        except AutoenhanceError as exc:
+            self._say(str(exc), "error")
+            return None
 
     def _upload_into(self, order_id: str, prefix: str = "") -> None:
         files = [(f["name"], bytes(f["content"])) for f in self.photos.value]
@@ -317,7 +339,10 @@ class OrderForm(w.VBox):
         def progress(done: int, total: int, name: str) -> None:
             self._say(f"{prefix}uploading photos: {done} of {total} done")
 
-        result = self.tracker.add_images(order_id, files, progress=False, on_progress=progress)
+        options = self.enhancement.options
+        result = self.tracker.add_images(
+            order_id, files, progress=False, on_progress=progress, **options
+        )
         # the photos' bytes would otherwise be saved in the notebook with the widget state
         self.photos.value = ()
         text = f"{prefix}photos for {order_id}: {result.summary()}"

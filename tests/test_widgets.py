@@ -219,3 +219,71 @@ def test_going_live_with_an_empty_field_says_so(form):
     form.api_key.value = "  "
     assert not form.go_live()
     assert "Paste your Autoenhance API key" in form.message.value
+
+
+# -- the Enhancement section and the Image row ---------------------------------------------
+def _photo(name="room.png"):
+    from .test_options import picture
+    from .test_photos import _chosen
+
+    return _chosen((name, picture()))
+
+
+def test_every_option_from_the_form_reaches_the_sandbox_unchanged(form, sandbox):
+    from .test_options import EVERY_OPTION
+
+    assert set(form.enhancement.fields) == set(EVERY_OPTION)
+    for name, value in EVERY_OPTION.items():
+        field = form.enhancement.fields[name]
+        field.value = json.dumps(value) if isinstance(field, ae.widgets.w.Textarea) else value
+    form.photos.value = _photo()
+    create(form, "Opts")
+    assert "uploaded 1 of 1" in form.message.value, form.message.value
+    stored = sandbox.orders[0]["images"][0]
+    assert {k: stored[k] for k in EVERY_OPTION} == EVERY_OPTION
+
+
+def test_form_options_are_checked_before_any_request(form, sandbox):
+    form.enhancement.fields["metadata"].value = "{not json"
+    form.photos.value = _photo()
+    form.name.value = "Bad"
+    assert form.submit() is False
+    assert "metadata: not valid JSON" in form.message.value
+    assert sandbox.orders == []
+    form.enhancement.fields["metadata"].value = ""
+    form.enhancement.preset.value = "exterior"
+    assert form.enhancement.fields["sky_replacement"].value is True
+    assert form.enhancement.options == {"sky_replacement": True, "cloud_type": "LOW_CLOUD"}
+    form.enhancement.dev_mode.value = True
+    assert form.tracker.client.dev_mode and "dev mode" in form.header.value.lower()
+    form.enhancement.dev_mode.value = False
+
+
+def test_image_row_redoes_reports_and_buys(form, sandbox, tmp_path):
+    form.export_dir = tmp_path
+    form.photos.value = _photo()
+    create(form, "Row")
+    form.photo_target.value = sandbox.orders[0]["order_id"]
+    image_id = sandbox.orders[0]["images"][0]["image_id"]
+    assert form.images.image.value == image_id
+    form.enhancement.fields["enhance_type"].value = "modern"
+    form.images.redo_button.click()
+    form.wait()
+    assert sandbox.orders[0]["images"][0]["enhance_type"] == "modern", form.message.value
+    form.images.report_button.click()  # no category: refused before any request
+    form.wait()
+    assert "non-empty" in form.message.value and sandbox.reports == []
+    form.images.categories.value = ("SKY_REPLACEMENT",)
+    form.images.comment.value = "too blue"
+    form.images.score.value = 1
+    form.images.report_button.click()
+    form.wait()
+    assert "Reported" in form.message.value
+    assert [(r["categories"], r["comment"], r["score"]) for r in sandbox.reports] == [
+        (["SKY_REPLACEMENT"], "too blue", 1)
+    ]
+    assert "uses credits" in form.images.buy_button.description
+    form.images.buy_button.click()
+    form.wait()
+    assert sandbox.orders[0]["images"][0]["downloaded"] is True, form.message.value
+    assert (tmp_path / "room.png").exists() and "download" in form.images.link.value
