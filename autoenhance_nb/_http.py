@@ -20,6 +20,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -48,6 +49,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Statuses after which a write may have happened although no success was seen.
 AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
 MAX_JSON_BYTES = 32 * 1024 * 1024
+#: How many recent answered attempts the median latency is taken over.
+LATENCY_SAMPLES = 256
 
 log = logging.getLogger("autoenhance_nb")
 
@@ -156,6 +159,12 @@ class Transport:
         self.api_version = api_version
         self.max_json_bytes = max_json_bytes
         self.limiter: RateLimiter | None = None  # paces every attempt, if set
+        # What batches size themselves by and progress bars show: attempts answered, 429s
+        # met, and the durations of recent answered attempts (for the median latency).
+        self.answered = 0
+        self.limited = 0
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._stats_lock = threading.Lock()
         self.session = _Session()
         # Proxy and CA settings are read from the environment once, here, not on every
         # request (requests' trust_env re-reads them per request: a measurable cost).
@@ -187,6 +196,21 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    def latency(self) -> float | None:
+        """The median duration (seconds, request sent to body read) of the recent
+        answered attempts, or None before any answer."""
+        with self._stats_lock:
+            samples = sorted(self._latencies)
+        return samples[len(samples) // 2] if samples else None
+
+    def _note(self, status: int, seconds: float) -> None:
+        with self._stats_lock:
+            self.answered += 1
+            if status == 429:
+                self.limited += 1
+            else:
+                self._latencies.append(seconds)
 
     # -- the public entry points -------------------------------------------------------
     def call(
@@ -276,6 +300,10 @@ class Transport:
                 exc.order_id = order_id
                 error: E.AutoenhanceError = exc
                 lost_answer = lost_answer or exc.connected
+                if on_error is not None:  # a lost answer may hide a change: let it look
+                    rescued = on_error(error, attempt)
+                    if rescued is not None:
+                        return _Rescued(rescued)
             else:
                 status = resp.status_code
                 if self.limiter is not None:
@@ -359,6 +387,7 @@ class Transport:
         log.debug("%s %s -> %s", method, urlsplit(url).path, resp.status_code)
         if not stream or resp.status_code >= 300:
             self._read_body(resp, what, host, started)
+        self._note(resp.status_code, time.monotonic() - started)
         return resp
 
     def _read_body(self, resp: requests.Response, what: str, host: str, started: float) -> None:

@@ -195,8 +195,10 @@ class BracketEndpoints:
         before = self.get_order(order_id)
 
         def done_already(error: E.AutoenhanceError, attempt: int) -> dict[str, Any] | None:
-            maybe = error.status_code in _MAYBE_DONE or (
-                attempt > 0 and isinstance(error, E.ValidationError)
+            maybe = (
+                error.status_code in _MAYBE_DONE
+                or (isinstance(error, E.TransportError) and error.connected)
+                or (attempt > 0 and isinstance(error, E.ValidationError))
             )
             if not maybe:
                 return None
