@@ -243,7 +243,9 @@ class PhotoOperations:
         full_size: bool = False,
         **query: Any,
     ) -> Path:
-        """Save one image (see ``download``); a full-size one is recorded as bought."""
+        """Save one image (see ``download``; its folder is made); a full-size one is
+        recorded as bought."""
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         saved = self.client.download_image(image_id, path, kind, full_size=full_size, **query)
         if full_size:
             self._record_one(self.client.get_image(image_id))
