@@ -64,6 +64,7 @@ class OrderForm(w.VBox):
         auto_refresh_max_seconds: float = 1800.0,
         rows: int = 50,
         export_dir: str | os.PathLike[str] | None = None,
+        allow_key_entry: bool = True,
     ):
         self.tracker = tracker if tracker is not None else session()
         #: The folder the "Export CSV" button writes into (the notebook author's choice;
@@ -137,6 +138,11 @@ class OrderForm(w.VBox):
         self.api_key = self.live_box.api_key
         self.live_button = self.live_box.live_button
         self.sandbox_button = self.live_box.sandbox_button
+        if not allow_key_entry:
+            # a shared page (the desk): no key field and no live/sandbox switch, and their
+            # widgets closed so that no message from a page can reach them either
+            for part in (self.live_box, self.api_key, self.live_button, self.sandbox_button):
+                part.close()
         self.table = w.HTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
         self.enhancement = EnhancementOptions(self.tracker)
         self.images = ImageActions(
@@ -154,7 +160,7 @@ class OrderForm(w.VBox):
                 _row(self.create_button, self.refresh_button, self.auto_refresh),
                 _row(self.filename, self.export_button, self.download),
                 self.message,
-                self.live_box,
+                *([self.live_box] if allow_key_entry else []),
                 self.table,
             ],
             layout=w.Layout(max_width="100%"),
