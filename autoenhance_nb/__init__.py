@@ -45,6 +45,7 @@ __all__ = [
     "BatchResult",
     "Failure",
     "OrderForm",
+    "OrderGallery",
     "Sandbox",
     "session",
     "current_context",
@@ -72,6 +73,10 @@ def __getattr__(name: str) -> Any:
         from .widgets import OrderForm
 
         return OrderForm
+    if name == "OrderGallery":
+        from .gallery import OrderGallery
+
+        return OrderGallery
     if name == "Sandbox":
         from .sandbox import Sandbox
 

@@ -272,6 +272,13 @@ class PhotoOperations:
         acknowledgement."""
         return self.client.report_image(image_id, categories, comment=comment, score=score)
 
+    def gallery(self, order_id: str, **kwargs: Any) -> Any:
+        """The order's photos as an ``OrderGallery`` widget (original and enhanced side
+        by side, per-photo actions); ``kwargs`` go to ``OrderGallery``."""
+        from .gallery import OrderGallery  # lazily: widgets
+
+        return OrderGallery(order_id, self, **kwargs)
+
     def _record_one(self, image: dict[str, Any]) -> None:
         order_id = image.get("order_id")
         if isinstance(image.get("image_id"), str) and isinstance(order_id, str):
