@@ -23,7 +23,7 @@ from .display import HTML_ROWS, render_table
 from .table import COLUMNS, FORMULA_PREFIXES, IMAGE_COLUMNS, derive_status, orders
 from .tracker_brackets import BracketOperations
 from .tracker_orders import OrderOperations
-from .tracker_photos import PhotoOperations
+from .tracker_photos import PhotoOperations, image_row
 
 __all__ = [
     "OrderTracker",
@@ -139,13 +139,7 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
     def _record_images(self, images: list[Any], order_id: str) -> None:
         for image in images:
             if isinstance(image, dict) and isinstance(image.get("image_id"), str):
-                self._state.images[image["image_id"]] = [
-                    image["image_id"],
-                    image.get("order_id") or order_id,
-                    image.get("image_name"),
-                    image.get("status") or "waiting",
-                    image.get("status_reason"),
-                ]
+                self._state.images[image["image_id"]] = image_row(image, order_id)
 
     @property
     def images_df(self) -> pd.DataFrame:

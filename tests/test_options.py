@@ -212,7 +212,6 @@ def test_full_size_is_explicit_and_recorded(tracker, sandbox, processed, tmp_pat
         tracker.download_image(image_id, tmp_path / "y.png", max_width=0)
 
 
-@pytest.mark.xfail(reason="needs tracker.py's _record_images to store tracker_photos.image_row")
 def test_images_df_shows_options_and_what_was_bought(tracker, processed, tmp_path):
     oid, image_id = processed
     tracker.download_image(image_id, tmp_path / "f.png", full_size=True)
