@@ -17,8 +17,7 @@ import ipywidgets as w
 
 from .client import AutoenhanceClient
 from .display import created_line, environment_badge, message_html, refreshed_line, render_table
-from .errors import AutoenhanceError, one_line
-from .exports import BAD_NAME, ExportFolder, download_link, plain_name
+from .exports import ExportFolder
 from .ids import order_id_problem
 from .session import (
     session,
@@ -36,6 +35,7 @@ from .widget_kit import field_layout as _field_layout
 from .widget_kit import row as _row
 from .widget_live import LiveControls
 from .widget_options import EnhancementOptions, ImageActions
+from .widget_rows import ExportRow, PhotoRow
 
 __all__ = ["OrderForm"]
 
@@ -67,10 +67,6 @@ class OrderForm(w.VBox):
         allow_key_entry: bool = True,
     ):
         self.tracker = tracker if tracker is not None else session()
-        #: The folder the "Export CSV" button writes into (the notebook author's choice;
-        #: the visitor only names a file in it). Default: the kernel's working folder,
-        #: which is the notebook's folder in JupyterLab.
-        self._exports = ExportFolder(export_dir)
         self._shown_client: AutoenhanceClient | None = None
         self.rows = rows
         self._actions = BackgroundActions(
@@ -108,31 +104,6 @@ class OrderForm(w.VBox):
             tooltip="Refresh every few seconds until no order is processing",
             layout=_auto(),
         ).add_class("ae-auto")
-        self.filename = w.Text(
-            value="orders.csv",
-            description="CSV file",
-            placeholder="orders.csv",
-            tooltip="A file name; the file goes into the notebook's export folder",
-            style={"description_width": "140px"},
-            layout=_field_layout(360),
-        ).add_class("ae-filename")
-        self.export_button = w.Button(
-            description="Export CSV", icon="download", layout=_auto()
-        ).add_class("ae-export")
-        self.download = w.HTML().add_class("ae-download")
-        self.photos = w.FileUpload(
-            accept="image/*", multiple=True, description="Add photos", layout=_auto()
-        ).add_class("ae-photos")
-        self.photo_target = w.Dropdown(
-            description="to order",
-            options=[("the new order", "")],
-            value="",
-            style={"description_width": "60px"},
-            layout=_field_layout(380),
-        ).add_class("ae-photo-target")
-        self.upload_button = w.Button(
-            description="Upload photos", icon="upload", layout=_auto()
-        ).add_class("ae-upload")
         self.message = w.HTML().add_class("ae-message")
         self.live_box = LiveControls(self.tracker, self._say, self._run, self._render)
         self.api_key = self.live_box.api_key
@@ -145,8 +116,17 @@ class OrderForm(w.VBox):
                 part.close()
         self.table = w.HTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
         self.enhancement = EnhancementOptions(self.tracker)
+        self.photo_row = PhotoRow(self.tracker, self.enhancement, self._say, self._run)
+        self.photos = self.photo_row.photos
+        self.photo_target = self.photo_row.target
+        self.upload_button = self.photo_row.upload_button
+        self.brackets = self.photo_row.brackets
+        self.export_row = ExportRow(self.tracker, export_dir, self._say, self._run)
+        self.filename = self.export_row.filename
+        self.export_button = self.export_row.export_button
+        self.download = self.export_row.download
         self.images = ImageActions(
-            self.tracker, self.enhancement, self._say, self._run, lambda: self._exports
+            self.tracker, self.enhancement, self._say, self._run, lambda: self.export_row.folder
         )
 
         super().__init__(
@@ -154,11 +134,11 @@ class OrderForm(w.VBox):
                 self.header,
                 _row(self.name, self.name_error),
                 _row(self.order_id, self.order_id_error),
-                _row(self.photos, self.photo_target, self.upload_button),
+                self.photo_row,
                 self.enhancement,
                 self.images,
                 _row(self.create_button, self.refresh_button, self.auto_refresh),
-                _row(self.filename, self.export_button, self.download),
+                self.export_row,
                 self.message,
                 *([self.live_box] if allow_key_entry else []),
                 self.table,
@@ -169,8 +149,6 @@ class OrderForm(w.VBox):
 
         self.create_button.on_click(lambda _: self.submit())
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.export_button.on_click(lambda _: self.export())
-        self.upload_button.on_click(lambda _: self.upload())
         self.name.observe(self._clear_name_error, names="value")
         self.order_id.observe(lambda _: self._validate(), names="value")
         self.auto_refresh.observe(self._on_auto_toggle, names="value")
@@ -198,14 +176,12 @@ class OrderForm(w.VBox):
 
     @property
     def export_dir(self) -> Path:
-        """The folder "Export CSV" writes into (the notebook author's choice; the visitor
-        only names a file in it). Default: the kernel's working folder, which is the
-        notebook's folder in JupyterLab."""
-        return self._exports.path
+        """The folder "Export CSV" writes into (see ``ExportRow``)."""
+        return self.export_row.export_dir
 
     @export_dir.setter
     def export_dir(self, value: str | os.PathLike[str]) -> None:
-        self._exports = ExportFolder(value)
+        self.export_row.folder = ExportFolder(value)
 
     @property
     def auto_refresh_interval(self) -> float:
@@ -233,6 +209,8 @@ class OrderForm(w.VBox):
             self._auto.stop()
         if hasattr(self, "_unsubscribe"):
             self._unsubscribe()
+        if hasattr(self, "photo_row"):
+            self.photo_row.close()
         super().close()
 
     def _say(self, text: str, kind: str = "info") -> None:
@@ -267,17 +245,7 @@ class OrderForm(w.VBox):
         latest = self.tracker.latest(self.rows)
         self.table.value = render_table(self.tracker, max_rows=self.rows, latest=latest)
         self.images.show(self.photo_target.value)
-        options = [("the new order", "")] + [
-            (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
-            for o, n in zip(
-                reversed(list(latest["order_id"])), reversed(list(latest["name"])), strict=False
-            )
-        ]
-        if options != list(self.photo_target.options):
-            current = self.photo_target.value
-            with self.photo_target.hold_trait_notifications():
-                self.photo_target.options = options
-                self.photo_target.value = current if current in dict(options).values() else ""
+        self.photo_row.show_orders(list(latest["order_id"]), list(latest["name"]))
 
     # -- actions -------------------------------------------------------------------------
     def _run(self, button: w.Button, busy_label: str, job: Any) -> bool:
@@ -294,7 +262,7 @@ class OrderForm(w.VBox):
             return False
         name = self.name.value.strip()
         order_id = self.order_id.value.strip() or None
-        if self.photos.value and self._options() is None:
+        if self.photos.value and self.photo_row.options() is None:
             return False
 
         def job() -> None:
@@ -307,54 +275,15 @@ class OrderForm(w.VBox):
             created = created_line(order)
             if self.photos.value and not self.photo_target.value:
                 self._say(created + "; uploading its photos…")
-                self._upload_into(order["order_id"], prefix=created + "; ")
+                self.photo_row.upload_into(order["order_id"], prefix=created + "; ")
             else:
                 self._say(created, "ok")
 
         return self._run(self.create_button, "Creating…", job)
 
     def upload(self) -> bool:
-        """Upload the chosen photos into the order picked in "to order" (what "Upload
-        photos" does); with "the new order" picked, they go in with the next Create."""
-        if not self.photos.value:
-            self._say("Choose photos with “Add photos” first", "error")
-            return False
-        order_id = self.photo_target.value
-        if not order_id:
-            self._say(
-                "Pick an order in “to order”, or fill in the form and click Create "
-                "order: the photos go into the new order",
-                "error",
-            )
-            return False
-        if self._options() is None:
-            return False
-        return self._run(self.upload_button, "Uploading…", lambda: self._upload_into(order_id))
-
-    def _options(self) -> dict[str, Any] | None:
-        """The Enhancement section's options, or None (the problem said) when refused."""
-        try:
-            return self.enhancement.options
-        except AutoenhanceError as exc:
-            self._say(str(exc), "error")
-            return None
-
-    def _upload_into(self, order_id: str, prefix: str = "") -> None:
-        files = [(f["name"], bytes(f["content"])) for f in self.photos.value]
-
-        def progress(done: int, total: int, name: str) -> None:
-            self._say(f"{prefix}uploading photos: {done} of {total} done")
-
-        options = self.enhancement.options
-        result = self.tracker.add_images(
-            order_id, files, progress=False, on_progress=progress, **options
-        )
-        # the photos' bytes would otherwise be saved in the notebook with the widget state
-        self.photos.value = ()
-        text = f"{prefix}photos for {order_id}: {result.summary()}"
-        if result.failed:
-            text += " – " + "; ".join(f"{f.item['source']}: {f.message}" for f in result.failed[:3])
-        self._say(text, "error" if result.failed else "ok")
+        """What "Upload photos" does (see ``PhotoRow.upload``)."""
+        return self.photo_row.upload()
 
     def refresh(self) -> bool:
         """Re-fetch every order's status (what "Refresh statuses" does)."""
@@ -365,28 +294,8 @@ class OrderForm(w.VBox):
         return self._run(self.refresh_button, "Refreshing…", job)
 
     def export(self) -> bool:
-        """Write the table to the CSV file named in the field (a plain name inside the
-        export folder), then offer a download link."""
-        filename, problem = plain_name(self.filename.value)
-        if filename is None:
-            self.download.value = ""
-            self._say(problem or BAD_NAME, "error")
-            return False
-        exports = self._exports
-
-        def job() -> None:
-            self.download.value = ""
-            try:
-                path = self.tracker.to_csv(exports.target(filename))
-            except Exception as exc:
-                text = exports.hide(error_message(exc))
-                self._say(f"Could not export {filename}: {text}", "error")
-                return
-            rows = len(self.tracker)
-            self.download.value = download_link(path, f"{path.name} ({rows} rows)")
-            self._say(f"Exported {orders(rows)} to {filename}", "ok")
-
-        return self._run(self.export_button, "Exporting…", job)
+        """What "Export CSV" does (see ``ExportRow.export``)."""
+        return self.export_row.export()
 
     def go_live(self) -> bool:
         """What "Use live API" does (see ``LiveControls.go_live``)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,31 @@ def test_form_control_shows_why_files_cannot_be_grouped(tmp_path):
     choice.mode.value = "auto"
     assert choice.preview([tmp_path / "a.jpg"]) is None
     assert "not an image" in choice.table.value
+
+
+def test_the_form_uploads_brackets_into_a_new_order(hdr, hdr_tracker, tmp_path):
+    from autoenhance_nb import OrderForm
+
+    form = OrderForm(hdr_tracker, export_dir=tmp_path)
+    form.brackets.mode.value = "auto"
+    form.photos.value = [
+        {
+            "name": p.name,
+            "content": memoryview(p.read_bytes()),
+            "type": "image/jpeg",
+            "size": p.stat().st_size,
+            "last_modified": datetime.now(timezone.utc),
+        }
+        for p in sample_files()
+    ]
+    assert "Nothing uploaded yet" in form.brackets.table.value  # the grouping, shown first
+    assert hdr.request_log == []
+    form.name.value = "Loft"
+    assert form.submit()
+    form.wait(120)
+    assert "photos for" in form.message.value, form.message.value
+    order_id = hdr_tracker.df["order_id"].iloc[-1]
+    brackets = hdr_tracker.client.list_brackets(order_id)
+    assert len(brackets) == 11 and all(b.get("is_uploaded") for b in brackets)
+    assert form.photos.value == ()  # the bytes are not kept in the widget state
+    form.close()
