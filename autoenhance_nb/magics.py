@@ -33,7 +33,9 @@ from .cells import (
 )
 from .display import compact_table, created_line, refreshed_line, status_line
 from .errors import one_line
+from .magic_args import order_arguments
 from .magic_batch import BatchCell
+from .magic_brackets import check_brackets, run_brackets
 from .magic_photos import PhotoFlags, check_photo_flags
 from .options import check_options
 from .session import session, use_live, use_sandbox
@@ -152,84 +154,7 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             self.shell.push({var: tracker.df})
 
     # -- %autoenhance_order ------------------------------------------------------------------
-    @magic_arguments()
-    @argument("name", nargs="*", help="Name of the order to create (quote it, or not).")
-    @argument(
-        "--order-id",
-        dest="order_id",
-        default=None,
-        help="Custom order_id (must be unique). Default: one is generated.",
-    )
-    @argument(
-        "--images",
-        metavar="GLOB",
-        default=None,
-        help='Photos to upload into the new order, e.g. "shoot/*.jpg".',
-    )
-    @argument(
-        "--add-images",
-        dest="add_images",
-        nargs=2,
-        metavar=("ORDER_ID", "GLOB"),
-        default=None,
-        help="Upload photos into an existing order.",
-    )
-    @argument(
-        "--watch",
-        action="store_true",
-        help="Refresh until no order is processing (with a progress bar).",
-    )
-    @argument(
-        "--download",
-        nargs=2,
-        metavar=("ORDER_ID", "FOLDER"),
-        default=None,
-        help="Save an order's processed images into FOLDER (free previews; see --full-size).",
-    )
-    @argument(
-        "--full-size",
-        dest="full_size",
-        action="store_true",
-        help="With --download: buy the full-size images (uses credits).",
-    )
-    @argument("--format", default=None, help="With --download: png, jpeg or webp.")
-    @argument("--max-width", dest="max_width", type=int, default=None, help="With --download.")
-    @argument(
-        "--option",
-        dest="options",
-        action="append",
-        metavar="KEY=VALUE",
-        help="An enhancement option for --images/--add-images/--reprocess (repeatable), "
-        "e.g. --option enhance_type=warm --option metadata='{\"shoot\": 3}'.",
-    )
-    @argument("--preset", default=None, help="Named options (autoenhance_nb.options.presets).")
-    @argument("--reprocess", metavar="IMAGE_ID", default=None, help="Enhance an image again.")
-    @argument("--report", metavar="IMAGE_ID", default=None, help="Report a problem with an image.")
-    @argument("--category", action="append", help="With --report (repeatable).")
-    @argument("--score", type=int, default=None, help="With --report: 0 (worst) to 5.")
-    @argument("--list", action="store_true", help="Show the session table.")
-    @argument(
-        "--refresh", action="store_true", help="Re-fetch every order's status, then show the table."
-    )
-    @argument("--sync", action="store_true", help="Add every order of the account to the table.")
-    @argument(
-        "--export",
-        metavar="PATH",
-        default=None,
-        help="Write the table to a CSV file (formula cells neutralised).",
-    )
-    @argument(
-        "--sandbox",
-        action="store_true",
-        help="Go back to the built-in sandbox (and its table) from the live API.",
-    )
-    @argument(
-        "-o",
-        "--out",
-        metavar="VAR",
-        default=None,
-        help="Also store the table (a DataFrame) in the variable VAR.",
-    )
+    @order_arguments
     @line_cell_magic
     def autoenhance_order(self, line: str = "", cell: str | None = None) -> Any:
         """Create Autoenhance orders and work with the session's order table.
@@ -252,6 +177,7 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             %autoenhance_order --watch
             %autoenhance_order --download kitchen-12 enhanced/
             %autoenhance_order --sandbox
+            %autoenhance_order Loft --brackets auto "shoot/*.jpg" [--dry-run]
 
             %%autoenhance_order -o week
             Kitchen – 12 Rue Oberkampf
@@ -283,6 +209,17 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
                 "--images goes with a new order's name; use --add-images "
                 "ORDER_ID GLOB for an existing order"
             )
+        plan = check_brackets(*args.brackets) if args.brackets else None
+        if args.dry_run and plan is None:
+            raise MagicError("--dry-run goes with --brackets")
+        if plan is not None and args.dry_run:
+            run_brackets(None, None, *args.brackets, dry_run=True, checked=plan)
+            return None
+        if plan is not None and (cell is not None or (args.name is None and args.order_id is None)):
+            raise MagicError(
+                "--brackets goes with a new order's name, e.g. "
+                '%autoenhance_order Loft --brackets auto "shoot/*.jpg"'
+            )
         photos = match_files(args.images) if args.images else None
         extra = match_files(args.add_images[1]) if args.add_images else None
         if args.sandbox:
@@ -292,7 +229,9 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         if cell is not None:
             steps.append(lambda: self._run_batch(tracker, cell, args.out))
         elif args.name is not None or args.order_id is not None:
-            steps.append(lambda: self._create(tracker, args.name, args.order_id, photos, options))
+            steps.append(
+                lambda: self._create(tracker, args.name, args.order_id, photos, options, plan)
+            )
         if args.add_images:
             steps.append(lambda: self._upload(tracker, args.add_images[0], extra or [], options))
         if args.reprocess:
@@ -334,11 +273,23 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         order_id: str | None,
         photos: list[str] | None,
         options: dict[str, Any],
+        plan: Any = None,
     ) -> None:
         order = tracker.create(name=name, order_id=order_id, source="magic", resume=True)
         print(created_line(order))
         if photos:
             self._upload(tracker, order["order_id"], photos, options)
+        if plan is not None:
+            run_brackets(
+                tracker,
+                order["order_id"],
+                "",
+                "",
+                checked=plan,
+                options=options,
+                workers=self.upload_workers,
+                progress=self.progress,
+            )
 
     def _sync(self, tracker: Any) -> None:
         print(f"Synced {orders(tracker.sync())} from the account")

@@ -253,3 +253,41 @@ def test_the_form_uploads_brackets_into_a_new_order(hdr, hdr_tracker, tmp_path):
     assert len(brackets) == 11 and all(b.get("is_uploaded") for b in brackets)
     assert form.photos.value == ()  # the bytes are not kept in the widget state
     form.close()
+
+
+def test_the_magic_groups_uploads_and_merges_a_shoot(hdr, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    import autoenhance_nb as ae
+    from autoenhance_nb.magics import magics_of
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", hdr.url)
+    ae.reset_session()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    try:
+        ip.extension_manager.load_extension("autoenhance_nb")
+        magics_of(ip).progress = False
+        pattern = str(SAMPLES / "*.jpg")
+        with capture_output() as cap:
+            dry = ip.run_cell(f'%autoenhance_order Loft --brackets auto "{pattern}" --dry-run')
+        assert dry.success and "Dry run: nothing was sent" in cap.stdout
+        assert hdr.requests_to("create_order") == []
+        with capture_output() as cap:
+            run = ip.run_cell(
+                f'%autoenhance_order Loft --order-id loft-m --brackets auto "{pattern}"'
+            )
+        assert run.success, cap.stdout + cap.stderr
+        assert "Brackets for loft-m" in cap.stdout
+        brackets = ae.session().client.list_brackets("loft-m")
+        assert len(brackets) == 11 and all(b.get("is_uploaded") for b in brackets)
+        with capture_output() as cap:
+            bad = ip.run_cell(f'%autoenhance_order --brackets auto "{pattern}"')
+        assert not bad.success and "goes with a new order's name" in cap.stdout + cap.stderr
+    finally:
+        ae.reset_session()
+        InteractiveShell.clear_instance()
