@@ -223,6 +223,9 @@ class OrderGallery(w.VBox):
         self.revisions[image_id] = self.revisions.get(image_id, 0) + 1
         self.thumbs.cache.drop(image_id, "enhanced")
         self._sync_rows()
+        card = self.cards.get(image_id)
+        if card is not None:
+            card.load()  # the new picture, once processed
         self.watch()
 
     def watch(self) -> None:
@@ -253,6 +256,7 @@ class OrderGallery(w.VBox):
         for card in list(self.cards.values()):
             card.wait(timeout)
         self.bulk.wait(timeout)
+        self.thumbs.idle(timeout)
 
     def close(self) -> None:
         if hasattr(self, "_auto"):

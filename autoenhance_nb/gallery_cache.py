@@ -99,6 +99,8 @@ class Thumbnailer:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="autoenhance-thumbs")
         self._inflight: dict[Key, Future[bytes]] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._waiting = 0  # callbacks not run yet
         self._folder = Path(tempfile.mkdtemp(prefix="autoenhance-thumbs-"))
         self.fetches = 0
         self.bytes_fetched = 0
@@ -121,9 +123,18 @@ class Thumbnailer:
                 self._inflight[key] = future
 
         def finished(f: Future[bytes]) -> None:
-            error = f.exception()
-            done(None if error is not None else f.result(), error)
+            try:
+                error = None if f.cancelled() else f.exception()
+                if f.cancelled():
+                    error = RuntimeError("the gallery was closed")
+                done(None if error is not None else f.result(), error)
+            finally:
+                with self._idle:
+                    self._waiting -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._waiting += 1
         future.add_done_callback(finished)
 
     def prefetch(self, key: Key) -> None:
@@ -148,6 +159,12 @@ class Thumbnailer:
                 os.unlink(path)
             except OSError:
                 pass
+
+    def idle(self, timeout: float = 30.0) -> None:
+        """Block until no thumbnail is being fetched or shown. For tests and scripts."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._waiting == 0, timeout):
+                raise TimeoutError("thumbnails are still being fetched")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
