@@ -1,0 +1,216 @@
+"""The desk's page, built in each Voila kernel: a title with the environment badge, the
+order form without the key field, the session table (started from the account's recent
+orders), and the gallery of a chosen order when ``autoenhance_nb.gallery`` exists.
+
+Everything it needs comes from the server's environment (set by ``autoenhance-desk``),
+never from the visitor; every error is one line on the page."""
+
+from __future__ import annotations
+
+import html
+import importlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ..display import environment_badge, message_html
+from ..errors import one_line
+from ..tracker import OrderTracker
+from ..widget_kit import error_message
+from .env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+
+__all__ = [
+    "Desk",
+    "show_desk",
+    "ENV_EXPORT_DIR",
+    "ENV_SYNC_LIMIT",
+    "DEFAULT_SYNC_LIMIT",
+    "gallery_class",
+]
+
+PAGE_SIZE = 15
+
+
+def gallery_class() -> Any | None:
+    """``OrderGallery`` when the gallery module is installed, else None."""
+    try:
+        module = importlib.import_module("autoenhance_nb.gallery")
+    except ImportError:
+        return None
+    return getattr(module, "OrderGallery", None)
+
+
+class Desk(w.VBox):
+    """The desk: ``Desk(tracker, export_dir=...)``; ``load()`` fills the table from the
+    account's newest orders in the background."""
+
+    def __init__(
+        self,
+        tracker: OrderTracker,
+        *,
+        export_dir: str | os.PathLike[str],
+        sync_limit: int = DEFAULT_SYNC_LIMIT,
+    ):
+        from ..widgets import OrderForm
+
+        self.tracker = tracker
+        self.export_dir = Path(export_dir)
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        self.sync_limit = sync_limit
+        self.title = w.HTML().add_class("ae-desk-title")
+        self.status = w.HTML().add_class("ae-desk-status")
+        self.form = OrderForm(tracker, export_dir=self.export_dir, allow_key_entry=False)
+        self._gallery_class = gallery_class()
+        self.gallery: Any | None = None
+        self.gallery_order = w.Dropdown(
+            description="Gallery of",
+            options=[("(pick an order)", "")],
+            value="",
+            style={"description_width": "80px"},
+            layout=w.Layout(width="auto", min_width="320px", max_width="520px"),
+        ).add_class("ae-desk-order")
+        self.gallery_message = w.HTML().add_class("ae-desk-gallery-message")
+        self.gallery_box = w.VBox(layout=w.Layout(max_width="100%")).add_class("ae-desk-gallery")
+        parts: list[w.Widget] = [self.title, self.status, self.form]
+        if self._gallery_class is not None:
+            parts += [
+                w.HTML("<h3>Gallery</h3>"),
+                self.gallery_order,
+                self.gallery_message,
+                self.gallery_box,
+            ]
+        super().__init__(parts, layout=w.Layout(max_width="1100px", padding="0 12px"))
+        self.add_class("ae-desk")
+        self.gallery_order.observe(lambda c: self.show_gallery(c["new"]), names="value")
+        self._unsubscribe = tracker.on_change(lambda _t: self._render())
+        self._loader: threading.Thread | None = None
+        self._render()
+
+    # -- the account's orders ---------------------------------------------------------------
+    def load(self) -> threading.Thread:
+        """Fill the table with the account's newest orders (at most ``sync_limit``), page by
+        page with the count on the page, in the background."""
+        self._loader = threading.Thread(
+            target=self._load, name="autoenhance-desk-sync", daemon=True
+        )
+        self._loader.start()
+        return self._loader
+
+    def wait_loaded(self, timeout: float = 60.0) -> None:
+        if self._loader is not None:
+            self._loader.join(timeout)
+
+    def _load(self) -> None:
+        if self.sync_limit <= 0:
+            self._say("")
+            return
+        self._say(f"Loading the account's orders (the newest {self.sync_limit})…")
+        found: list[dict[str, Any]] = []
+        try:
+            for order in self.tracker.client.list_orders(per_page=PAGE_SIZE, limit=self.sync_limit):
+                found.append(order)
+                if len(found) % PAGE_SIZE == 0:
+                    self._say(f"Loading the account's orders: {len(found)} so far…")
+        except Exception as exc:
+            self._say(f"Could not load the account's orders: {error_message(exc)}", "error")
+            return
+        finally:
+            # oldest first, so the newest sit at the end of the table, where new ones go
+            for i, order in enumerate(reversed(found), 1):
+                self.tracker.record(order, "sync", notify=i == len(found))
+        n = len(found)
+        self._say(
+            f"Loaded the account's {n} newest order{'' if n == 1 else 's'}"
+            if n
+            else "The account has no orders yet: create one below",
+            "ok",
+        )
+
+    # -- view -------------------------------------------------------------------------------
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.status.value = message_html(text, kind) if text else ""
+
+    def _render(self) -> None:
+        client = self.tracker.client
+        self.title.value = (
+            "<h2 style='margin:8px 0'>Autoenhance order desk "
+            f"{environment_badge(self.tracker.environment, dev_mode=client.dev_mode)}</h2>"
+            f"<div>{html.escape(self.tracker.environment_label)}"
+            + (
+                " &middot; a sandbox: nothing reaches Autoenhance, no credits are used"
+                if self.tracker.environment == "sandbox"
+                else " &middot; the live API: processing and full-size downloads use credits"
+            )
+            + "</div>"
+        )
+        if self._gallery_class is None:
+            return
+        latest = self.tracker.latest(200)
+        options = [("(pick an order)", "")] + [
+            (f"{one_line(n or '(no name)', 40)} · {one_line(o, 24)}", o)
+            for o, n in zip(
+                reversed(list(latest["order_id"])), reversed(list(latest["name"])), strict=False
+            )
+        ]
+        if options != list(self.gallery_order.options):
+            current = self.gallery_order.value
+            with self.gallery_order.hold_trait_notifications():
+                self.gallery_order.options = options
+                self.gallery_order.value = current if current in dict(options).values() else ""
+
+    def show_gallery(self, order_id: str) -> None:
+        """Show the gallery of ``order_id`` ("" clears it)."""
+        if self._gallery_class is None:
+            return
+        old, self.gallery = self.gallery, None
+        self.gallery_box.children = ()
+        self.gallery_message.value = ""
+        if old is not None and hasattr(old, "close"):
+            old.close()
+        if not order_id:
+            return
+        try:
+            self.gallery = self._gallery_class(
+                order_id, tracker=self.tracker, export_dir=self.export_dir
+            )
+        except Exception as exc:
+            self.gallery_message.value = message_html(
+                f"Could not show the gallery of {order_id}: {error_message(exc)}", "error"
+            )
+            return
+        self.gallery_box.children = (self.gallery,)
+
+    def close(self) -> None:
+        if hasattr(self, "_unsubscribe"):
+            self._unsubscribe()
+        super().close()
+
+
+def _sync_limit() -> int:
+    text = (os.environ.get(ENV_SYNC_LIMIT) or "").strip()
+    try:
+        return max(0, int(text)) if text else DEFAULT_SYNC_LIMIT
+    except ValueError:
+        return DEFAULT_SYNC_LIMIT
+
+
+def show_desk() -> Desk | None:
+    """What the desk notebook runs: display the desk for this visit (and start loading the
+    account's orders), or one line saying why it cannot start."""
+    from IPython.display import HTML, display
+
+    try:
+        from ..session import session
+
+        export_dir = os.environ.get(ENV_EXPORT_DIR) or "autoenhance-desk-exports"
+        Path(export_dir).mkdir(parents=True, exist_ok=True)
+        desk = Desk(session(quiet=True), export_dir=export_dir, sync_limit=_sync_limit())
+    except Exception as exc:
+        display(HTML(message_html(f"The desk could not start: {error_message(exc)}", "error")))
+        return None
+    display(desk)
+    desk.load()
+    return desk
