@@ -5,7 +5,9 @@ reads and writes is the tracker's."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ import pandas as pd
 
 from . import errors as E
 from . import table as T
-from .batch import BatchResult, Failure, fan_out
+from .batch import BatchResult, Failure, choose_workers, fan_out
 from .errors import one_line
 from .ids import validate_order_id
 from .table import orders
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
     from .tracker import TableState
 
 __all__ = ["OrderOperations"]
+
+#: A refresh records its answers in chunks (column by column) of at most this many, or
+#: every REFRESH_FLUSH_SECONDS, whichever comes first.
+REFRESH_CHUNK = 2048
+REFRESH_FLUSH_SECONDS = 0.25
 
 
 class OrderOperations:
@@ -40,6 +47,7 @@ class OrderOperations:
         def _record_many(self, answers: Iterable[dict[str, Any]], source: str) -> int: ...
         def _changed(self) -> None: ...
         def order_ids(self) -> list[str]: ...
+        def _record_images(self, images: list[Any], order_id: str) -> None: ...
 
     # -- API operations -----------------------------------------------------------------------
     def create(
@@ -83,7 +91,7 @@ class OrderOperations:
     def create_many(
         self,
         items: Iterable[str | dict[str, Any] | None] | pd.DataFrame,
-        workers: int = 8,
+        workers: int | None = None,
         progress: bool = True,
         source: str = "python",
         adopt_existing: bool = False,
@@ -96,6 +104,8 @@ class OrderOperations:
         item gets its order_id before it is sent, so
         ``create_many(result.retry_items())`` cannot duplicate an order that a lost
         answer hid. The stop button stops the batch at once, keeping every order made.
+        ``workers=None`` sizes the batch from the client's rate limit and the latency
+        seen so far (``batch.choose_workers``: 8 to 64 threads).
         """
         prepared: list[dict[str, Any]] = []
         early: list[Failure] = []
@@ -134,11 +144,12 @@ class OrderOperations:
             fan_out(
                 prepared,
                 one,
-                workers=workers,
+                workers=self._batch_workers(workers, len(prepared)),
                 result=result,
                 record=record,
                 describe=_entry_item,
                 progress=bar,
+                pace=self._pace,
             )
         finally:
             if bar is not None:
@@ -182,42 +193,91 @@ class OrderOperations:
             validate_order_id(entry["order_id"])
         return entry
 
-    def refresh(self, workers: int = 8, progress: bool = False) -> dict[str, int]:
+    def _batch_workers(self, workers: int | None, total: int) -> int:
+        """The batch's thread count (chosen when None), with a connection pool at least
+        that large so that no thread waits for a connection."""
+        http = self.client._http
+        if workers is None:
+            limiter = http.limiter
+            workers = choose_workers(
+                limiter.max_rate if limiter is not None else None, http.latency(), total
+            )
+        if self.client.pool_maxsize < workers:
+            self.client.pool_maxsize = workers
+        return workers
+
+    def _pace(self) -> tuple[int, int]:
+        http = self.client._http
+        return http.answered, http.limited
+
+    def _record_answers(self, answers: list[dict[str, Any]], source: str) -> None:
+        """Record many answers column by column (``_record_many`` goes row by row)."""
+        columns, images = T.columns_of_answers(answers, source)
+        with T.interrupts_deferred(), self._lock:
+            self._state.store.upsert_many(columns)
+            for oid, pictures in images:
+                self._record_images(pictures, oid)
+
+    def refresh(self, workers: int | None = None, progress: bool = False) -> dict[str, int]:
         """Re-fetch every tracked order and update its row. An order gone from the
         server is marked ``deleted``, not dropped. Returns counts; raises (after
-        updating what it could) when some orders could not be fetched."""
+        updating what it could) when some orders could not be fetched. Answers are
+        recorded in chunks as they come (every quarter second or 2,048 answers), column
+        by column. ``workers=None``: chosen as for ``create_many``."""
         ids = self.order_ids()
         counts = {"updated": 0, "deleted": 0, "failed": 0}
         if not ids:
             return counts
         result = BatchResult(total=len(ids), verb="refreshed")
         gone: list[str] = []
+        answers: deque[dict[str, Any]] = deque()
+        flushing = threading.Lock()
+        flushed = [time.monotonic()]
 
-        def one(oid: str) -> dict[str, Any] | None:
+        def flush() -> None:
+            chunk = []
             try:
-                return self.client.get_order(oid)
+                while True:
+                    chunk.append(answers.popleft())
+            except IndexError:
+                pass
+            if chunk:
+                self._record_answers(chunk, "python")
+
+        def one(oid: str) -> bool | None:
+            try:
+                answers.append(self.client.get_order(oid))
             except E.NotFoundError:
                 gone.append(oid)
                 return None
-
-        def record(_: int, order: dict[str, Any] | None) -> None:
-            if order is not None:
-                self._record_many([order], "python")
+            # the worker that fills a chunk records it (the others carry on meanwhile)
+            if (
+                len(answers) >= REFRESH_CHUNK
+                or time.monotonic() - flushed[0] > REFRESH_FLUSH_SECONDS
+            ) and flushing.acquire(blocking=False):
+                try:
+                    flushed[0] = time.monotonic()
+                    flush()
+                finally:
+                    flushing.release()
+            return True  # the answer itself is in the table, not kept in the result
 
         bar = _progress_bar(len(ids), "Refreshing") if progress else None
         try:
             fan_out(
                 ids,
                 one,
-                workers=workers,
+                workers=self._batch_workers(workers, len(ids)),
                 result=result,
-                record=record,
                 describe=lambda oid: {"order_id": oid},
                 progress=bar,
+                pace=self._pace,
             )
         finally:
             if bar is not None:
                 bar.close()
+            with T.interrupts_deferred():
+                flush()  # the workers are done: what is left is recorded here
             with T.interrupts_deferred(), self._lock:
                 for oid in gone:
                     self._state.store.set_status(oid, "deleted")
