@@ -128,6 +128,12 @@ class OrderForm(w.VBox):
         self.images = ImageActions(
             self.tracker, self.enhancement, self._say, self._run, lambda: self.export_row.folder
         )
+        # folded by default: the everyday path (name, photos, create) stays short
+        self.details = w.Accordion(
+            children=[self.enhancement, self.images],
+            titles=("Enhancement options", "An image: redo, report, buy full size"),
+            selected_index=None,
+        ).add_class("ae-details")
 
         super().__init__(
             [
@@ -135,8 +141,7 @@ class OrderForm(w.VBox):
                 _row(self.name, self.name_error),
                 _row(self.order_id, self.order_id_error),
                 self.photo_row,
-                self.enhancement,
-                self.images,
+                self.details,
                 _row(self.create_button, self.refresh_button, self.auto_refresh),
                 self.export_row,
                 self.message,

@@ -242,9 +242,16 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         before = saved.stat().st_mtime_ns
         page.keyboard.press("Control+s")
         deadline = time.monotonic() + 30
-        while saved.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        notebook = None
+        while notebook is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        notebook = json.loads(saved.read_text(encoding="utf-8"))
+            if saved.stat().st_mtime_ns == before:
+                continue
+            try:  # the server may still be writing the file
+                notebook = json.loads(saved.read_text(encoding="utf-8"))
+            except ValueError:
+                notebook = None
+        assert notebook is not None, "the notebook was not saved"
         widget_state = json.dumps(notebook["metadata"]["widgets"])
         assert "ae-api-key" in widget_state, "the widget state was not saved"
         assert SENTINEL not in saved.read_text(encoding="utf-8")
