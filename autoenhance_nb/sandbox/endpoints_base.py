@@ -1,0 +1,118 @@
+"""What every endpoint group of the sandbox shares: the error and response shapes and
+the readers of request bodies.
+
+``ApiError`` and ``Invalid`` become the API's APIFlask error bodies (``HTTPError`` and
+``ValidationError`` in the spec); ``EndpointBase`` reads a JSON body, reads the body of
+a PUT to a pre-signed upload URL, and makes those URLs. The endpoint mixins
+(``endpoints_*.py``) build on it; ``app.SandboxApp`` combines them. Imports nothing from
+the client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .state import Account
+
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+class ApiError(Exception):
+    """An answer in the API's HTTPError shape: ``{"detail": ..., "message": ...}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        detail: dict | None = None,
+        headers: dict | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message or REASONS.get(status, "Error")
+        self.detail = detail or {}
+        self.headers = headers or {}
+
+
+class Invalid(ApiError):
+    """422 with the APIFlask ValidationError body."""
+
+    def __init__(self, location: str, errors: dict[str, list[str]]):
+        super().__init__(422, "Validation error", {location: errors})
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+class EndpointBase(Settings):
+    """The base of the endpoint mixins: the account they serve and the body readers."""
+
+    account: Account
+    base_url: str  # set by the server once it knows its port
+
+    # -- body parsing ---------------------------------------------------------
+    def _json_body(self, request: Request, *, required: bool) -> dict:
+        length = request.content_length
+        if length is not None and length > self.max_json_bytes:
+            raise ApiError(413, f"Request body is larger than {self.max_json_bytes} bytes.")
+        raw = request.stream.read(self.max_json_bytes + 1)
+        if len(raw) > self.max_json_bytes:
+            raise ApiError(413, f"Request body is larger than {self.max_json_bytes} bytes.")
+        if not raw.strip():
+            if required:
+                raise Invalid("json", {"_schema": ["A JSON body is required."]})
+            return {}
+        if request.mimetype != "application/json":
+            raise ApiError(415, "Content-Type must be application/json.")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise Invalid("json", {"_schema": ["Invalid input type."]})
+        return data
+
+    # -- pre-signed uploads ------------------------------------------------------
+    def _upload_url(self, kind: str, id: str, token: str) -> str:
+        base = (self.upload_base_url or self.base_url).rstrip("/")
+        return f"{base}/_uploads/{kind}{id}?token={token}"
+
+    def _read_upload(self, request: Request, expected_type: str) -> bytes:
+        """The body of a PUT to a pre-signed URL: a length, the signed Content-Type."""
+        length = request.content_length
+        if length is None and request.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            raise ApiError(411, "Content-Length is required.")
+        if length is not None and length > self.max_upload_bytes:
+            raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
+        if request.mimetype != expected_type.lower():
+            raise ApiError(
+                403,
+                "SignatureDoesNotMatch: the upload URL was signed for "
+                f"Content-Type {expected_type}.",
+            )
+        data = request.stream.read(self.max_upload_bytes + 1)
+        if len(data) > self.max_upload_bytes:
+            raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
+        return data

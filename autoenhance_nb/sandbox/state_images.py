@@ -1,0 +1,170 @@
+"""The image calls of the sandbox's account: register, read, upload, reprocess,
+delete and report an image, and snapshot one for rendering a download.
+
+``ImageCalls`` is a mixin of ``state.Account``, built on ``state_status.AccountCore``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import deque
+from typing import Any
+
+from .state_records import (
+    Image,
+    NameRateLimited,
+    Rejected,
+    Report,
+    Snapshot,
+    sniff_image_type,
+    writable,
+)
+from .state_status import AccountCore
+
+
+class ImageCalls(AccountCore):
+    """Account calls on images (and the reports sent about them)."""
+
+    # -- images -------------------------------------------------------------
+    def create_image(
+        self,
+        image_name: str,
+        order_id: str | None,
+        options: dict[str, Any],
+        upload_content_type: str = "application/octet-stream",
+    ) -> dict:
+        """Register an image; its ImageOut plus ``upload_token`` (for the upload URL)."""
+        with self._lock:
+            now = self._clock()
+            uses = self._name_uses.setdefault(image_name, deque())
+            while uses and uses[0] <= now - 3600:
+                uses.popleft()
+            if self.same_name_per_hour and len(uses) >= self.same_name_per_hour:
+                raise NameRateLimited(image_name)
+            uses.append(now)
+            order = self._orders.get(order_id) if order_id is not None else None
+            if order is None:
+                # Registering an image without an order (or for an id not yet used)
+                # creates the order, as the docs describe.
+                order = self._create_order_locked(None, order_id)
+            image = Image(
+                image_id=str(uuid.uuid4()),
+                order_id=order.order_id,
+                image_name=image_name,
+                options=writable(options),
+                upload_token=secrets.token_urlsafe(24),
+                date_added=now,
+                upload_content_type=upload_content_type,
+                updated_at=now,
+            )
+            self._images[image.image_id] = image
+            order.image_ids.append(image.image_id)
+            order.updated_at = now
+            out = self._image_out(image)
+            out["upload_token"] = image.upload_token
+            return out
+
+    def get_image(self, image_id: str) -> dict | None:
+        with self._lock:
+            image = self._images.get(image_id)
+            return self._image_out(image) if image else None
+
+    def snapshot(self, image_id: str) -> Snapshot | None:
+        with self._lock:
+            image = self._images.get(image_id)
+            if image is None:
+                return None
+            self._advance(image)
+            return Snapshot(
+                image_id=image.image_id,
+                status=image.status,
+                data=image.data,
+                content_type=image.content_type,
+                options=dict(image.options),
+                revision=image.revision,
+            )
+
+    def mark_downloaded(self, image_id: str) -> None:
+        """A full-size enhanced download was bought."""
+        with self._lock:
+            image = self._images.get(image_id)
+            if image is not None and not image.downloaded:
+                image.downloaded = True
+                image.updated_at = self._clock()
+
+    def delete_image(self, image_id: str) -> bool:
+        with self._lock:
+            image = self._images.pop(image_id, None)
+            if image is None:
+                return False
+            order = self._orders.get(image.order_id)
+            if order is not None:
+                order.image_ids.remove(image_id)
+                order.updated_at = self._clock()
+            return True
+
+    def upload_content_type(self, image_id: str) -> str | None:
+        """The Content-Type an image's upload URL was signed for (None: no such image)."""
+        with self._lock:
+            image = self._images.get(image_id)
+            return image.upload_content_type if image is not None else None
+
+    def upload(self, image_id: str, token: str | None, data: bytes) -> str:
+        """Store the bytes; returns "ok", "not_found" or "forbidden"."""
+        with self._lock:
+            image = self._images.get(image_id)
+            if image is None:
+                return "not_found"
+            if not token or not secrets.compare_digest(token, image.upload_token):
+                return "forbidden"
+            image.data = data
+            image.content_type = sniff_image_type(data)
+            self._start_processing(image, self._clock())
+            return "ok"
+
+    def reprocess(self, image_id: str, options: dict[str, Any]) -> dict | None:
+        """Enhance an uploaded image again with ``options`` merged over its own; None
+        when there is no such image. Raises Rejected when it has no bytes yet."""
+        with self._lock:
+            image = self._images.get(image_id)
+            if image is None:
+                return None
+            if image.data is None:
+                raise Rejected({"_schema": ["The image has not been uploaded yet."]})
+            options = writable(options)
+            if "image_name" in options:
+                image.image_name = options.pop("image_name")
+            options.pop("order_id", None)
+            image.options.update(options)
+            self._start_processing(image, self._clock())
+            return self._image_out(image)
+
+    # -- reports ------------------------------------------------------------
+    def report(
+        self,
+        image_id: str,
+        categories: list[str],
+        comment: str | None,
+        score: int | None,
+        source: str | None,
+    ) -> Report | None:
+        with self._lock:
+            image = self._images.get(image_id)
+            if image is None:
+                return None
+            report = Report(
+                image_id=image_id,
+                order_id=image.order_id,
+                categories=tuple(categories),
+                comment=comment,
+                score=score,
+                source=source,
+                created_at=self._clock(),
+            )
+            self._reports.append(report)
+            return report
+
+    def reports(self) -> list[dict]:
+        with self._lock:
+            return [r.as_dict() for r in self._reports]

@@ -1,0 +1,208 @@
+"""The core of the sandbox's account: its stores, its lock and clock, and the status
+model (NOTES sections 3 and 4).
+
+``AccountCore`` holds the orders, images and brackets, moves images from
+``processing`` to ``processed`` or ``error`` (and merged HDR images into being) as
+time passes, and shapes them as the API returns them. ``state.py`` builds ``Account``
+on it with the order calls; ``state_images.py`` and ``state_brackets.py`` add the
+image and bracket calls. Everything is guarded by the one lock.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from .state_records import (
+    LATEST_AI_VERSION,
+    Bracket,
+    Conflict,
+    Image,
+    Order,
+    Report,
+    iso,
+    sniff_image_type,
+    writable,
+)
+
+
+class AccountCore:
+    """What every part of ``Account`` shares: the stores, and the status model that
+    advances images and orders whenever they are read."""
+
+    def __init__(
+        self,
+        processing_seconds: float = 2.0,
+        same_name_per_hour: int = 30,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.processing_seconds = processing_seconds
+        self.merging_seconds = 2.0
+        self.daily_image_limit: int | None = None
+        self.same_name_per_hour = same_name_per_hour
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._orders: dict[str, Order] = {}
+        self._images: dict[str, Image] = {}
+        self._brackets: dict[str, Bracket] = {}
+        self._reports: list[Report] = []
+        self._seq = 0
+        self._name_uses: dict[str, deque[float]] = {}
+        self._day: str = ""
+        self._started_today = 0
+
+    def _create_order_locked(self, name: str | None, order_id: str | None) -> Order:
+        if order_id is None:
+            order_id = uuid.uuid4().hex
+        if order_id in self._orders:
+            raise Conflict(order_id)
+        now = self._clock()
+        self._seq += 1
+        order = Order(
+            order_id=order_id,
+            name=name if name is not None else "",
+            seq=self._seq,
+            created_at=now,
+            updated_at=now,
+        )
+        self._orders[order_id] = order
+        return order
+
+    # -- status model (NOTES sections 3 and 4) ------------------------------
+    def _start_processing(self, image: Image, now: float) -> None:
+        """The image's bytes (new or with new options) go to the enhancer, unless the
+        daily limit is spent: then the image is in error (NOTES section 7)."""
+        image.upload_started = now
+        image.processed_at = None
+        image.updated_at = now
+        image.revision += 1
+        day = datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat()
+        if day != self._day:
+            self._day, self._started_today = day, 0
+        limit = self.daily_image_limit
+        if limit is not None and self._started_today >= limit:
+            image.status = "error"
+            image.status_reason = (
+                f"The daily limit of {limit} images has been reached; it resets at 00:00 UTC."
+            )
+        else:
+            self._started_today += 1
+            image.status = "processing"
+            image.status_reason = None
+        order = self._orders.get(image.order_id)
+        if order is not None:
+            order.updated_at = now
+        self._advance(image)
+
+    def _advance_order(self, order: Order) -> None:
+        """Once an order's merge time has passed, its merged images appear and start
+        processing (as of the moment the merge ended)."""
+        if order.merging_until is None or self._clock() < order.merging_until:
+            return
+        done_at, merges = order.merging_until, order.merges
+        order.merging_until, order.merges = None, []
+        for merge in merges:
+            image = Image(
+                image_id=str(uuid.uuid4()),
+                order_id=order.order_id,
+                image_name=merge.name,
+                options=writable(merge.options),
+                upload_token=secrets.token_urlsafe(24),
+                date_added=done_at,
+                data=merge.data,
+                content_type=sniff_image_type(merge.data),
+                bracket_ids=list(merge.bracket_ids),
+            )
+            self._images[image.image_id] = image
+            order.image_ids.append(image.image_id)
+            self._start_processing(image, done_at)
+
+    def _advance(self, image: Image) -> None:
+        """Move a processing image on once its processing time has passed."""
+        if image.status != "processing" or image.upload_started is None:
+            return
+        done_at = image.upload_started + self.processing_seconds
+        if self._clock() < done_at:
+            return
+        if image.content_type is None:
+            image.status = "error"
+            image.status_reason = "The uploaded file is not an image that can be enhanced."
+        else:
+            image.status = "processed"
+            image.status_reason = None
+            image.processed_at = done_at
+        image.updated_at = done_at
+
+    def _order_out(self, order: Order) -> dict:
+        self._advance_order(order)
+        images = [self._images[i] for i in order.image_ids if i in self._images]
+        for image in images:
+            self._advance(image)
+        statuses = [i.status for i in images]
+        merging = order.merging_until is not None
+        if merging or any(s == "processing" for s in statuses):
+            status = "processing"
+        elif not images or all(s == "waiting" for s in statuses):
+            status = "waiting"
+        elif any(s == "error" for s in statuses):
+            status = "error"
+        elif all(s in ("processed", "waiting") for s in statuses):
+            # Waiting images are registered but not uploaded yet; the uploaded
+            # ones are done, so the order is done for now.
+            status = "processed"
+        else:
+            status = "error"
+        updated = max([order.updated_at] + [i.updated_at for i in images])
+        return {
+            "order_id": order.order_id,
+            "name": order.name,
+            "status": status,
+            "is_processing": any(s == "processing" for s in statuses),
+            "is_merging": merging,
+            "is_deleted": False,
+            "total_images": len(images),
+            "images": [self._image_out(i) for i in images],
+            "created_at": iso(order.created_at),
+            "last_updated_at": iso(updated),
+        }
+
+    def _image_out(self, image: Image) -> dict:
+        self._advance(image)
+        out: dict[str, Any] = {
+            "enhance": True,
+            "lens_correction": True,
+            "vertical_correction": True,
+        }
+        out.update(image.options)
+        if out.get("ai_version") == "latest":
+            out["ai_version"] = LATEST_AI_VERSION
+        # server-owned fields last: a client can never set them
+        out.update(
+            {
+                "image_id": image.image_id,
+                "order_id": image.order_id,
+                "image_name": image.image_name,
+                "status": image.status,
+                "status_reason": image.status_reason,
+                "date_added": int(image.date_added * 1000),
+                "downloaded": image.downloaded,
+                "user_id": "sandbox-user",
+            }
+        )
+        return out
+
+    @staticmethod
+    def _bracket_out(bracket: Bracket) -> dict:
+        return {
+            "bracket_id": bracket.bracket_id,
+            "order_id": bracket.order_id,
+            "name": bracket.name,
+            "metadata": dict(bracket.metadata),
+            "is_uploaded": bracket.data is not None,
+        }
