@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
 from . import errors as E
 from .errors import one_line
@@ -176,6 +175,8 @@ class Grouping:
 def read_shot(path: str | os.PathLike[str]) -> Shot:
     """A frame and its EXIF. Not an image, missing, empty or undecodable: a one-line
     ``ValidationError``."""
+    from PIL import Image, UnidentifiedImageError  # lazily: importing the package stays light
+
     source = ImageSource(path)  # missing, folder, empty, not an image: refused here
     assert source.path is not None
     try:
