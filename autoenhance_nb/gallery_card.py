@@ -180,7 +180,12 @@ class ImageCard(w.VBox):
         self.gallery.selection_changed()
 
     def close(self) -> None:
+        """Close the card and every widget in it (a closed box leaves its children
+        registered, thumbnails and all)."""
         self.closed = True
+        panels = [p for p in (self._redo_panel, self._report_panel) if p is not None]
+        for part in _descendants(self) + [d for p in panels for d in [*_descendants(p), p]]:
+            part.close()
         super().close()
 
     # -- actions ------------------------------------------------------------------------
@@ -298,3 +303,11 @@ def _options_of(image: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             return {}
     return options if isinstance(options, dict) else {}
+
+
+def _descendants(box: w.Widget) -> list[w.Widget]:
+    found: list[w.Widget] = []
+    for child in getattr(box, "children", ()):
+        found.extend(_descendants(child))
+        found.append(child)
+    return found
