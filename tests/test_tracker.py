@@ -1,4 +1,4 @@
-"""OrderTracker and session() against a running sandbox: recording, batches under
+"""OrderTracker against a running sandbox: recording, batches under
 faults, refresh, sync, the DataFrame's shape, CSV export and the HTML display."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import requests
 
-import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb import errors as E
 from autoenhance_nb.sandbox import Sandbox
@@ -335,50 +334,6 @@ def test_html_shows_only_the_latest_rows(tracker):
     page = tracker._repr_html_()
     assert page.count("<tr>") == 51  # header + 50 rows
     assert "Showing the latest 50 of 60 orders" in page
-
-
-# -- session() -----------------------------------------------------------------------------------
-def test_session_without_key_runs_the_sandbox_and_says_so(capsys):
-    ae.reset_session()
-    try:
-        tracker = ae.session()
-        out = capsys.readouterr().out
-        assert "SANDBOX" in out and tracker.environment == "sandbox"
-        assert ae.session() is tracker
-        tracker.create("in the sandbox")
-        assert len(ae.current_context().sandbox.orders) == 1
-    finally:
-        ae.reset_session()
-
-
-def test_session_with_a_key_never_falls_back_to_the_sandbox(monkeypatch, capsys):
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "sk-live-example")
-    ae.reset_session()
-    try:
-        tracker = ae.session()
-        out = capsys.readouterr().out
-        assert "LIVE" in out and "api.autoenhance.ai" in out and "sk-live" not in out
-        assert tracker.environment == "live" and ae.current_context().sandbox is None
-    finally:
-        ae.reset_session()
-
-
-def test_use_live_switches_the_same_tracker(sandbox):
-    ae.reset_session()
-    try:
-        tracker = ae.session(quiet=True)
-        tracker.create("sandbox order")
-        own = ae.current_context().sandbox
-        assert ae.use_live("k", base_url=sandbox.url) is tracker
-        assert len(tracker) == 0 and tracker.environment_label.endswith(sandbox.url[7:])
-        tracker.create("now elsewhere")
-        assert [o["name"] for o in sandbox.orders] == ["now elsewhere"]
-        # and back: the built-in sandbox's table was kept aside, not emptied
-        assert ae.use_sandbox() is tracker
-        assert list(tracker.df["name"]) == ["sandbox order"] and own.running
-        assert tracker.client.base_url == own.url
-    finally:
-        ae.reset_session()
 
 
 def test_connection_killed_midway_then_back_exactly_100(tmp_path):
