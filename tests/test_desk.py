@@ -172,7 +172,15 @@ def test_without_a_key_every_kernel_points_at_one_sandbox_which_stops_with_the_d
     assert env["AUTOENHANCE_API_KEY"] == "sandbox"
     url = env["AUTOENHANCE_BASE_URL"]
     assert url.startswith("http://127.0.0.1:")
-    assert requests.get(f"{url}/v3/orders/", headers={"x-api-key": "k"}, timeout=5).ok
+    # Voila starts beside the sandbox; the sandbox is up within seconds
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert requests.get(f"{url}/v3/orders/", headers={"x-api-key": "k"}, timeout=5).ok
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.1)
     assert env[ENV_EXPORT_DIR] == str(tmp_path / "autoenhance-desk-exports")
     assert (tmp_path / "autoenhance-desk-exports").is_dir()
     assert env[ENV_SYNC_LIMIT] == "30"

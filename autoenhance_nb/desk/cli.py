@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -157,31 +158,36 @@ def read_config(path_text: str) -> dict[str, str]:
     return out
 
 
-def start_sandbox(processing_seconds: float) -> tuple[subprocess.Popen[str], str]:
-    """``python -m autoenhance_nb.sandbox`` on a free port: (the process, its URL)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autoenhance_nb.sandbox",
-            "--port",
-            "0",
-            "--processing-seconds",
-            str(processing_seconds),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def launch_sandbox(port: int, processing_seconds: float) -> subprocess.Popen[str]:
+    """Start ``python -m autoenhance_nb.sandbox --port PORT`` (see ``sandbox_ready``)."""
+    command = [sys.executable, "-m", "autoenhance_nb.sandbox", "--port", str(port)]
+    command += ["--processing-seconds", str(processing_seconds)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def sandbox_ready(proc: subprocess.Popen[str]) -> str:
+    """Wait for the sandbox's "listening on URL" line; its URL."""
     assert proc.stdout is not None
     for line in proc.stdout:
         if "listening on " in line:
-            url = line.rsplit("listening on ", 1)[1].strip()
             # the rest of what it says is read and dropped (a closed pipe would break its
             # goodbye line into a traceback)
             threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, url
+            return line.rsplit("listening on ", 1)[1].strip()
     proc.wait()
     raise DeskError(f"the sandbox did not start (exit code {proc.returncode})")
+
+
+def start_sandbox(processing_seconds: float) -> tuple[subprocess.Popen[str], str]:
+    """The sandbox on a free port: (the process, its URL)."""
+    proc = launch_sandbox(free_port(), processing_seconds)
+    return proc, sandbox_ready(proc)
 
 
 def stop(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
@@ -229,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
     if not is_local(args.ip):
         say(NON_LOCAL_WARNING.format(ip=args.ip, port=args.port))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_DESK_")}
-    sandbox: subprocess.Popen[str] | None = None
     try:
         export_dir = export_folder(args.export_dir)
         if args.config:
@@ -239,39 +244,51 @@ def main(argv: list[str] | None = None) -> int:
                 env["AUTOENHANCE_BASE_URL"] = config["base_url"]
             else:
                 env.pop("AUTOENHANCE_BASE_URL", None)
-        if not (env.get("AUTOENHANCE_API_KEY") or "").strip():
-            sandbox, url = start_sandbox(args.sandbox_processing_seconds)
-            atexit.register(stop, sandbox)
-            env["AUTOENHANCE_API_KEY"] = "sandbox"
-            env["AUTOENHANCE_BASE_URL"] = url
-            where = f"SANDBOX at {url} (nothing reaches Autoenhance; one sandbox for every visit)"
-        else:
-            where = "the Autoenhance API with the server's key (processing uses credits)"
     except DeskError as exc:
-        stop(sandbox)
         say(f"autoenhance-desk: {exc}")
         return 2
     env[ENV_EXPORT_DIR] = str(export_dir)
     env[ENV_SYNC_LIMIT] = str(max(0, args.sync_limit))
+    use_sandbox = not (env.get("AUTOENHANCE_API_KEY") or "").strip()
 
     def _terminate(signum: int, frame: object) -> None:  # SIGTERM behaves like Ctrl-C
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _terminate)
-    host = f"[{args.ip}]" if ":" in args.ip else args.ip
-    say(f"Autoenhance desk on http://{host}:{args.port}/ using {where}")
-    say(f"Exports go into {export_dir}. Press Ctrl-C to stop.")
+    sandbox: subprocess.Popen[str] | None = None
     voila: subprocess.Popen[bytes] | None = None
     code = 0
     try:
+        if use_sandbox:
+            # started side by side with Voila (each takes seconds to import); the sandbox
+            # is up long before a visitor's kernel asks it anything
+            url = f"http://127.0.0.1:{free_port()}"
+            sandbox = launch_sandbox(int(url.rsplit(":", 1)[1]), args.sandbox_processing_seconds)
+            atexit.register(stop, sandbox)
+            env["AUTOENHANCE_API_KEY"] = "sandbox"
+            env["AUTOENHANCE_BASE_URL"] = url
         voila = subprocess.Popen(voila_command(args), env=env)
+        if sandbox is not None:
+            url = sandbox_ready(sandbox)
+            where = f"SANDBOX at {url} (nothing reaches Autoenhance; one sandbox for every visit)"
+        else:
+            where = "the Autoenhance API with the server's key (processing uses credits)"
+        host = f"[{args.ip}]" if ":" in args.ip else args.ip
+        say(f"Autoenhance desk on http://{host}:{args.port}/ using {where}")
+        say(f"Exports go into {export_dir}. Press Ctrl-C to stop.")
         code = voila.wait()
         if code:
             say(f"autoenhance-desk: Voila stopped (exit code {code})")
+    except DeskError as exc:
+        say(f"autoenhance-desk: {exc}")
+        code = 2
     except KeyboardInterrupt:
         code = 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for proc in (voila, sandbox):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()  # both at once: Voila takes seconds to stop its kernels
         stop(voila)
         stop(sandbox)
     say("Desk stopped.")

@@ -7,7 +7,6 @@ never from the visitor; every error is one line on the page."""
 
 from __future__ import annotations
 
-import html
 import importlib
 import os
 import threading
@@ -85,8 +84,9 @@ class Desk(w.VBox):
         super().__init__(parts, layout=w.Layout(max_width="1100px", padding="0 12px"))
         self.add_class("ae-desk")
         self.gallery_order.observe(lambda c: self.show_gallery(c["new"]), names="value")
-        self._unsubscribe = tracker.on_change(lambda _t: self._render())
         self._loader: threading.Thread | None = None
+        self._empty = False  # the page says the account has no orders
+        self._unsubscribe = tracker.on_change(lambda _t: self._render())
         self._render()
 
     # -- the account's orders ---------------------------------------------------------------
@@ -128,6 +128,7 @@ class Desk(w.VBox):
             else "The account has no orders yet: create one below",
             "ok",
         )
+        self._empty = n == 0
 
     # -- view -------------------------------------------------------------------------------
     def _say(self, text: str, kind: str = "info") -> None:
@@ -135,17 +136,20 @@ class Desk(w.VBox):
 
     def _render(self) -> None:
         client = self.tracker.client
+        live = self.tracker.environment == "live"
         self.title.value = (
             "<h2 style='margin:8px 0'>Autoenhance order desk "
             f"{environment_badge(self.tracker.environment, dev_mode=client.dev_mode)}</h2>"
-            f"<div>{html.escape(self.tracker.environment_label)}"
             + (
-                " &middot; a sandbox: nothing reaches Autoenhance, no credits are used"
-                if self.tracker.environment == "sandbox"
-                else " &middot; the live API: processing and full-size downloads use credits"
+                "<div>The live API: processing and full-size downloads use the account's "
+                "credits</div>"
+                if live
+                else ""
             )
-            + "</div>"
         )
+        if self._empty and len(self.tracker):
+            self._empty = False
+            self._say("")
         if self._gallery_class is None:
             return
         latest = self.tracker.latest(200)

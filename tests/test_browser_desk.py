@@ -1,0 +1,206 @@
+"""The order desk in a real browser: ``autoenhance-desk`` on a free port (its own sandbox
+process), headless Chromium on the Voila page. Create an order from the page with the
+sample photos and a preset, watch them process, open the gallery and buy one full size
+(when the gallery exists), export the CSV and download it through the page's link; a
+file name with ``..`` or ``/`` is refused and nothing lands outside the export folder;
+a second visit sees the same orders; no code on the page, no traceback in the log."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from autoenhance_nb.desk.page import gallery_class
+
+from .test_browser import ARTIFACTS, CHROMIUM_ARGS, CHROMIUM, _free_port, _need_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = sorted((ROOT / "notebooks" / "data" / "photos").glob("*.png"))
+SCREENSHOT = ROOT / "docs" / "images" / "desk.png"
+ORDER_ID = "desk-e2e-1"
+ORDER_NAME = "Desk order – Rue Oberkampf"
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    _need_browser()
+    pytest.importorskip("voila")
+    base = tmp_path_factory.mktemp("desk")
+    exports = base / "exports"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
+        (base / name.lower()).mkdir()
+        env[name] = str(base / name.lower())
+    command = shutil.which("autoenhance-desk")
+    prefix = [command] if command else [sys.executable, "-m", "autoenhance_nb.desk"]
+    port = _free_port()
+    log_path = base / "desk.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            "--port",
+            str(port),
+            "--export-dir",
+            str(exports),
+            "--sandbox-processing-seconds",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=base,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while "Voil" not in log_path.read_text() or "running at" not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the desk did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    sandbox_url = re.search(r"SANDBOX at (http://\S+)", log_path.read_text()).group(1)
+    yield {"url": url, "base": base, "exports": exports, "log": log_path, "sandbox": sandbox_url}
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(desk):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+    page.goto(url)
+    expect(page.locator(".ae-desk")).to_be_visible()
+    return page
+
+
+def test_the_desk_in_a_browser(desk, browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    page = _open(browser, desk["url"])
+    other = None
+    try:
+        title = page.locator(".ae-desk-title")
+        expect(title).to_contain_text("SANDBOX")
+        # no code and no startup noise on the page, no key field, no live switch
+        text = page.locator("body").inner_text()
+        for noise in ("show_desk", "import ", "%load_ext", "autoenhance: no AUTOENHANCE"):
+            assert noise not in text
+        assert page.locator(".jp-InputArea, .CodeMirror, .cm-editor").count() == 0
+        assert page.locator(".ae-api-key, button.ae-live, button.ae-sandbox").count() == 0
+
+        form = page.locator(".ae-form")
+        form.locator(".ae-name input").fill(ORDER_NAME)
+        form.locator(".ae-order-id input").fill(ORDER_ID)
+        preset = form.locator(".ae-preset select")
+        if not preset.is_visible():  # the Enhancement section may start folded
+            form.get_by_text("Enhancement options").first.click()
+        preset.select_option(label="warm")
+        with page.expect_file_chooser() as chooser:
+            form.locator(".ae-photos").click()
+        chooser.value.set_files([str(p) for p in PHOTOS])
+        expect(form.locator(".ae-photos")).to_contain_text(f"({len(PHOTOS)})")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text(
+            f"uploaded {len(PHOTOS)} of {len(PHOTOS)}, 0 failed"
+        )
+        # the preset reached the API with every photo
+        order = requests.get(
+            f"{desk['sandbox']}/v3/orders/{ORDER_ID}", headers={"x-api-key": "k"}, timeout=10
+        ).json()
+        assert [i.get("enhance_type") for i in order["images"]] == ["warm"] * len(PHOTOS)
+
+        row = form.locator(".ae-table tr", has_text=ORDER_ID)
+        form.locator("button.ae-auto").click()
+        expect(form.locator(".ae-message")).to_contain_text("Auto-refresh stopped")
+        expect(row).to_contain_text("processed")
+
+        bought = None
+        if gallery_class() is not None:
+            page.locator(".ae-desk-order select").select_option(label=f"{ORDER_NAME} · {ORDER_ID}")
+            gallery = page.locator(".ae-desk-gallery .ae-gallery")
+            expect(gallery.locator(".ae-card")).to_have_count(len(PHOTOS))
+            card = gallery.locator(".ae-card").first
+            card.locator("button.ae-buy").click()
+            expect(card.locator(".ae-card-link a")).to_be_visible()
+            with page.expect_download() as info:
+                card.locator(".ae-card-link a").click()
+            bought = Path(info.value.path()).read_bytes()
+            assert bought[:4] == b"\x89PNG" or bought[:2] == b"\xff\xd8"
+
+        # a name with .. or / is refused, and nothing is written
+        for bad in ("../escape.csv", "sub/escape.csv", "/tmp/escape.csv"):
+            form.locator(".ae-filename input").fill(bad)
+            form.locator(".ae-filename input").press("Tab")
+            form.locator("button.ae-export").click()
+            expect(form.locator(".ae-message")).to_contain_text("plain name")
+        form.locator(".ae-filename input").fill("desk_orders.csv")
+        form.locator(".ae-filename input").press("Tab")
+        form.locator("button.ae-export").click()
+        expect(form.locator(".ae-message")).to_contain_text("Exported 1 order to desk_orders.csv")
+        on_disk = desk["exports"] / "desk_orders.csv"
+        assert pd.read_csv(on_disk)["order_id"].tolist() == [ORDER_ID]
+        with page.expect_download() as info:
+            form.locator("a.ae-download-link").click()
+        assert Path(info.value.path()).read_bytes() == on_disk.read_bytes()
+
+        written = sorted(p.relative_to(desk["base"]) for p in desk["base"].rglob("*"))
+        outside = [
+            p
+            for p in written
+            if p.parts[0] not in ("exports", "desk.log") and not p.parts[0].startswith("jupyter_")
+        ]
+        assert outside == [], f"written outside the export folder: {outside}"
+        assert not Path("/tmp/escape.csv").exists()
+        names = sorted(p.name for p in desk["exports"].iterdir())
+        assert "desk_orders.csv" in names and len(names) == (2 if bought else 1)
+
+        # a second visit (a new kernel) starts from the same sandbox orders
+        other = _open(browser, desk["url"])
+        expect(other.locator(".ae-desk-status")).to_contain_text("Loaded the account's 1 newest")
+        expect(other.locator(".ae-form .ae-table")).to_contain_text(ORDER_ID)
+        expect(other.locator(".ae-form .ae-table")).to_contain_text("processed")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        # Voila scrolls inside its own box: a tall window shows the whole desk
+        page.set_viewport_size({"width": 1200, "height": 2400})
+        page.locator(".ae-desk").screenshot(path=str(ARTIFACTS / "desk.png"))
+        if os.environ.get("AUTOENHANCE_UPDATE_SCREENSHOTS") == "1":
+            shutil.copy(ARTIFACTS / "desk.png", SCREENSHOT)
+        log = desk["log"].read_text()
+        assert "Traceback" not in log, log[-3000:]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-desk.png"), full_page=True)
+        shutil.copy(desk["log"], ARTIFACTS / "desk.log")
+        raise
+    finally:
+        page.close()
+        if other is not None:
+            other.close()
