@@ -22,7 +22,7 @@ import requests
 
 from autoenhance_nb.desk.page import gallery_class
 
-from .test_browser import ARTIFACTS, CHROMIUM_ARGS, CHROMIUM, _free_port, _need_browser
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _need_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
