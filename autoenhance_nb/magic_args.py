@@ -99,6 +99,12 @@ _ARGUMENTS = [
         help=BRACKETS_HELP,
     ),
     argument("--dry-run", dest="dry_run", action="store_true", help=DRY_RUN_HELP),
+    argument(
+        "--gallery",
+        metavar="ORDER_ID",
+        default=None,
+        help="Show the order's photos: original and enhanced side by side; buy, redo, report.",
+    ),
 ]
 
 

@@ -36,6 +36,7 @@ from .errors import one_line
 from .magic_args import order_arguments
 from .magic_batch import BatchCell
 from .magic_brackets import check_brackets, run_brackets
+from .magic_gallery import show_gallery
 from .magic_photos import PhotoFlags, check_photo_flags
 from .options import check_options
 from .session import session, use_live, use_sandbox
@@ -178,6 +179,7 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             %autoenhance_order --download kitchen-12 enhanced/
             %autoenhance_order --sandbox
             %autoenhance_order Loft --brackets auto "shoot/*.jpg" [--dry-run]
+            %autoenhance_order --gallery kitchen-12
 
             %%autoenhance_order -o week
             Kitchen – 12 Rue Oberkampf
@@ -249,6 +251,8 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             steps.append(lambda: self._download(tracker, args.download[0], args.download[1], args))
         if args.export:
             steps.append(lambda: self._export(tracker, args.export))
+        if args.gallery:
+            steps.append(lambda: self._gallery(tracker, args.gallery))
         with self._errors():
             for step in steps:
                 step()
@@ -261,7 +265,14 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             return None
         if wants_table:
             return tracker.df
-        if args.export or args.download or args.sandbox or args.reprocess or args.report:
+        if (
+            args.export
+            or args.download
+            or args.sandbox
+            or args.reprocess
+            or args.report
+            or args.gallery
+        ):
             return None  # their own line says what happened
         return tracker  # a bounded HTML view; .df (or -o) gives the whole table
 
@@ -290,6 +301,9 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
                 workers=self.upload_workers,
                 progress=self.progress,
             )
+
+    def _gallery(self, tracker: Any, order_id: str) -> None:
+        show_gallery(tracker, order_id)
 
     def _sync(self, tracker: Any) -> None:
         print(f"Synced {orders(tracker.sync())} from the account")

@@ -19,6 +19,7 @@ from .client import AutoenhanceClient
 from .display import created_line, environment_badge, message_html, refreshed_line, render_table
 from .exports import ExportFolder
 from .ids import order_id_problem
+from .magic_gallery import add_gallery_picker
 from .session import (
     session,
 )
@@ -161,6 +162,8 @@ class OrderForm(w.VBox):
         self._unsubscribe = self.tracker.on_change(weak_method(self, "_render"))
         self._validate()
         self._render()
+        # "Gallery of" an order of the table: its photos open under the form
+        self.gallery_picker = add_gallery_picker(self)
 
     @property
     def _action_buttons(self) -> tuple[w.Button, ...]:
@@ -216,6 +219,8 @@ class OrderForm(w.VBox):
             self._unsubscribe()
         if hasattr(self, "photo_row"):
             self.photo_row.close()
+        if hasattr(self, "gallery_picker"):
+            self.gallery_picker.close()
         super().close()
 
     def _say(self, text: str, kind: str = "info") -> None:

@@ -315,3 +315,35 @@ def test_form_picker_opens_the_gallery_under_the_form(sandbox, tracker, tmp_path
     finally:
         form.close()
         picker.close()
+
+
+def test_the_magic_and_the_form_open_the_gallery(sandbox, monkeypatch, tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    import autoenhance_nb as ae
+    from autoenhance_nb import OrderForm
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    try:
+        ip.extension_manager.load_extension("autoenhance_nb")
+        ae.session().create("Gallery", order_id="gal-1")
+        with capture_output() as cap:
+            ok = ip.run_cell("%autoenhance_order --gallery gal-1")
+        shown = [o.data.get("text/plain", "") for o in cap.outputs]
+        assert ok.success and any("gallery" in text.lower() for text in shown), (shown, cap.stdout)
+        with capture_output() as cap:
+            bad = ip.run_cell("%autoenhance_order --gallery no-such-order")
+        assert not bad.success and "no order 'no-such-order'" in cap.stdout + cap.stderr
+        form = OrderForm(export_dir=tmp_path)
+        assert form.gallery_picker in form.children
+        form.close()
+    finally:
+        ae.reset_session()
+        InteractiveShell.clear_instance()
