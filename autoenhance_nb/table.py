@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import signal
 import threading
 import warnings
@@ -450,39 +451,78 @@ def write_csv(
     spreadsheet would run as formulas prefixed with ``'`` unless
     ``escape_formulas=False``. Returns the absolute path. A failed write leaves any
     previous file intact."""
+    return write_columns(columns_of(frame), path, escape_formulas=escape_formulas)
+
+
+def write_columns(
+    columns: list[list[Any]], path: str | os.PathLike[str], *, escape_formulas: bool = True
+) -> Path:
+    """``write_csv`` for the store's columns (no DataFrame needed): the same bytes, made
+    column by column (timestamps formatted together by numpy, formula cells found by
+    one scan), then written by pandas with nothing left to convert."""
     target = Path(path).expanduser().resolve()
     if str(path).endswith(("/", os.sep)) or target.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name")
-    frame = frame.copy(deep=False)
-    for col in STRING_COLUMNS:
-        s = frame[col]
+    out = list(columns)
+    for c in _STRING_POSITIONS:
         if escape_formulas:
-            mask = s.str.startswith(FORMULA_PREFIXES).fillna(False)
-            if mask.any():
-                s = s.where(~mask, "'" + s)
-        frame[col] = s
-    bad = _lone_surrogate_rows(frame)
+            out[c] = _escape_formula_cells(out[c])
+    bad = [
+        out[ID][i]
+        for c in _STRING_POSITIONS
+        if not _valid_unicode(out[c])
+        for i, v in enumerate(out[c])
+        if _SURROGATE_RE.search(v)
+    ]
     if bad:
         warnings.warn(
             f"{len(bad)} orders (e.g. {one_line(bad[0])!r}) have text with lone surrogates "
             f"(not valid Unicode); written escaped as \\uXXXX, which read_orders_csv undoes",
             stacklevel=3,
         )
-        for col in STRING_COLUMNS:
-            frame[col] = frame[col].str.replace(_SURROGATE, _escape_surrogate, regex=True)
+        for c in _STRING_POSITIONS:
+            out[c] = [_SURROGATE_RE.sub(_escape_surrogate, v) for v in out[c]]
+    for c in (CREATED, UPDATED):
+        out[c] = _format_times(out[c])
+    # every cell is text or a plain int now: pandas only joins them (as fast as the csv
+    # module's writer on its own, and the one write path for every table)
+    frame = pd.DataFrame(dict(zip(COLUMNS, out, strict=True)), columns=COLUMNS, dtype=object)
     with atomic_write(target, "w", encoding="utf-8", newline="") as fh:
-        frame.to_csv(
-            fh,
-            index=False,
-            date_format=CSV_DATE_FORMAT,
-            lineterminator="\r\n",
-            quoting=csv.QUOTE_MINIMAL,
-        )
+        frame.to_csv(fh, index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return target
 
 
+_STRING_POSITIONS = [COLUMNS.index(c) for c in STRING_COLUMNS]
 _SURROGATE = "[\ud800-\udfff]"
-_ESCAPED_SURROGATE = r"\\u(d[89a-f][0-9a-f]{2})"
+_SURROGATE_RE = re.compile(_SURROGATE)
+_ESCAPED_SURROGATE_RE = re.compile(r"\\u(d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _escape_formula_cells(values: list[Any]) -> list[Any]:
+    """Prefix ``'`` to cells starting like a formula; one C-speed scan finds whether
+    any does (a cell starts the text or follows the separator)."""
+    joined = "\x00".join(values)
+    if not any(joined.startswith(p) or "\x00" + p in joined for p in FORMULA_PREFIXES):
+        return values
+    return ["'" + v if v.startswith(FORMULA_PREFIXES) else v for v in values]
+
+
+def _valid_unicode(values: list[str]) -> bool:
+    try:
+        "".join(values).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _format_times(values: list[int | None]) -> list[str]:
+    """Nanoseconds (or None) as ``%Y-%m-%dT%H:%M:%S.%fZ`` (or empty), all at once."""
+    nat = np.iinfo("int64").min
+    ns = np.array([nat if v is None else v for v in values], dtype="int64")
+    us = ns // 1000  # floor, as strftime's %f (numpy's own cast wraps near the minimum)
+    us[ns == nat] = nat
+    text = np.datetime_as_string(us.view("datetime64[us]"))
+    return [t + "Z" if t != "NaT" else "" for t in text.tolist()]
 
 
 def _escape_surrogate(match: Any) -> str:
@@ -493,21 +533,20 @@ def _unescape_surrogate(match: Any) -> str:
     return chr(int(match.group(1), 16))
 
 
-def _lone_surrogate_rows(frame: pd.DataFrame) -> list[str]:
-    bad: list[str] = []
-    for col in STRING_COLUMNS:
-        s = frame[col]
-        mask = s.str.contains(_SURROGATE, regex=True).fillna(False)
-        if mask.any():
-            bad.extend(str(x) for x in frame.loc[mask, "order_id"])
-    return bad
-
-
 def read_orders_csv(path: str | os.PathLike[str], escape_formulas: bool = True) -> pd.DataFrame:
     """Read a CSV written by ``OrderTracker.to_csv`` back into an equal DataFrame."""
+    return frame_of(read_orders_columns(path, escape_formulas))
+
+
+def read_orders_columns(
+    path: str | os.PathLike[str], escape_formulas: bool = True
+) -> list[list[Any]]:
+    """A CSV written by ``to_csv`` as store columns: pandas parses, then each column is
+    fixed at once (formula escapes and surrogate escapes undone only where one scan
+    finds any, timestamps parsed together)."""
     frame = pd.read_csv(
         path,
-        dtype={c: "string" for c in STRING_COLUMNS},
+        dtype={c: object for c in STRING_COLUMNS},
         keep_default_na=False,
         na_values={"image_count": [""], "created_at": [""], "last_updated_at": [""]},
         encoding="utf-8",
@@ -517,23 +556,29 @@ def read_orders_csv(path: str | os.PathLike[str], escape_formulas: bool = True) 
         raise ValueError(
             f"{one_line(os.fspath(path))} is not an order table: missing columns {missing}"
         )
-    frame = frame[COLUMNS]
-    if escape_formulas:
-        for col in STRING_COLUMNS:
-            s = frame[col]
-            mask = s.str.startswith("'") & (s.str.len() > 1)
-            if mask.any():
-                frame[col] = s.where(~mask, s.str.slice(1))
-    for col in STRING_COLUMNS:  # lone surrogates were written escaped (see write_csv)
-        s = frame[col]
-        if s.str.contains(_ESCAPED_SURROGATE, regex=True, case=False).fillna(False).any():
-            frame[col] = s.str.replace(
-                _ESCAPED_SURROGATE, _unescape_surrogate, regex=True, case=False
-            )
-    frame["image_count"] = frame["image_count"].astype("Int64")
-    for col in TIME_COLUMNS:
-        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype(DTYPES[col])
-    return frame.astype({c: DTYPES[c] for c in STRING_COLUMNS})
+    nat = np.iinfo("int64").min
+    cols: list[list[Any]] = []
+    for name in COLUMNS:
+        s = frame[name]
+        if name in STRING_COLUMNS:
+            cols.append(_unescape_cells([str(v) for v in s.tolist()], escape_formulas))
+        elif name == "image_count":
+            counts = s.astype("Int64")
+            cols.append(counts.astype("object").where(counts.notna(), None).tolist())
+        else:
+            times = pd.to_datetime(s, utc=True, format="ISO8601").astype(DTYPES[name])
+            ints = times.array.asi8 if len(times) else np.array([], "int64")
+            cols.append([None if v == nat else v for v in ints.tolist()])
+    return cols
+
+
+def _unescape_cells(values: list[str], escape_formulas: bool) -> list[str]:
+    joined = "\x00".join(values)
+    if escape_formulas and (joined.startswith("'") or "\x00'" in joined):
+        values = [v[1:] if len(v) > 1 and v[0] == "'" else v for v in values]
+    if "\\u" in joined or "\\U" in joined:  # lone surrogates were written escaped
+        values = [_ESCAPED_SURROGATE_RE.sub(_unescape_surrogate, v) for v in values]
+    return values
 
 
 def columns_of(frame: pd.DataFrame, source: str | None = None) -> list[list[Any]]:

@@ -200,15 +200,18 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
         then a rename): UTF-8, ISO 8601 UTC timestamps, and cells that a spreadsheet
         would run as formulas prefixed with ``'`` unless ``escape_formulas=False``.
         Returns the absolute path. A failed write leaves any previous file intact."""
-        return T.write_csv(self.df, path, escape_formulas=escape_formulas)
+        with self._lock:
+            columns = self._state.store.columns()
+        return T.write_columns(columns, path, escape_formulas=escape_formulas)
 
     def read_csv(
         self, path: str | os.PathLike[str], escape_formulas: bool = True, source: str | None = None
     ) -> pd.DataFrame:
         """Load a file written by ``to_csv`` into this tracker (undoing the formula
         escaping) so that tracking can resume; returns the table."""
-        frame = T.read_orders_csv(path, escape_formulas=escape_formulas)
-        columns = T.columns_of(frame, source)
+        columns = T.read_orders_columns(path, escape_formulas=escape_formulas)
+        if source is not None:
+            columns[T.SOURCE] = [source] * len(columns[T.ID])
         with T.interrupts_deferred(), self._lock:
             store = self._state.store
             new = [i for i, oid in enumerate(columns[T.ID]) if oid not in store.index]
