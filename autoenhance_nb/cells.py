@@ -85,6 +85,10 @@ def parse_batch(text: str) -> tuple[list[tuple[int, dict[str, str | None]]], lis
                 (number, f"contains {what}, a hidden line break (pasted text?); retype the line")
             )
             continue
+        if stripped.count('"') % 2:
+            # csv would swallow the rest of the line into the name, order_id included
+            problems.append((number, 'cannot read the line as CSV: a quote (") is not closed'))
+            continue
         try:
             fields = next(csv.reader([stripped], skipinitialspace=True))
         except csv.Error as exc:

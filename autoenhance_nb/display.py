@@ -141,7 +141,7 @@ def render_table(
 # -- the sentences the magic and the form both say ------------------------------------------
 def status_line(tracker: OrderTracker) -> str:
     """ "[SANDBOX 127.0.0.1:5000] 3 orders in the table (waiting 3)"."""
-    counts = ", ".join(f"{k} {v}" for k, v in tracker.status_counts().items())
+    counts = ", ".join(f"{one_line(k, 40)} {v}" for k, v in tracker.status_counts().items())
     return f"[{tracker.environment_label}] {orders(len(tracker))} in the table" + (
         f" ({counts})" if counts else ""
     )
@@ -151,7 +151,7 @@ def created_line(order: dict[str, Any]) -> str:
     """ "Created order 1f2e… 'Kitchen' (waiting)"."""
     return (
         f"Created order {one_line(order.get('order_id'), 64)} "
-        f"{one_line(order.get('name') or '')!r} ({order.get('status')})"
+        f"{one_line(order.get('name') or '')!r} ({one_line(order.get('status'), 40)})"
     )
 
 

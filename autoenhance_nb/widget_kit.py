@@ -72,11 +72,11 @@ class BackgroundActions:
                 self._on_error(error_message(exc))
             finally:
                 button.description = original
-                self._busy.release()
                 for b in self._buttons():
                     b.disabled = False
                 if self._after is not None:
                     self._after()
+                self._busy.release()  # last: the next action finds the buttons settled
 
         self._worker = threading.Thread(target=work, name=self._name, daemon=True)
         self._worker.start()
@@ -135,16 +135,21 @@ class AutoRefresher:
     def _loop(self) -> None:
         deadline = time.monotonic() + self.max_seconds
         reason: str | None = None
-        while not self._stop.is_set():
-            reason = self.step()
-            if reason is not None:
-                break
-            if time.monotonic() > deadline:
-                reason = "stopped after its time limit"
-                break
-            self._stop.wait(self.interval)
-        self._stop.set()
-        self.on_stop(reason)
+        try:
+            while not self._stop.is_set():
+                try:
+                    reason = self.step()
+                except Exception as exc:  # a failing step ends the loop, said once
+                    reason = f"stopped: {error_message(exc)}"
+                if reason is not None:
+                    break
+                if time.monotonic() > deadline:
+                    reason = "stopped after its time limit"
+                    break
+                self._stop.wait(self.interval)
+        finally:
+            self._stop.set()
+            self.on_stop(reason)
 
 
 def auto_layout() -> w.Layout:

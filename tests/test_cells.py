@@ -66,12 +66,6 @@ def test_three_fields_are_refused_with_the_line_number():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an unclosed quote is read (non-strict csv) as part of the name: "
-    "'\"Smith, John,s-1' makes an order named 'Smith, John,s-1' with a derived id, "
-    "and the typed order_id is silently lost",
-)
 def test_an_unclosed_quote_is_refused_not_guessed():
     items, problems = parse_batch('ok\n"Smith, John,s-1\n')
     assert [n for n, _ in items] == [1]

@@ -99,18 +99,13 @@ def test_wait_times_out_while_the_action_runs(form):
     actions.wait()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: BackgroundActions releases its lock before re-enabling the buttons, so "
-    "an action started in that window runs with every button enabled",
-)
-def test_an_action_started_as_the_last_one_ends_keeps_the_buttons_disabled():
+def test_no_action_ever_runs_with_its_buttons_enabled():
     buttons = [w.Button(description="A"), w.Button(description="B")]
     release, state = threading.Event(), {"calls": 0}
 
     def buttons_of():
-        # the finishing worker asks for the buttons right after releasing the lock:
-        # a click landing at that moment starts the next action
+        # the finishing worker asks for the buttons while it re-enables them: a click
+        # landing at that moment must not start an action whose buttons end up enabled
         state["calls"] += 1
         if state["calls"] == 2:
             state["started"] = actions.run(buttons[1], "B…", lambda: release.wait(10))
@@ -118,13 +113,12 @@ def test_an_action_started_as_the_last_one_ends_keeps_the_buttons_disabled():
 
     actions = BackgroundActions(buttons_of, lambda msg: None)
     actions.run(buttons[0], "A…", lambda: None)
-    deadline = time.monotonic() + 10
-    while "started" not in state and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(0.05)  # the first worker has finished its clean-up
+    actions.wait()
     try:
-        assert state.get("started") is True and actions.busy
-        assert [b.disabled for b in buttons] == [True, True]
+        assert state.get("started") is False  # refused while the first was finishing
+        assert not actions.busy and [b.disabled for b in buttons] == [False, False]
+        assert actions.run(buttons[1], "B…", lambda: release.wait(10))  # then it can run
+        assert actions.busy and [b.disabled for b in buttons] == [True, True]
     finally:
         release.set()
         actions.wait()
@@ -199,11 +193,6 @@ def test_starting_a_running_refresher_again_starts_no_second_thread():
     assert stops == [None, None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a step that raises kills the refresher's thread without running on_stop, "
-    "and `running` stays True forever (start() can never restart it)",
-)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_step_that_raises_still_ends_with_on_stop():
     stops = []
