@@ -91,13 +91,19 @@ def orders(n: int) -> str:
 @contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold back Ctrl-C / the kernel's stop button (SIGINT) while the block runs, and
-    raise it right after. In other threads, where SIGINT never lands, it does nothing."""
+    deliver it right after, to whatever handled SIGINT before (an ignored SIGINT stays
+    ignored; inside another deferred block it goes to that block). In other threads,
+    where SIGINT never lands, it does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        received.append(signum)
+
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+        previous = signal.signal(signal.SIGINT, hold)
     except (ValueError, OSError):  # not the main interpreter, or signals unavailable
         yield
         return
@@ -105,10 +111,11 @@ def interrupts_deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            raise KeyboardInterrupt
+        if received and previous is not signal.SIG_IGN:
+            if callable(previous):  # Python's default raises KeyboardInterrupt itself;
+                previous(signal.SIGINT, None)  # an outer deferred block records it
+            else:  # SIG_DFL, or a handler not set from Python
+                raise KeyboardInterrupt
 
 
 # -- from API answers to rows ------------------------------------------------------------
@@ -476,12 +483,15 @@ def write_columns(
     ]
     if bad:
         warnings.warn(
-            f"{len(bad)} orders (e.g. {one_line(bad[0])!r}) have text with lone surrogates "
+            f"{orders(len(bad))} (e.g. {one_line(bad[0])!r}) have text with lone surrogates "
             f"(not valid Unicode); written escaped as \\uXXXX, which read_orders_csv undoes",
             stacklevel=3,
         )
-        for c in _STRING_POSITIONS:
-            out[c] = [_SURROGATE_RE.sub(_escape_surrogate, v) for v in out[c]]
+    for c in _STRING_POSITIONS:
+        # a cell with a lone surrogate, or with text that reads like its escape, is
+        # escaped whole (backslashes doubled), so that reading undoes exactly that
+        if bad or "\\u" in "\x00".join(out[c]):
+            out[c] = [_escape_cell(v) if _NEEDS_ESCAPE_RE.search(v) else v for v in out[c]]
     for c in (CREATED, UPDATED):
         out[c] = _format_times(out[c])
     # every cell is text or a plain int now: pandas only joins them (as fast as the csv
@@ -496,6 +506,16 @@ _STRING_POSITIONS = [COLUMNS.index(c) for c in STRING_COLUMNS]
 _SURROGATE = "[\ud800-\udfff]"
 _SURROGATE_RE = re.compile(_SURROGATE)
 _ESCAPED_SURROGATE_RE = re.compile(r"\\u(d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+_NEEDS_ESCAPE_RE = re.compile(r"[\ud800-\udfff]|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_UNESCAPE_RE = re.compile(r"\\\\|\\u(d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _escape_cell(value: str) -> str:
+    return _SURROGATE_RE.sub(_escape_surrogate, value.replace("\\", "\\\\"))
+
+
+def _unescape_cell(value: str) -> str:
+    return _UNESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else "\\", value)
 
 
 def _escape_formula_cells(values: list[Any]) -> list[Any]:
@@ -576,8 +596,8 @@ def _unescape_cells(values: list[str], escape_formulas: bool) -> list[str]:
     joined = "\x00".join(values)
     if escape_formulas and (joined.startswith("'") or "\x00'" in joined):
         values = [v[1:] if len(v) > 1 and v[0] == "'" else v for v in values]
-    if "\\u" in joined or "\\U" in joined:  # lone surrogates were written escaped
-        values = [_ESCAPED_SURROGATE_RE.sub(_unescape_surrogate, v) for v in values]
+    if "\\u" in joined or "\\U" in joined:  # cells written escaped (see write_columns)
+        values = [_unescape_cell(v) if _ESCAPED_SURROGATE_RE.search(v) else v for v in values]
     return values
 
 

@@ -230,11 +230,6 @@ def test_a_custom_previous_handler_is_called_after_the_block():
         signal.signal(signal.SIGINT, previous)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with SIGINT ignored (SIG_IGN) before the block, a SIGINT inside it still "
-    "raises KeyboardInterrupt afterwards (only a callable previous handler is respected)",
-)
 def test_an_ignored_sigint_stays_ignored_after_the_block():
     steps = []
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -249,11 +244,6 @@ def test_an_ignored_sigint_stays_ignored_after_the_block():
     assert steps == ["went on"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a nested interrupts_deferred raises KeyboardInterrupt inside the outer "
-    "block (its previous handler is the outer one's, which it calls, then raises anyway)",
-)
 def test_nested_blocks_hold_the_sigint_until_the_outer_block_ends():
     steps = []
     try:
@@ -447,23 +437,12 @@ def test_lone_surrogates_are_written_escaped_and_restored(tmp_path):
     pd.testing.assert_frame_equal(T.read_orders_csv(path), frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_orders_csv turns a name's literal text '\\ud800' (a backslash, "
-    "then u, d, 8, 0, 0) into a lone surrogate: write_csv does not escape backslashes",
-)
 def test_a_literal_backslash_u_sequence_survives_the_round_trip(tmp_path):
     frame = T.frame_of([[v] for v in row("o", "C:\\ud800\\files")])
     path = T.write_csv(frame, tmp_path / "o.csv")
     pd.testing.assert_frame_equal(T.read_orders_csv(path), frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: every read_orders_csv shows pandas' UserWarning 'This pattern is "
-    "interpreted as a regular expression, and has match groups' (the surrogate check "
-    "calls str.contains with a capturing group)",
-)
 def test_reading_a_csv_shows_no_warning(tmp_path):
     path = T.write_csv(T.frame_of([[v] for v in row("o", "Hall")]), tmp_path / "o.csv")
     with warnings.catch_warnings():
