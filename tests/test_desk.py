@@ -368,13 +368,18 @@ def test_show_desk_reads_its_settings_from_the_environment(monkeypatch, tmp_path
         reset_session()
 
 
-def test_the_gallery_follows_the_chosen_order_when_it_exists(desk, tracker):
+def test_the_gallery_of_a_chosen_order_when_it_exists(desk, tracker):
     if gallery_class() is None:
-        assert desk.gallery_order not in desk.children
+        assert desk.gallery_order not in desk.children and desk.form_gallery is None
         pytest.skip("autoenhance_nb.gallery is not there: the desk shows no gallery")
     tracker.create("Gallery order", order_id="gal-1")
-    assert "gal-1" in dict(desk.gallery_order.options).values()
-    desk.gallery_order.value = "gal-1"
-    assert desk.gallery is not None and desk.gallery_box.children == (desk.gallery,)
-    desk.gallery_order.value = ""
-    assert desk.gallery is None and desk.gallery_box.children == ()
+    desk.show_gallery("gal-1")
+    shown = desk.gallery
+    assert shown is not None and shown.order_id == "gal-1"
+    assert shown.exports.path == desk.export_dir  # buys go into the desk's folder only
+    if desk.form_gallery is not None:  # the form's own picker: the desk adds no second one
+        assert desk.gallery_order not in desk.children
+    else:
+        assert "gal-1" in dict(desk.gallery_order.options).values()
+        desk.show_gallery("")
+        assert desk.gallery is None and desk.gallery_box.children == ()

@@ -1,6 +1,7 @@
 """The desk's page, built in each Voila kernel: a title with the environment badge, the
 order form without the key field, the session table (started from the account's recent
-orders), and the gallery of a chosen order when ``autoenhance_nb.gallery`` exists.
+orders), and the gallery of a chosen order when ``autoenhance_nb.gallery`` exists (the
+form's own "Gallery of" picker when the form has one, else the desk's).
 
 Everything it needs comes from the server's environment (set by ``autoenhance-desk``),
 never from the visitor; every error is one line on the page."""
@@ -62,8 +63,10 @@ class Desk(w.VBox):
         self.title = w.HTML().add_class("ae-desk-title")
         self.status = w.HTML().add_class("ae-desk-status")
         self.form = OrderForm(tracker, export_dir=self.export_dir, allow_key_entry=False)
-        self._gallery_class = gallery_class()
-        self.gallery: Any | None = None
+        #: the form's own "Gallery of" picker, if it has one (then the desk adds none)
+        self.form_gallery: Any | None = getattr(self.form, "gallery_picker", None)
+        self._gallery_class = gallery_class() if self.form_gallery is None else None
+        self._own_gallery: Any | None = None
         self.gallery_order = w.Dropdown(
             description="Gallery of",
             options=[("(pick an order)", "")],
@@ -165,11 +168,22 @@ class Desk(w.VBox):
                 self.gallery_order.options = options
                 self.gallery_order.value = current if current in dict(options).values() else ""
 
+    @property
+    def gallery(self) -> Any | None:
+        """The gallery shown (None: none, or no gallery module)."""
+        if self.form_gallery is not None:
+            return self.form_gallery.gallery
+        return self._own_gallery
+
     def show_gallery(self, order_id: str) -> None:
         """Show the gallery of ``order_id`` ("" clears it)."""
+        if self.form_gallery is not None:
+            if order_id:
+                self.form_gallery.show(order_id)
+            return
         if self._gallery_class is None:
             return
-        old, self.gallery = self.gallery, None
+        old, self._own_gallery = self._own_gallery, None
         self.gallery_box.children = ()
         self.gallery_message.value = ""
         if old is not None and hasattr(old, "close"):
@@ -177,7 +191,7 @@ class Desk(w.VBox):
         if not order_id:
             return
         try:
-            self.gallery = self._gallery_class(
+            gallery = self._gallery_class(
                 order_id, tracker=self.tracker, export_dir=self.export_dir
             )
         except Exception as exc:
@@ -185,7 +199,8 @@ class Desk(w.VBox):
                 f"Could not show the gallery of {order_id}: {error_message(exc)}", "error"
             )
             return
-        self.gallery_box.children = (self.gallery,)
+        self._own_gallery = gallery
+        self.gallery_box.children = (gallery,)
 
     def close(self) -> None:
         if hasattr(self, "_unsubscribe"):
