@@ -8,6 +8,7 @@ never puts it in a message, and ``__repr__`` shows only type, status and message
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -243,7 +244,7 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
+    return max(0.0, seconds) if math.isfinite(seconds) else None  # NaN, inf -> None
 
 
 def _is_duplicate(status: int, detail: Any, message: Any) -> bool:

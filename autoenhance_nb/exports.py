@@ -60,7 +60,8 @@ class ExportFolder:
     def hide(self, text: str) -> str:
         """``text`` with the folder's own path replaced: the kernel's paths are the
         server's business, not the visitor's."""
-        for shown in {str(self.path), str(self.path.resolve())}:
+        # the longer first: one path may be the start of the other
+        for shown in sorted({str(self.path), str(self.path.resolve())}, key=len, reverse=True):
             text = text.replace(shown, "the export folder")
         return text
 

@@ -368,3 +368,8 @@ def test_errors_survive_pickling_with_their_message():
     err = answer(404, None, order_id="o")
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is E.NotFoundError and str(back) == str(err)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
+def test_an_infinite_retry_after_is_no_retry_after(value):
+    assert E.parse_retry_after(value) is None

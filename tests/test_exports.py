@@ -172,3 +172,13 @@ def test_a_big_file_gets_a_note_instead_of_a_link(tmp_path):
     note = download_link(path, "big <1>.csv")
     assert note == "<span>big &lt;1&gt;.csv is 30 MB: open it from the file browser</span>"
     assert os.path.getsize(path) > DOWNLOAD_LINK_MAX_BYTES
+
+
+def test_hide_replaces_the_longer_path_first(tmp_path):
+    inner = tmp_path / "exports"
+    inner.mkdir()
+    link = tmp_path / "exp"  # a shorter path that is the start of the real one's text
+    link.symlink_to(inner)
+    folder = ExportFolder(link)
+    text = f"cannot write {inner}/x.csv or {link}/y.csv"
+    assert folder.hide(text) == "cannot write the export folder/x.csv or the export folder/y.csv"
