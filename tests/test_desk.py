@@ -288,7 +288,6 @@ def test_an_export_dir_that_is_a_file_is_refused(tmp_path, capsys):
 def desk(tracker, tmp_path):
     d = Desk(tracker, export_dir=tmp_path / "exports", sync_limit=40)
     yield d
-    d.form.close()
     d.close()
 
 
@@ -303,8 +302,13 @@ def test_the_page_starts_from_the_accounts_newest_orders_newest_last(client, tra
         assert "old-10" in list(tracker.df["order_id"]) and "old-09" not in tracker
         assert "Loaded the account&#x27;s 40 newest orders" in d.status.value
         assert "SANDBOX" in d.title.value
+        # orders another visitor made since: the reload button adds them
+        client.create_order(name="made elsewhere", order_id="elsewhere-1")
+        d.reload_button.click()
+        d.wait_loaded()
+        assert list(tracker.df["order_id"])[-1] == "elsewhere-1" and len(tracker) == 41
+        assert not d.reload_button.disabled
     finally:
-        d.form.close()
         d.close()
 
 
@@ -342,7 +346,6 @@ def test_an_unreachable_api_is_one_line_on_the_page(tmp_path):
         text = d.status.value
         assert "Could not load the account&#x27;s orders" in text and "Traceback" not in text
     finally:
-        d.form.close()
         d.close()
 
 
@@ -362,7 +365,6 @@ def test_show_desk_reads_its_settings_from_the_environment(monkeypatch, tmp_path
         assert (tmp_path / "desk-exports").is_dir()
         d.wait_loaded()
         assert d.tracker.environment == "sandbox"
-        d.form.close()
         d.close()
     finally:
         reset_session()

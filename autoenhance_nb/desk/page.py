@@ -62,6 +62,12 @@ class Desk(w.VBox):
         self.sync_limit = sync_limit
         self.title = w.HTML().add_class("ae-desk-title")
         self.status = w.HTML().add_class("ae-desk-status")
+        self.reload_button = w.Button(
+            description="Load the account's orders",
+            icon="refresh",
+            tooltip="Add the orders others made since this page opened",
+            layout=w.Layout(width="auto", flex="0 0 auto"),
+        ).add_class("ae-desk-reload")
         self.form = OrderForm(tracker, export_dir=self.export_dir, allow_key_entry=False)
         #: the form's own "Gallery of" picker, if it has one (then the desk adds none)
         self.form_gallery: Any | None = getattr(self.form, "gallery_picker", None)
@@ -76,7 +82,11 @@ class Desk(w.VBox):
         ).add_class("ae-desk-order")
         self.gallery_message = w.HTML().add_class("ae-desk-gallery-message")
         self.gallery_box = w.VBox(layout=w.Layout(max_width="100%")).add_class("ae-desk-gallery")
-        parts: list[w.Widget] = [self.title, self.status, self.form]
+        status_row = w.HBox(
+            [self.reload_button, self.status],
+            layout=w.Layout(flex_flow="row wrap", align_items="center", max_width="100%"),
+        )
+        parts: list[w.Widget] = [self.title, status_row, self.form]
         if self._gallery_class is not None:
             parts += [
                 w.HTML("<h3>Gallery</h3>"),
@@ -87,6 +97,7 @@ class Desk(w.VBox):
         super().__init__(parts, layout=w.Layout(max_width="1100px", padding="0 12px"))
         self.add_class("ae-desk")
         self.gallery_order.observe(lambda c: self.show_gallery(c["new"]), names="value")
+        self.reload_button.on_click(lambda _: self.load())
         self._loader: threading.Thread | None = None
         self._empty = False  # the page says the account has no orders
         self._unsubscribe = tracker.on_change(lambda _t: self._render())
@@ -95,7 +106,11 @@ class Desk(w.VBox):
     # -- the account's orders ---------------------------------------------------------------
     def load(self) -> threading.Thread:
         """Fill the table with the account's newest orders (at most ``sync_limit``), page by
-        page with the count on the page, in the background."""
+        page with the count on the page, in the background (what "Load the account's
+        orders" does; a click while loading waits for the load in flight)."""
+        if self._loader is not None and self._loader.is_alive():
+            return self._loader
+        self.reload_button.disabled = True
         self._loader = threading.Thread(
             target=self._load, name="autoenhance-desk-sync", daemon=True
         )
@@ -107,6 +122,12 @@ class Desk(w.VBox):
             self._loader.join(timeout)
 
     def _load(self) -> None:
+        try:
+            self._load_pages()
+        finally:
+            self.reload_button.disabled = False
+
+    def _load_pages(self) -> None:
         if self.sync_limit <= 0:
             self._say("")
             return
@@ -205,6 +226,9 @@ class Desk(w.VBox):
     def close(self) -> None:
         if hasattr(self, "_unsubscribe"):
             self._unsubscribe()
+        for part in (getattr(self, "_own_gallery", None), getattr(self, "form", None)):
+            if part is not None:
+                part.close()
         super().close()
 
 
@@ -221,14 +245,15 @@ def show_desk() -> Desk | None:
     account's orders), or one line saying why it cannot start."""
     from IPython.display import HTML, display
 
+    export_dir = os.environ.get(ENV_EXPORT_DIR) or "autoenhance-desk-exports"
     try:
         from ..session import session
 
-        export_dir = os.environ.get(ENV_EXPORT_DIR) or "autoenhance-desk-exports"
         Path(export_dir).mkdir(parents=True, exist_ok=True)
         desk = Desk(session(quiet=True), export_dir=export_dir, sync_limit=_sync_limit())
     except Exception as exc:
-        display(HTML(message_html(f"The desk could not start: {error_message(exc)}", "error")))
+        text = error_message(exc).replace(str(Path(export_dir).absolute()), "the export folder")
+        display(HTML(message_html(f"The desk could not start: {text}", "error")))
         return None
     display(desk)
     desk.load()
