@@ -52,6 +52,23 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_desk_left_running():
+    """A failed assertion must not leave a desk (and its sandbox) running."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def _start_desk(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "autoenhance_nb.desk", "--port", "18999", *args],
@@ -61,6 +78,7 @@ def _start_desk(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Pope
         stderr=subprocess.PIPE,
         text=True,
     )
+    _STARTED.append(proc)
     out = tmp_path / "voila.json"
     deadline = time.monotonic() + 30
     while not out.exists():
