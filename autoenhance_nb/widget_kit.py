@@ -74,9 +74,9 @@ class BackgroundActions:
                 button.description = original
                 for b in self._buttons():
                     b.disabled = False
+                self._busy.release()  # after the buttons: the next action finds them settled
                 if self._after is not None:
-                    self._after()
-                self._busy.release()  # last: the next action finds the buttons settled
+                    self._after()  # e.g. the form's checks, which must see it not busy
 
         self._worker = threading.Thread(target=work, name=self._name, daemon=True)
         self._worker.start()
