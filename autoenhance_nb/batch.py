@@ -232,15 +232,13 @@ def fan_out(
             thread.join()
     # Every worker has finished here (the main thread never takes the workers' lock:
     # a stop landing inside it would leave it held).
-    settled = [i for i in range(total) if values[i] is not _UNSET or i in failures]
-    done_values = [values[i] for i in settled if i not in failures]
+    done_values = [v for v in values if v is not _UNSET]  # a failure leaves its slot unset
     failed = dict(failures)
-    not_started = total - len(settled)
+    not_started = total - len(done_values) - len(failed)
     if not_started:
         reason = result.stopped or "stopped before it was sent"
-        seen = set(settled)
         for index in range(total):
-            if index not in seen:
+            if values[index] is _UNSET and index not in failed:
                 failed[index] = Failure(
                     index, describe(items[index]), Cancelled(f"Not sent: {reason}")
                 )

@@ -588,7 +588,10 @@ def read_orders_columns(
         else:
             times = pd.to_datetime(s, utc=True, format="ISO8601").astype(DTYPES[name])
             ints = times.array.asi8 if len(times) else np.array([], "int64")
-            cols.append([None if v == nat else v for v in ints.tolist()])
+            values = ints.tolist()
+            for i in np.flatnonzero(ints == nat).tolist():
+                values[i] = None
+            cols.append(values)
     return cols
 
 

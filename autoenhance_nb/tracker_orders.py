@@ -235,14 +235,15 @@ class OrderOperations:
         flushed = [time.monotonic()]
 
         def flush() -> None:
-            chunk = []
-            try:
-                while True:
-                    chunk.append(answers.popleft())
-            except IndexError:
-                pass
-            if chunk:
-                self._record_answers(chunk, "python")
+            while answers:
+                chunk: list[dict[str, Any]] = []
+                try:
+                    while len(chunk) < REFRESH_CHUNK:
+                        chunk.append(answers.popleft())
+                except IndexError:
+                    pass
+                if chunk:
+                    self._record_answers(chunk, "python")
 
         def one(oid: str) -> bool | None:
             try:
@@ -250,11 +251,13 @@ class OrderOperations:
             except E.NotFoundError:
                 gone.append(oid)
                 return None
-            # the worker that fills a chunk records it (the others carry on meanwhile)
+            # the worker that fills a chunk records it (the others carry on meanwhile,
+            # unless answers come faster than they are recorded: then they wait, so
+            # that at most a few chunks of answers are ever held)
+            backlog = len(answers)
             if (
-                len(answers) >= REFRESH_CHUNK
-                or time.monotonic() - flushed[0] > REFRESH_FLUSH_SECONDS
-            ) and flushing.acquire(blocking=False):
+                backlog >= REFRESH_CHUNK or time.monotonic() - flushed[0] > REFRESH_FLUSH_SECONDS
+            ) and flushing.acquire(blocking=backlog > 4 * REFRESH_CHUNK):
                 try:
                     flushed[0] = time.monotonic()
                     flush()
