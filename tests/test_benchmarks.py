@@ -25,7 +25,7 @@ def test_quick_benchmark_runs_and_writes_every_section(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     for section in (
-        "batch_creation",
+        "http_batch",
         "per_call_overhead",
         "refresh",
         "rate_limit",
@@ -36,6 +36,7 @@ def test_quick_benchmark_runs_and_writes_every_section(tmp_path):
         assert f"== {section}" in proc.stdout
     assert results["rate_limit"]["duplicates"] == 0
     assert results["rate_limit"]["server_orders"] == results["rate_limit"]["orders"]
+    assert results["http_batch"]["toolkit_w8_s"] > 0
     assert not (tmp_path / ".bench-tmp").exists()
 
 
