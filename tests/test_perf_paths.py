@@ -128,3 +128,39 @@ def test_choose_workers_from_rate_and_latency():
     assert choose_workers(300, 2.0) == 64  # at most 64 threads
     assert choose_workers(None, 0.05) == 18  # no limiter: sized as for the live API
     assert choose_workers(300, 0.05, total=5) == 5
+
+
+def test_the_progress_bar_shows_the_pace():
+    import time
+
+    from autoenhance_nb.batch import BatchResult, fan_out
+
+    class Bar:
+        def __init__(self):
+            self.n, self.postfix = 0, {}
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, postfix, refresh=True):
+            self.postfix = dict(postfix)
+
+    counter = [0, 0]
+
+    def call(i):
+        time.sleep(0.05)
+        counter[0] += 1
+        return i
+
+    bar = Bar()
+    result = fan_out(
+        list(range(40)),
+        call,
+        workers=2,
+        result=BatchResult(total=40),
+        describe=lambda i: {"i": i},
+        progress=bar,
+        pace=lambda: (counter[0], counter[1]),
+    )
+    assert result.done == list(range(40)) and bar.n == 40
+    assert bar.postfix["req/s"] > 0 and bar.postfix["429s"] == 0
