@@ -12,6 +12,8 @@ import pytest
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb import table as T
+from autoenhance_nb import table_csv as TC
+from autoenhance_nb import table_rows as TR
 
 NS = 1_700_000_000_123_456_789
 
@@ -28,12 +30,12 @@ def old_write_csv(frame: pd.DataFrame, path, escape_formulas: bool = True) -> No
         frame[col] = s
     bad = []
     for col in T.STRING_COLUMNS:
-        mask = frame[col].str.contains(T._SURROGATE, regex=True).fillna(False)
+        mask = frame[col].str.contains(TC._SURROGATE, regex=True).fillna(False)
         if mask.any():
             bad.extend(str(x) for x in frame.loc[mask, "order_id"])
     if bad:
         for col in T.STRING_COLUMNS:
-            frame[col] = frame[col].str.replace(T._SURROGATE, T._escape_surrogate, regex=True)
+            frame[col] = frame[col].str.replace(TC._SURROGATE, TC._escape_surrogate, regex=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         frame.to_csv(
             fh,
@@ -65,7 +67,7 @@ def old_read_orders_csv(path, escape_formulas: bool = True) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             found = s.str.contains(pattern, regex=True, case=False).fillna(False).any()
         if found:
-            frame[col] = s.str.replace(pattern, T._unescape_surrogate, regex=True, case=False)
+            frame[col] = s.str.replace(pattern, TC._unescape_surrogate, regex=True, case=False)
     frame["image_count"] = frame["image_count"].astype("Int64")
     for col in T.TIME_COLUMNS:
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype(T.DTYPES[col])
@@ -109,9 +111,9 @@ def hostile_columns(
     pieces = [p for p in pieces if "\x00" not in p]  # pandas' C reader stops at NUL
     if not backslashes:  # a cell with a surrogate and a backslash is now escaped whole
         pieces = [p for p in pieces if "\\" not in p]
-    times = [None, 0, -1, -1_000_000_001, NS, NS + 999, T._MAX_NS, 86_399_999_999_999]
+    times = [None, 0, -1, -1_000_000_001, NS, NS + 999, TR._MAX_NS, 86_399_999_999_999]
     if not readable:  # written as a microsecond before the first nanosecond pandas holds
-        times.append(T._MIN_NS + 1)
+        times.append(TR._MIN_NS + 1)
     cols: list[list] = [[] for _ in T.COLUMNS]
     for i in range(n):
         row = [
@@ -156,9 +158,9 @@ def test_the_surrogate_warning_counts_and_names_as_before(tmp_path):
     for col in T.STRING_COLUMNS:
         s = frame[col]
         s = s.where(~s.str.startswith(T.FORMULA_PREFIXES), "'" + s)
-        bad.extend(escaped[s.str.contains(T._SURROGATE, regex=True)])
+        bad.extend(escaped[s.str.contains(TC._SURROGATE, regex=True)])
     message = str(caught[0].message)
-    assert message.startswith(f"{len(bad)} orders (e.g. {T.one_line(bad[0])!r})")
+    assert message.startswith(f"{len(bad)} orders (e.g. {TC.one_line(bad[0])!r})")
 
 
 @pytest.mark.parametrize("escape", [True, False])
