@@ -309,7 +309,8 @@ class Transport:
                 if self.limiter is not None:
                     if status == 429:
                         self.limiter.on_limited(
-                            E.parse_retry_after(resp.headers.get("Retry-After"))
+                            E.parse_retry_after(resp.headers.get("Retry-After")),
+                            cap=self.max_retry_after,
                         )
                     else:
                         self.limiter.on_answer()
@@ -362,6 +363,8 @@ class Transport:
     ) -> requests.Response:
         if self.limiter is not None:
             self.limiter.acquire(_sleep)
+            if _cancelled():  # stopped while waiting for its turn: send nothing
+                raise Cancelled(f"{what}: not sent, the batch was stopped")
         kwargs: dict[str, Any] = {
             "headers": headers,
             "params": params,

@@ -152,21 +152,25 @@ def fan_out(
     taken = iter(range(total))
 
     def worker() -> None:
-        while not cancel.is_set():
-            with lock:
-                index = next(taken, None)
-            if index is None:
-                break
-            try:
-                _run_one(index)
-            finally:
-                completions.put(index)
-        completions.put(_WORKER_DONE)
+        try:
+            while not cancel.is_set():
+                with lock:
+                    index = next(taken, None)
+                if index is None:
+                    break
+                try:
+                    _run_one(index)
+                finally:
+                    completions.put(index)
+        finally:  # whatever happens, the main thread hears that this worker ended
+            completions.put(_WORKER_DONE)
 
     def _run_one(index: int) -> None:
         item = items[index]
         try:
             value = call(item)
+            if record is not None:  # a failure to record is this item's failure
+                record(index, value)
         except Exception as exc:
             failure = Failure(index, describe(item), wrap_error(exc))
             with lock:
@@ -174,8 +178,6 @@ def fan_out(
                 if len(outcomes) < UNREACHABLE_AFTER:
                     outcomes.append(not _no_answer(exc))
         else:
-            if record is not None:
-                record(index, value)
             values[index] = value
             if len(outcomes) < UNREACHABLE_AFTER:
                 with lock:
@@ -223,9 +225,14 @@ def fan_out(
                         f"nothing else sent"
                     )
                     cancel.set()
-    except KeyboardInterrupt:
-        interrupted = True
+    except BaseException as exc:
+        # the stop button, or a progress callback that failed: stop the workers, wait
+        interrupted = isinstance(exc, KeyboardInterrupt)
         cancel.set()
+        if not interrupted:
+            for thread in threads:
+                thread.join()
+            raise
         # Requests in flight finish within the client's timeout; their workers record
         # what the server answered. A second stop abandons the wait.
         for thread in threads:

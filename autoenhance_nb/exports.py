@@ -57,6 +57,18 @@ class ExportFolder:
             raise PermissionError(f"{name} points outside the export folder")
         return target
 
+    def fresh_name(self, name: str) -> str:
+        """A plain file name from ``name`` (see ``photos.safe_filename``) that no file
+        in the folder has yet: a second photo of the same name never overwrites the
+        first, nor an export."""
+        from .photos import safe_filename
+
+        try:
+            used = {p.name.lower() for p in self.path.iterdir()}
+        except OSError:
+            used = set()
+        return safe_filename(name, used)
+
     def hide(self, text: str) -> str:
         """``text`` with the folder's own path replaced: the kernel's paths are the
         server's business, not the visitor's."""

@@ -14,7 +14,6 @@ from .display import status_badge
 from .errors import one_line
 from .exports import ExportFolder, download_link
 from .gallery_cache import data_url
-from .photos import safe_filename
 
 __all__ = ["buy", "redo", "report", "thumb_html", "options_text", "GALLERY_CSS"]
 
@@ -80,7 +79,7 @@ def title_html(name: str, status: str, brackets: int | None) -> str:
 
 def buy(tracker: Any, exports: ExportFolder, image_id: str, name: str) -> tuple[str, Path]:
     """Buy the full size into the export folder; (the line to show, the file)."""
-    target = exports.target(safe_filename(name or image_id, set()))
+    target = exports.target(exports.fresh_name(name or image_id))
     path = tracker.download_image(image_id, target, full_size=True)
     return f"Bought the full size: {path.name}", path
 

@@ -62,7 +62,12 @@ class ImageEndpoints:
         attempts: list[int] = []
 
         def note_attempt(error: E.AutoenhanceError, attempt: int) -> None:
-            attempts.append(attempt)
+            # only an answer that may hide a registration (5xx, a connection lost after
+            # sending) can leave a phantom; a 429 or a refused connection made nothing
+            if (isinstance(error, E.TransportError) and error.connected) or (
+                error.status_code is not None and error.status_code >= 500
+            ):
+                attempts.append(attempt)
             return None
 
         image = self._http.call(

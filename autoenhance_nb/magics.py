@@ -126,8 +126,11 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
 
     @observe("base_url")
     def _apply_base_url(self, change: Any) -> None:
-        key = (os.environ.get("AUTOENHANCE_API_KEY") or "").strip()
-        if change["new"] and key:
+        from .keys import hide_key
+
+        # wrapped at once: a refused key's verbose traceback shows no frame holding it
+        key, _ = hide_key(os.environ.get("AUTOENHANCE_API_KEY"))
+        if change["new"] and key is not None:
             use_live(key, base_url=change["new"], **self._client_settings())
 
     # -- helpers -------------------------------------------------------------------------

@@ -103,7 +103,12 @@ class ImageSource:
 
     def open(self) -> IO[bytes]:
         if self.path is not None:
-            return open(self.path, "rb")
+            try:
+                return open(self.path, "rb")
+            except OSError as exc:  # moved or removed since it was checked
+                raise _bad_photo(
+                    f"Cannot upload {one_line(self.name)!r}: {one_line(exc.strerror)}"
+                ) from None
         return io.BytesIO(self.data or b"")
 
 

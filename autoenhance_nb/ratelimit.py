@@ -36,6 +36,7 @@ class RateLimiter:
         self._tokens = self.burst
         self._stamp = clock()
         self._paused_until = 0.0
+        self._halved_at = -1e9
         self._lock = threading.Lock()
         self.waited = 0.0  # seconds spent waiting, for progress bars and benchmarks
         self.limited = 0  # 429s seen
@@ -58,15 +59,19 @@ class RateLimiter:
         if delay > 0:
             sleep(delay)
 
-    def on_limited(self, retry_after: float | None) -> None:
-        """A 429 came back: slow down, and hold everyone for ``retry_after``."""
+    def on_limited(self, retry_after: float | None, *, cap: float = 30.0) -> None:
+        """A 429 came back: slow down (halved at most once a second, however many 429s
+        arrive together), and hold everyone for ``retry_after``, up to ``cap`` seconds (a
+        longer wait is the caller's to report, not every later call's to sit out)."""
         with self._lock:
             now = self._clock()
             self._refill(now)
             self.limited += 1
-            self.rate = max(self.min_rate, self.rate / 2)
+            if now - self._halved_at >= 1.0:
+                self.rate = max(self.min_rate, self.rate / 2)
+                self._halved_at = now
             self._tokens = min(self._tokens, 0.0)
-            if retry_after:
+            if retry_after and retry_after <= cap:
                 self._paused_until = max(self._paused_until, now + retry_after)
 
     def on_answer(self) -> None:

@@ -3,6 +3,7 @@ at a time or a chunk at once). No HTTP, no state."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -49,7 +50,7 @@ def derive_status(order: dict[str, Any]) -> str:
 
 def image_count(order: dict[str, Any]) -> int | None:
     total = order.get("total_images")
-    if isinstance(total, (int, float)) and not isinstance(total, bool) and total == total:
+    if isinstance(total, (int, float)) and not isinstance(total, bool) and math.isfinite(total):
         return int(total)
     images = order.get("images")
     return len(images) if isinstance(images, list) else None

@@ -72,14 +72,19 @@ class OrderOperations:
         elif order_id is None:
             order_id = self._new_id()
         adopt = adopt_existing or order_id in self._state.generated
+        if resume and order_id in self._state.generated:
+            # remembered before sending: a stop landing anywhere until the order is in
+            # the table leaves the id to resend, never a second order
+            lost[name] = order_id
         try:
             order = self.client.create_order(name=name, order_id=order_id, adopt_existing=adopt)
         except (E.TransportError, E.ServerError, E.RateLimitError, KeyboardInterrupt):
-            if order_id in self._state.generated:
-                lost[name] = order_id
             raise
-        lost.pop(name, None)
+        except BaseException:
+            lost.pop(name, None)  # a clear refusal: nothing was made
+            raise
         self.record(order, source)
+        lost.pop(name, None)
         return order
 
     def _new_id(self) -> str:

@@ -19,7 +19,6 @@ from .display import message_html
 from .errors import one_line
 from .exports import ExportFolder, download_link
 from .options import OPTIONS, REPORT_CATEGORIES, check_options, presets
-from .photos import safe_filename
 from .widget_kit import auto_layout, field_layout, row
 
 __all__ = ["EnhancementOptions", "ImageActions"]
@@ -227,7 +226,7 @@ class ImageActions(w.VBox):
 
         def job() -> None:
             path = self.tracker.download_image(
-                image_id, exports.target(safe_filename(name, set())), full_size=True
+                image_id, exports.target(exports.fresh_name(name)), full_size=True
             )
             self.link.value = download_link(path, path.name, "application/octet-stream")
             self._say(f"Bought the full size of {name}", "ok")

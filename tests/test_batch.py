@@ -217,3 +217,23 @@ def test_failure_and_result_reprs_are_one_line():
     result.skipped = [("z.png", "not ready")]
     assert repr(result) == "<BatchResult uploaded 1 of 2, 1 not ready, 1 failed>"
     assert result.created == result.uploaded == result.saved == ["x"]
+
+
+def test_a_failure_to_record_an_answer_is_that_items_failure_not_a_hang():
+    def record(index, value):
+        if index == 1:
+            raise OverflowError("cannot convert float infinity to integer")
+
+    result = BatchResult(total=3)
+    started = time.monotonic()
+    fan_out(
+        [0, 1, 2],
+        lambda i: i * 10,
+        workers=2,
+        result=result,
+        record=record,
+        describe=lambda i: {"item": i},
+    )
+    assert time.monotonic() - started < 5
+    assert result.done == [0, 20] and [f.index for f in result.failed] == [1]
+    assert "OverflowError" in result.failed[0].message

@@ -65,3 +65,17 @@ def test_a_short_retry_after_is_waited_out_for_every_method(call):
         run(client_for(srv.url))
         assert time.monotonic() - started >= 0.3, "did not wait for Retry-After"
         assert len([r for r in srv.requests if r.method == method]) == 2
+
+
+def test_a_long_retry_after_does_not_hold_the_clients_later_calls():
+    with HostileServer() as srv:
+        srv.on("GET", r"^/v3/orders/o-1$", raw(429, b"{}", {"Retry-After": "3600"}), times=1)
+        srv.on("GET", r"^/v3/orders/o-2$", order_answer("o-2", name="Hall"), times=1)
+        client = AutoenhanceClient(
+            api_key="k", base_url=srv.url, max_retries=2, backoff_factor=0.01, rate_limit=50
+        )
+        with pytest.raises(RateLimitError):
+            client.get_order("o-1")
+        started = time.monotonic()
+        assert client.get_order("o-2")["order_id"] == "o-2"
+        assert time.monotonic() - started < 2, "the next call sat out the hour"

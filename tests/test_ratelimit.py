@@ -37,9 +37,11 @@ def test_a_429_halves_the_rate_and_holds_everyone_for_retry_after():
 
 
 def test_the_rate_never_drops_below_its_floor():
-    limiter = RateLimiter(4, min_rate=1, clock=Clock())
-    for _ in range(10):
+    clock = Clock()
+    limiter = RateLimiter(4, min_rate=1, clock=clock)
+    for _ in range(10):  # 429s a few seconds apart: halved each time, down to the floor
         limiter.on_limited(None)
+        clock.now += 2
     assert limiter.rate == 1
 
 
@@ -66,3 +68,21 @@ def test_dev_mode_is_sent_and_shown(sandbox):
     tracker = OrderTracker(client)
     tracker.create("dev")
     assert "dev mode" in tracker.environment_label and "dev mode" in tracker._repr_html_()
+
+
+def test_a_burst_of_429s_halves_the_rate_once():
+    clock = Clock()
+    limiter = RateLimiter(300, clock=clock)
+    for _ in range(8):  # eight answers of one burst
+        limiter.on_limited(None)
+    assert limiter.rate == 150
+    clock.now += 1.5
+    limiter.on_limited(None)
+    assert limiter.rate < 150
+
+
+def test_a_retry_after_over_the_cap_does_not_pause_everyone():
+    clock = Clock()
+    limiter = RateLimiter(100, burst=5, clock=clock)
+    limiter.on_limited(3600, cap=30)
+    assert limiter.reserve() < 1
