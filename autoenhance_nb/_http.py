@@ -32,7 +32,7 @@ import urllib3.exceptions as u3
 from requests.adapters import HTTPAdapter
 
 from . import errors as E
-from .keys import ApiKey, check_key, hide_key
+from .keys import ApiKey, check_key, hide_key, redact_upload_tokens
 from .ratelimit import RateLimiter
 
 __all__ = [
@@ -53,25 +53,8 @@ MAX_JSON_BYTES = 32 * 1024 * 1024
 LATENCY_SAMPLES = 256
 
 log = logging.getLogger("autoenhance_nb")
+redact_upload_tokens()
 
-
-class _RedactQueries(logging.Filter):
-    """urllib3 logs each request line with its query string at DEBUG; an upload URL's
-    query holds its pre-signed token, so query strings are cut from those lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(
-            isinstance(a, str) and "?" in a for a in record.args
-        ):
-            record.args = tuple(
-                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a for a in record.args
-            )
-        return True
-
-
-_urllib3_log = logging.getLogger("urllib3.connectionpool")
-if not any(isinstance(f, _RedactQueries) for f in _urllib3_log.filters):
-    _urllib3_log.addFilter(_RedactQueries())
 
 _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
     "autoenhance_cancel", default=None
@@ -242,7 +225,7 @@ class Transport:
             return outcome.value
         if outcome is None:
             return None
-        return self._parse(outcome, what)
+        return parse_json(outcome, what)
 
     def stream(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
         """``send`` for a body to be read by the caller (a download)."""
@@ -394,40 +377,7 @@ class Transport:
         return resp
 
     def _read_body(self, resp: requests.Response, what: str, host: str, started: float) -> None:
-        """Read the whole body within the attempt's deadline and the size cap."""
-        deadline = started + self.timeout
-        chunks: list[bytes] = []
-        size = 0
-        raw = resp.raw
-        try:
-            while True:
-                chunk = raw.read1(65536, decode_content=True)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > self.max_json_bytes:
-                    resp.close()
-                    raise E.ServerError(
-                        f"{what} failed: the answer from {host} is larger than "
-                        f"{self.max_json_bytes // (1024 * 1024)} MB",
-                        resp.status_code,
-                    )
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    resp.close()
-                    raise E.TransportError(
-                        f"{what} failed: {host} did not finish its answer within "
-                        f"{self.timeout:g} s (timeout)"
-                    )
-        except (u3.HTTPError, OSError) as exc:
-            resp.close()
-            raise E.TransportError(
-                f"{what} failed: the connection to {host} dropped during the answer "
-                f"({E.failure_kind(exc)})"
-            ) from None
-        resp._content = b"".join(chunks)
-        resp._content_consumed = True  # type: ignore[attr-defined]
-        raw.release_conn()
+        read_body(resp, what, host, started + self.timeout, self.timeout, self.max_json_bytes)
 
     def _error(
         self, resp: requests.Response, what: str, host: str, order_id: str | None
@@ -440,21 +390,60 @@ class Transport:
             resp.status_code, body, resp.headers, what, host, order_id=order_id, reason=resp.reason
         )
 
-    @staticmethod
-    def _parse(resp: requests.Response, what: str) -> Any:
-        if not resp.content:
-            return None
-        try:
-            return _json.loads(resp.content)
-        except ValueError:
-            raise E.ServerError(
-                f"{what} failed: the API answered HTTP {resp.status_code} "
-                f"with a body that is not JSON",
-                resp.status_code,
-            ) from None
-
 
 def _ca_bundle_from_env() -> str | None:
     import os
 
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def read_body(
+    resp: requests.Response, what: str, host: str, deadline: float, timeout: float, max_bytes: int
+) -> None:
+    """Read a whole answer body into ``resp`` by ``deadline`` and within ``max_bytes``
+    (decoded), or raise a one-line error; the connection goes back to the pool."""
+    chunks: list[bytes] = []
+    size = 0
+    raw = resp.raw
+    try:
+        while True:
+            chunk = raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                resp.close()
+                raise E.ServerError(
+                    f"{what} failed: the answer from {host} is larger than "
+                    f"{max_bytes // (1024 * 1024)} MB",
+                    resp.status_code,
+                )
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                resp.close()
+                raise E.TransportError(
+                    f"{what} failed: {host} did not finish its answer within "
+                    f"{timeout:g} s (timeout)"
+                )
+    except (u3.HTTPError, OSError) as exc:
+        resp.close()
+        raise E.TransportError(
+            f"{what} failed: the connection to {host} dropped during the answer "
+            f"({E.failure_kind(exc)})"
+        ) from None
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
+    raw.release_conn()
+
+
+def parse_json(resp: requests.Response, what: str) -> Any:
+    """The answer's JSON (None for an empty body), or a one-line ServerError."""
+    if not resp.content:
+        return None
+    try:
+        return _json.loads(resp.content)
+    except ValueError:
+        raise E.ServerError(
+            f"{what} failed: the API answered HTTP {resp.status_code} with a body that is not JSON",
+            resp.status_code,
+        ) from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import errors as E
+from ._http import parse_json
 from .errors import one_line, unexpected_shape
 from .ids import validate_image_id, validate_order_id
 from .options import check_download_query, check_options, check_report
@@ -223,7 +224,7 @@ class ImageEndpoints:
         try:
             if resp.headers.get("Content-Type", "").startswith("application/json"):
                 # Older API versions answer with JSON naming the file's URL.
-                body = self._http._parse(resp, what) if resp.content else None
+                body = parse_json(resp, what) if resp.content else None
                 link = image_link(body)
                 if link is None:
                     raise E.ServerError(

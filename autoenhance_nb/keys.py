@@ -3,6 +3,7 @@ pickles, messages and (once wrapped) every frame a verbose traceback could show.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import requests
@@ -10,7 +11,7 @@ import requests.auth
 
 from . import errors as E
 
-__all__ = ["ApiKey", "check_key", "hide_key"]
+__all__ = ["ApiKey", "check_key", "hide_key", "redact_upload_tokens"]
 
 
 def check_key(key: Any) -> str:
@@ -84,3 +85,24 @@ class ApiKey(requests.auth.AuthBase):
 
     def __reduce__(self) -> Any:
         raise TypeError("an API key is not pickled")
+
+
+class _RedactQueries(logging.Filter):
+    """urllib3 logs each request line with its query string at DEBUG; an upload URL's
+    query holds its pre-signed token, so query strings are cut from those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and "?" in a for a in record.args
+        ):
+            record.args = tuple(
+                a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a for a in record.args
+            )
+        return True
+
+
+def redact_upload_tokens() -> None:
+    """Install the filter on urllib3's request log (once)."""
+    urllib3_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactQueries) for f in urllib3_log.filters):
+        urllib3_log.addFilter(_RedactQueries())
