@@ -68,7 +68,7 @@ def test_an_interrupted_batch_keeps_every_order_the_server_made(how):
             code = (
                 "import autoenhance_nb as ae\n"
                 "ae.session().create_many([f'Interrupted {i:03d}' for i in range(200)],"
-                " progress=False)"
+                " workers=8, progress=False)"  # as many as the cell's (the default may be more)
             )
         run = k.execute(code, interrupt_after=random.uniform(0.3, 0.5), timeout=90)
         assert run.status == "error" and run.interrupted is not None, run.text[-500:]
