@@ -182,7 +182,8 @@ class ExportRow(w.HBox):
                 )
                 return
             rows = len(self._tracker)
-            self.download.value = download_link(path, f"{path.name} ({rows} rows)")
+            noun = "row" if rows == 1 else "rows"
+            self.download.value = download_link(path, f"{path.name} ({rows} {noun})")
             self._say(f"Exported {orders(rows)} to {filename}", "ok")
 
         return self._run(self.export_button, "Exporting…", job)

@@ -116,7 +116,7 @@ def test_export_writes_a_plain_name_into_the_export_folder_and_adds_csv(form, tm
     assert (tmp_path / "exports" / "my orders.csv").is_file()
     assert "Exported 1 order to my orders.csv" in form.message.value
     assert str(tmp_path) not in form.message.value + form.download.value
-    assert "Download my orders.csv (1 rows)" in form.download.value
+    assert "Download my orders.csv (1 row)" in form.download.value
 
 
 def test_the_notebook_author_chooses_the_export_folder(tracker, tmp_path, monkeypatch):
