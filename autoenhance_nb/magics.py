@@ -33,6 +33,7 @@ from .cells import (
 )
 from .display import compact_table, created_line, refreshed_line, status_line
 from .errors import one_line
+from .ids import order_id_problem
 from .magic_args import order_arguments
 from .magic_batch import BatchCell
 from .magic_brackets import check_brackets, run_brackets
@@ -214,6 +215,8 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
                 "--images goes with a new order's name; use --add-images "
                 "ORDER_ID GLOB for an existing order"
             )
+        if args.gallery is not None and order_id_problem(args.gallery):
+            raise MagicError(f"--gallery: the order ID {order_id_problem(args.gallery)}")
         plan = check_brackets(*args.brackets) if args.brackets else None
         if args.dry_run and plan is None:
             raise MagicError("--dry-run goes with --brackets")

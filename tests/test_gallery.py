@@ -347,3 +347,28 @@ def test_the_magic_and_the_form_open_the_gallery(sandbox, monkeypatch, tmp_path)
     finally:
         ae.reset_session()
         InteractiveShell.clear_instance()
+
+
+def test_a_bad_gallery_id_is_refused_before_anything_is_sent(sandbox, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    import autoenhance_nb as ae
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell.instance(config=config)
+    try:
+        ip.extension_manager.load_extension("autoenhance_nb")
+        sandbox.clear_log()
+        with capture_output() as cap:
+            bad = ip.run_cell("%autoenhance_order Kitchen --gallery '..'")
+        assert not bad.success and "--gallery" in cap.stdout + cap.stderr
+        assert sandbox.requests_to("create_order") == []  # the create was not sent either
+    finally:
+        ae.reset_session()
+        InteractiveShell.clear_instance()
