@@ -99,3 +99,37 @@ def report(
     answer = tracker.report(image_id, categories, comment, score)
     message = answer.get("message") if isinstance(answer, dict) else None
     return "Reported: " + one_line(message or ", ".join(categories), 160)
+
+
+class ReportFields:
+    """The report's fields (categories from the spec, a comment, a score 0-5) and its send
+    button, for one card or for the selected cards; ``prefix`` names their CSS classes."""
+
+    def __init__(self, label: str, prefix: str, on_send: Any):
+        import ipywidgets as w
+
+        from .options import REPORT_CATEGORIES
+        from .widget_kit import auto_layout, field_layout
+
+        self.categories = w.SelectMultiple(
+            description="Categories", options=REPORT_CATEGORIES, rows=4, layout=field_layout(320)
+        ).add_class(f"{prefix}-categories")
+        self.comment = w.Text(description="Comment", layout=field_layout(320)).add_class(
+            f"{prefix}-comment"
+        )
+        self.score = w.Dropdown(
+            description="Score",
+            options=[("none", None)] + [(str(i), i) for i in range(6)],
+            layout=field_layout(200),
+        ).add_class(f"{prefix}-score")
+        self.send = w.Button(
+            description=label, button_style="warning", layout=auto_layout()
+        ).add_class(f"{prefix}-now")
+        self.send.on_click(lambda _: on_send())
+        self.panel = w.VBox([self.categories, self.comment, self.score, self.send]).add_class(
+            f"{prefix}-panel"
+        )
+
+    def values(self) -> tuple[list[str], str | None, int | None]:
+        """(categories, comment or None, score or None) as the fields hold them."""
+        return list(self.categories.value), self.comment.value.strip() or None, self.score.value

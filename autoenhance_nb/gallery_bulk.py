@@ -14,8 +14,7 @@ from . import gallery_actions as A
 from .batch import BatchResult, fan_out
 from .display import message_html
 from .errors import one_line
-from .options import REPORT_CATEGORIES
-from .widget_kit import BackgroundActions, auto_layout, error_message, field_layout, row
+from .widget_kit import BackgroundActions, auto_layout, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -185,25 +184,14 @@ class BulkActions(w.VBox):
 
     def toggle_report(self) -> None:
         if self._report_panel is None:
-            self.categories = w.SelectMultiple(
-                description="Categories",
-                options=REPORT_CATEGORIES,
-                rows=4,
-                layout=field_layout(320),
+            fields = A.ReportFields("Report selected now", "ae-report-selected", self.report)
+            self.categories, self.comment, self.score = (
+                fields.categories,
+                fields.comment,
+                fields.score,
             )
-            self.comment = w.Text(description="Comment", layout=field_layout(320))
-            self.score = w.Dropdown(
-                description="Score",
-                options=[("none", None)] + [(str(i), i) for i in range(6)],
-                layout=field_layout(200),
-            )
-            self.report_now = w.Button(
-                description="Report selected now", button_style="warning", layout=auto_layout()
-            ).add_class("ae-report-selected-now")
-            self.report_now.on_click(lambda _: self.report())
-            self._report_panel = w.VBox(
-                [self.categories, self.comment, self.score, self.report_now]
-            )
+            self.report_now, self._report_panel = fields.send, fields.panel
+            self._report_fields = fields
         self.panel.children = (
             () if self.panel.children == (self._report_panel,) else (self._report_panel,)
         )
@@ -218,9 +206,7 @@ class BulkActions(w.VBox):
         if categories is None:
             if self._report_panel is None:
                 self.toggle_report()
-            categories = list(self.categories.value)
-            comment = self.comment.value.strip() or None
-            score = self.score.value
+            categories, comment, score = self._report_fields.values()
         cats = list(categories)
         return self._each(
             self.report_button,

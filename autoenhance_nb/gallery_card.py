@@ -14,8 +14,7 @@ from . import errors as E
 from . import gallery_actions as A
 from .display import message_html
 from .errors import one_line
-from .options import REPORT_CATEGORIES
-from .widget_kit import BackgroundActions, auto_layout, error_message, field_layout, row
+from .widget_kit import BackgroundActions, auto_layout, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -244,27 +243,14 @@ class ImageCard(w.VBox):
     def toggle_report(self) -> None:
         """Open (or close) the report fields: categories, comment, score."""
         if self._report_panel is None:
-            self.categories = w.SelectMultiple(
-                description="Categories",
-                options=REPORT_CATEGORIES,
-                rows=4,
-                layout=field_layout(320),
-            ).add_class("ae-report-categories")
-            self.comment = w.Text(description="Comment", layout=field_layout(320)).add_class(
-                "ae-report-comment"
+            fields = A.ReportFields("Send report", "ae-report", self.report)
+            self.categories, self.comment, self.score = (
+                fields.categories,
+                fields.comment,
+                fields.score,
             )
-            self.score = w.Dropdown(
-                description="Score",
-                options=[("none", None)] + [(str(i), i) for i in range(6)],
-                layout=field_layout(200),
-            ).add_class("ae-report-score")
-            self.report_now = w.Button(
-                description="Send report", button_style="warning", layout=auto_layout()
-            ).add_class("ae-report-now")
-            self.report_now.on_click(lambda _: self.report())
-            self._report_panel = w.VBox(
-                [self.categories, self.comment, self.score, self.report_now]
-            ).add_class("ae-report-panel")
+            self.report_now, self._report_panel = fields.send, fields.panel
+            self._report_fields = fields
         self._show_panel(self._report_panel)
 
     def report(
@@ -277,9 +263,7 @@ class ImageCard(w.VBox):
         if categories is None:
             if self._report_panel is None:
                 self.toggle_report()
-            categories = list(self.categories.value)
-            comment = self.comment.value.strip() or None
-            score = self.score.value
+            categories, comment, score = self._report_fields.values()
 
         def job() -> None:
             text = A.report(self.gallery.tracker, self.image_id, categories, comment, score)
