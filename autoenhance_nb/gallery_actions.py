@@ -133,3 +133,15 @@ class ReportFields:
     def values(self) -> tuple[list[str], str | None, int | None]:
         """(categories, comment or None, score or None) as the fields hold them."""
         return list(self.categories.value), self.comment.value.strip() or None, self.score.value
+
+
+def editor_options(editor: Any, say: Any) -> dict[str, Any] | None:
+    """The options editor's checked options, or None after saying why they are refused
+    (a card's Redo and the selected cards' Redo read them the same way)."""
+    from .errors import ValidationError
+
+    try:
+        return dict(editor.options)
+    except ValidationError as exc:
+        say(str(exc), "error")
+        return None

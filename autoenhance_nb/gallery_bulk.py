@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from . import errors as E
 from . import gallery_actions as A
 from .batch import BatchResult, fan_out
 from .display import message_html
@@ -169,11 +168,10 @@ class BulkActions(w.VBox):
             if self.editor is None:
                 self.toggle_redo()
             assert self.editor is not None
-            try:
-                options = self.editor.options
-            except E.ValidationError as exc:
-                self.say(str(exc), "error")
+            checked = A.editor_options(self.editor, self.say)
+            if checked is None:
                 return False
+            options = checked
 
         def one(image_id: str) -> str:
             text = A.redo(self.gallery.tracker, image_id, options)

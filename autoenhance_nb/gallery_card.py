@@ -227,11 +227,10 @@ class ImageCard(w.VBox):
             if self.editor is None:
                 self.toggle_redo()
             assert self.editor is not None
-            try:
-                options = self.editor.options
-            except E.ValidationError as exc:
-                self.say(str(exc), "error")
+            checked = A.editor_options(self.editor, self.say)
+            if checked is None:
                 return False
+            options = checked
 
         def job() -> None:
             text = A.redo(self.gallery.tracker, self.image_id, options)
