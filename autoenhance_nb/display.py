@@ -8,12 +8,12 @@ static HTML), so light, dark and high-contrast themes all work.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import one_line
+from .markup import Markup, html, join, style
 from .table import COLUMNS, orders
 
 if TYPE_CHECKING:
@@ -48,8 +48,7 @@ MESSAGE_COLOURS = {
     "info": "var(--jp-ui-font-color1, inherit)",
 }
 
-TABLE_CSS = (
-    "<style>"
+TABLE_CSS = style(
     ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
     ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
     ".autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px;"
@@ -63,79 +62,85 @@ TABLE_CSS = (
     ".autoenhance-env{color:#fff;padding:1px 6px;border-radius:3px;font-weight:bold}"
     ".autoenhance-table a,.ae-download a{color:var(--jp-content-link-color,#1d4ed8);"
     "text-decoration:underline}"
-    "</style>"
 )
 
 
-def status_badge(status: Any) -> str:
+def status_badge(status: Any) -> Markup:
     text = str(status)
     colour = STATUS_COLOURS.get(text, "#6d28d9")
-    return (
-        f'<span class="autoenhance-status autoenhance-badge" style="background:{colour}">'
-        f"{html.escape(one_line(text, 40))}</span>"
+    return html(
+        '<span class="autoenhance-status autoenhance-badge" style="background:{}">{}</span>',
+        colour,
+        one_line(text, 40),
     )
 
 
-def environment_badge(environment: str, *, dev_mode: bool = False) -> str:
+def environment_badge(environment: str, *, dev_mode: bool = False) -> Markup:
     label = environment.upper() + (" · dev mode" if dev_mode else "")
     colour = ENV_COLOURS.get(environment, "#6d28d9")
-    return (
-        f'<span class="autoenhance-env ae-env" style="background:{colour}">'
-        f"{html.escape(label)}</span>"
+    return html(
+        '<span class="autoenhance-env ae-env" style="background:{}">{}</span>', colour, label
     )
 
 
-def message_html(text: str, kind: str = "info") -> str:
+def message_html(text: str, kind: str = "info") -> Markup:
     colour = MESSAGE_COLOURS[kind]
-    return f'<span class="ae-msg-{kind}" style="color:{colour}">{html.escape(text)}</span>'
+    return html('<span class="ae-msg-{}" style="color:{}">{}</span>', kind, colour, text)
 
 
-def _cell(col: str, value: Any) -> str:
+def _cell(col: str, value: Any) -> Markup:
     if col == "status":
-        return f"<td>{status_badge(value)}</td>"
+        return html("<td>{}</td>", status_badge(value))
     if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
-        return "<td></td>"
+        return html("<td></td>")
     if isinstance(value, pd.Timestamp):
-        return f"<td>{value.strftime('%Y-%m-%d %H:%M:%S')}</td>"
-    return f"<td>{html.escape(one_line(value, 120))}</td>"
+        return html("<td>{}</td>", value.strftime("%Y-%m-%d %H:%M:%S"))
+    return html("<td>{}</td>", one_line(value, 120))
 
 
 def render_table(
     tracker: OrderTracker, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
-) -> str:
+) -> Markup:
     """The table as HTML: environment, counts per status, the latest rows (pass
     ``latest`` when you already have ``tracker.latest(max_rows)``). The rows sit in
     their own sideways-scrolling box, so a narrow window never cuts a column off."""
     counts = tracker.status_counts()
     total = len(tracker)
     parts = [
-        '<div class="autoenhance-table">' + TABLE_CSS,
-        f"<div>{environment_badge(tracker.environment, dev_mode=tracker.client.dev_mode)} "
-        f"{html.escape(tracker.client.host)} &middot; <b>{total}</b> "
-        f"{'order' if total == 1 else 'orders'}",
+        html('<div class="autoenhance-table">{}', TABLE_CSS),
+        html(
+            "<div>{} {} &middot; <b>{}</b> {}",
+            environment_badge(tracker.environment, dev_mode=tracker.client.dev_mode),
+            tracker.client.host,
+            total,
+            "order" if total == 1 else "orders",
+        ),
     ]
     for status, n in counts.items():
-        parts.append(f" &middot; {status_badge(status)} {n}")
-    parts.append("</div>")
+        parts.append(html(" &middot; {} {}", status_badge(status), n))
+    parts.append(html("</div>"))
     if total:
         frame = latest if latest is not None else tracker.latest(max_rows)
         parts.append(
-            '<div class="autoenhance-scroll"><table class="autoenhance-orders"><thead><tr>'
+            html('<div class="autoenhance-scroll"><table class="autoenhance-orders"><thead><tr>')
         )
-        parts.extend(f"<th>{c}</th>" for c in COLUMNS)
-        parts.append("</tr></thead><tbody>")
+        parts.extend(html("<th>{}</th>", c) for c in COLUMNS)
+        parts.append(html("</tr></thead><tbody>"))
         for rec in frame.itertuples(index=False):
-            parts.append(
-                "<tr>" + "".join(_cell(c, v) for c, v in zip(COLUMNS, rec, strict=False)) + "</tr>"
-            )
-        parts.append("</tbody></table></div>")
+            cells = join(_cell(c, v) for c, v in zip(COLUMNS, rec, strict=False))
+            parts.append(html("<tr>{}</tr>", cells))
+        parts.append(html("</tbody></table></div>"))
         if total > max_rows:
             parts.append(
-                f"<div><i>Showing the latest {max_rows} of {total} orders; "
-                f"<code>.df</code> has them all.</i></div>"
+                html(
+                    "<div><i>Showing the latest {} of {} orders; "
+                    "<code>.df</code> has them all.</i></div>",
+                    max_rows,
+                    total,
+                )
             )
-    parts.append("</div>")
-    return "".join(parts)
+    parts.append(html("</div>"))
+    return join(parts)
 
 
 # -- the sentences the magic and the form both say ------------------------------------------

@@ -5,9 +5,10 @@ download link. Used by the form, the gallery and the desk."""
 from __future__ import annotations
 
 import base64
-import html
 import os
 from pathlib import Path
+
+from .markup import Markup, html
 
 __all__ = ["ExportFolder", "plain_name", "download_link", "DOWNLOAD_LINK_MAX_BYTES", "BAD_NAME"]
 
@@ -78,14 +79,18 @@ class ExportFolder:
         return text
 
 
-def download_link(path: Path, label: str, mime: str = "text/csv;charset=utf-8") -> str:
+def download_link(path: Path, label: str, mime: str = "text/csv;charset=utf-8") -> Markup:
     """An in-page link that downloads ``path`` (a data: URL), or a note for big files."""
     size = path.stat().st_size
-    label = html.escape(label)
     if size > DOWNLOAD_LINK_MAX_BYTES:
-        return f"<span>{label} is {size // (1024 * 1024)} MB: open it from the file browser</span>"
+        return html(
+            "<span>{} is {} MB: open it from the file browser</span>", label, size // (1024 * 1024)
+        )
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f'<a class="ae-download-link" download="{html.escape(path.name)}" '
-        f'href="data:{mime};base64,{data}">Download {label}</a>'
+    return html(
+        '<a class="ae-download-link" download="{}" href="data:{};base64,{}">Download {}</a>',
+        path.name,
+        mime,
+        data,
+        label,
     )

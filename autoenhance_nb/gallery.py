@@ -13,7 +13,6 @@ stops by itself). Errors are one line, on the card or the gallery, never a trace
 
 from __future__ import annotations
 
-import html
 import math
 import os
 from pathlib import Path
@@ -30,8 +29,17 @@ from .gallery_bulk import BulkActions
 from .gallery_cache import CACHE_BYTES, ThumbCache, Thumbnailer
 from .gallery_card import HAS_ORIGINAL, ImageCard
 from .ids import validate_order_id
+from .markup import Markup, html, join
 from .session import session
-from .widget_kit import AutoRefresher, auto_layout, error_message, row, weak_method
+from .widget_kit import (
+    AutoRefresher,
+    SafeHTML,
+    auto_layout,
+    close_tree,
+    error_message,
+    row,
+    weak_method,
+)
 
 __all__ = ["OrderGallery"]
 
@@ -74,13 +82,13 @@ class OrderGallery(w.VBox):
             refresh_max_seconds,
             name="autoenhance-gallery-refresh",
         )
-        self.header = w.HTML().add_class("ae-gallery-header")
-        self.message = w.HTML().add_class("ae-gallery-message")
+        self.header = SafeHTML().add_class("ae-gallery-header")
+        self.message = SafeHTML().add_class("ae-gallery-message")
         self.prev_button = w.Button(description="Previous", icon="arrow-left", layout=auto_layout())
         self.next_button = w.Button(description="Next", icon="arrow-right", layout=auto_layout())
         self.prev_button.add_class("ae-prev")
         self.next_button.add_class("ae-next")
-        self.page_label = w.HTML().add_class("ae-page")
+        self.page_label = SafeHTML().add_class("ae-page")
         self.cards_box = w.Box(
             layout=w.Layout(flex_flow="row wrap", max_width="100%", width="100%")
         ).add_class("ae-cards")
@@ -174,12 +182,17 @@ class OrderGallery(w.VBox):
         env = self.tracker.environment
         parts = [
             A.GALLERY_CSS,
-            f"<div><b>Order {html.escape(one_line(self.order_id, 64))}</b> "
-            f"{environment_badge(env, dev_mode=self.tracker.client.dev_mode)} &middot; "
-            f"{len(self.rows)} {'photo' if len(self.rows) == 1 else 'photos'}",
+            html(
+                "<div><b>Order {}</b> {} &middot; {} {}",
+                one_line(self.order_id, 64),
+                environment_badge(env, dev_mode=self.tracker.client.dev_mode),
+                len(self.rows),
+                "photo" if len(self.rows) == 1 else "photos",
+            ),
         ]
-        parts.extend(f" &middot; {status_badge(s)} {n}" for s, n in counts.items())
-        self.header.value = "".join(parts) + "</div>"
+        parts.extend(html(" &middot; {} {}", status_badge(s), n) for s, n in counts.items())
+        parts.append(html("</div>"))
+        self.header.value = join(parts)
 
     # -- pages ------------------------------------------------------------------------
     def show_page(self, page: int) -> None:
@@ -267,6 +280,13 @@ class OrderGallery(w.VBox):
             card.close()
         if hasattr(self, "thumbs"):
             self.thumbs.close()
+        # every model the gallery made: its rows of buttons, labels, layouts and styles
+        for part in getattr(self, "children", ()):
+            close_tree(part)
+        for attr in ("layout", "style"):
+            model = getattr(self, attr, None)
+            if isinstance(model, w.Widget):
+                model.close()
         super().close()
 
     # -- static view -------------------------------------------------------------------
@@ -285,24 +305,31 @@ class OrderGallery(w.VBox):
         data["text/html"] = self.static_html()
         return data
 
-    def static_html(self) -> str:
+    def static_html(self) -> Markup:
         figures = []
         for r in self.page_rows(self.page):
             image_id = r["image_id"]
             rev = self.revisions.get(image_id, 0)
-            thumbs = "".join(
+            thumbs = join(
                 A.thumb_html(kind, self.thumbs.cache.get((image_id, kind, k)), "not loaded")
                 for kind, k in (("original", 0), ("enhanced", rev))
             )
             figures.append(
-                f'<figure><div style="display:flex;gap:4px">{thumbs}</div><figcaption>'
-                f"{status_badge(r.get('status'))} "
-                f"{html.escape(one_line(r.get('image_name') or image_id, 60))}"
-                "</figcaption></figure>"
+                html(
+                    '<figure><div style="display:flex;gap:4px">{}</div><figcaption>{} {}'
+                    "</figcaption></figure>",
+                    thumbs,
+                    status_badge(r.get("status")),
+                    one_line(r.get("image_name") or image_id, 60),
+                )
             )
-        return (
-            f'<div class="ae-gallery-static">{A.GALLERY_CSS}<p><i>Autoenhance gallery of order '
-            f"{html.escape(one_line(self.order_id, 64))}: it needs a live kernel (run the "
-            f"cell). Page {self.page + 1} of {self.pages} when the notebook was saved:</i></p>"
-            f'<div class="ae-static-grid">{"".join(figures)}</div></div>'
+        return html(
+            '<div class="ae-gallery-static">{}<p><i>Autoenhance gallery of order {}: it needs '
+            "a live kernel (run the cell). Page {} of {} when the notebook was saved:</i></p>"
+            '<div class="ae-static-grid">{}</div></div>',
+            A.GALLERY_CSS,
+            one_line(self.order_id, 64),
+            self.page + 1,
+            self.pages,
+            join(figures),
         )

@@ -5,7 +5,6 @@ as one line by the caller."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,11 @@ from .display import status_badge
 from .errors import one_line
 from .exports import ExportFolder, download_link
 from .gallery_cache import data_url
+from .markup import Markup, html, style
 
 __all__ = ["buy", "redo", "report", "thumb_html", "options_text", "GALLERY_CSS"]
 
-GALLERY_CSS = (
-    "<style>"
+GALLERY_CSS = style(
     ".ae-gallery{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
     ".ae-gallery .ae-cards{display:flex;flex-flow:row wrap;gap:8px;max-width:100%}"
     ".ae-gallery .ae-card{border:1px solid var(--jp-border-color2,#d1d5db);border-radius:4px;"
@@ -44,16 +43,21 @@ GALLERY_CSS = (
     ".ae-gallery-static .ae-static-grid{display:flex;flex-wrap:wrap;gap:8px}"
     ".ae-gallery-static figure{margin:0;max-width:330px}"
     ".ae-gallery-static img{max-width:160px;height:auto}"
-    "</style>"
 )
 
 
-def thumb_html(kind: str, data: bytes | None, note: str = "") -> str:
+def thumb_html(kind: str, data: bytes | None, note: str = "") -> Markup:
     """One thumbnail with its caption, or a grey box with ``note``."""
-    caption = f'<div class="ae-caption">{html.escape(kind)}</div>'
+    caption = html('<div class="ae-caption">{}</div>', kind)
     if data is None:
-        return f'<div class="ae-thumb-empty">{html.escape(note)}</div>{caption}'
-    return f'<img class="ae-thumb ae-thumb-{kind}" alt="{kind}" src="{data_url(data)}">{caption}'
+        return html('<div class="ae-thumb-empty">{}</div>{}', note, caption)
+    return html(
+        '<img class="ae-thumb ae-thumb-{}" alt="{}" src="{}">{}',
+        kind,
+        kind,
+        data_url(data),
+        caption,
+    )
 
 
 def options_text(options: Any) -> str:
@@ -69,11 +73,14 @@ def options_text(options: Any) -> str:
     return one_line(", ".join(parts), 160)
 
 
-def title_html(name: str, status: str, brackets: int | None) -> str:
+def title_html(name: str, status: str, brackets: int | None) -> Markup:
     extra = f" · HDR from {brackets} brackets" if brackets else ""
-    return (
-        f'<div class="ae-card-title" title="{html.escape(name)}">{status_badge(status)} '
-        f"{html.escape(one_line(name, 60))}{html.escape(extra)}</div>"
+    return html(
+        '<div class="ae-card-title" title="{}">{} {}{}</div>',
+        one_line(name, 500),
+        status_badge(status),
+        one_line(name, 60),
+        extra,
     )
 
 
@@ -84,7 +91,7 @@ def buy(tracker: Any, exports: ExportFolder, image_id: str, name: str) -> tuple[
     return f"Bought the full size: {path.name}", path
 
 
-def bought_link(path: Path) -> str:
+def bought_link(path: Path) -> Markup:
     return download_link(path, path.name, "application/octet-stream")
 
 

@@ -13,7 +13,8 @@ from . import gallery_actions as A
 from .batch import BatchResult, fan_out
 from .display import message_html
 from .errors import one_line
-from .widget_kit import BackgroundActions, auto_layout, error_message, row
+from .markup import html
+from .widget_kit import BackgroundActions, SafeHTML, auto_layout, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class BulkActions(w.VBox):
         self._actions = BackgroundActions(
             lambda: self.buttons, lambda t: self.say(t, "error"), name="autoenhance-gallery"
         )
-        self.count = w.HTML().add_class("ae-selected-count")
+        self.count = SafeHTML().add_class("ae-selected-count")
         self.select_page = w.Button(description="Select page", layout=auto_layout())
         self.select_none = w.Button(description="Select none", layout=auto_layout())
         self.buy_button = w.Button(
@@ -44,7 +45,7 @@ class BulkActions(w.VBox):
             description="Report selected…", icon="flag", layout=auto_layout()
         ).add_class("ae-report-selected")
         self.panel = w.VBox().add_class("ae-bulk-panel")
-        self.message = w.HTML().add_class("ae-bulk-message")
+        self.message = SafeHTML().add_class("ae-bulk-message")
         self.editor: EnhancementOptions | None = None
         self._redo_panel: w.VBox | None = None
         self._report_panel: w.VBox | None = None
@@ -79,7 +80,7 @@ class BulkActions(w.VBox):
 
     def show_count(self) -> None:
         n = len(self.gallery.selected)
-        self.count.value = f"<b>{n}</b> selected"
+        self.count.value = html("<b>{}</b> selected", n)
 
     def say(self, text: str, kind: str = "info") -> None:
         self.message.value = message_html(one_line(text, 300), kind)

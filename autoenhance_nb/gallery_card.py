@@ -14,7 +14,7 @@ from . import errors as E
 from . import gallery_actions as A
 from .display import message_html
 from .errors import one_line
-from .widget_kit import BackgroundActions, auto_layout, error_message, row
+from .widget_kit import BackgroundActions, SafeHTML, auto_layout, close_tree, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -41,14 +41,14 @@ class ImageCard(w.VBox):
         self.select = w.Checkbox(
             value=self.image_id in gallery.selected, indent=False, layout=w.Layout(width="auto")
         ).add_class("ae-card-select")
-        self.title = w.HTML(layout=w.Layout(min_width="0", flex="1 1 auto")).add_class(
+        self.title = SafeHTML(layout=w.Layout(min_width="0", flex="1 1 auto")).add_class(
             "ae-card-head"
         )
-        self.original = w.HTML().add_class("ae-thumb-box").add_class("ae-original")
-        self.enhanced = w.HTML().add_class("ae-thumb-box").add_class("ae-enhanced")
-        self.meta = w.HTML().add_class("ae-card-meta")
-        self.message = w.HTML().add_class("ae-card-message")
-        self.link = w.HTML().add_class("ae-card-link")
+        self.original = SafeHTML().add_class("ae-thumb-box").add_class("ae-original")
+        self.enhanced = SafeHTML().add_class("ae-thumb-box").add_class("ae-enhanced")
+        self.meta = SafeHTML().add_class("ae-card-meta")
+        self.message = SafeHTML().add_class("ae-card-message")
+        self.link = SafeHTML().add_class("ae-card-link")
         self.buy_button = w.Button(
             description="Buy full size",
             icon="shopping-cart",
@@ -179,12 +179,19 @@ class ImageCard(w.VBox):
         self.gallery.selection_changed()
 
     def close(self) -> None:
-        """Close the card and every widget in it (a closed box leaves its children
-        registered, thumbnails and all)."""
+        """Close the card and every model it made: its widgets (shown or in a folded
+        panel) and their layouts and styles (a closed box leaves all of them registered,
+        thumbnails and all)."""
         self.closed = True
-        panels = [p for p in (self._redo_panel, self._report_panel) if p is not None]
-        for part in _descendants(self) + [d for p in panels for d in [*_descendants(p), p]]:
-            part.close()
+        for panel in (self._redo_panel, self._report_panel):
+            if panel is not None:
+                close_tree(panel)
+        for part in _descendants(self):
+            close_tree(part)
+        for attr in ("layout", "style"):
+            model = getattr(self, attr, None)
+            if isinstance(model, w.Widget):
+                model.close()
         super().close()
 
     # -- actions ------------------------------------------------------------------------

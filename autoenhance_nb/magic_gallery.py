@@ -20,7 +20,7 @@ from .display import message_html
 from .errors import one_line
 from .gallery import OrderGallery
 from .ids import order_id_problem
-from .widget_kit import auto_layout, error_message, field_layout, row, weak_method
+from .widget_kit import SafeHTML, auto_layout, error_message, field_layout, row, weak_method
 
 __all__ = ["show_gallery", "GalleryPicker", "add_gallery_picker"]
 
@@ -63,7 +63,7 @@ class GalleryPicker(w.VBox):
         self.show_button = w.Button(
             description="Show gallery", icon="image", layout=auto_layout()
         ).add_class("ae-show-gallery")
-        self.message = w.HTML().add_class("ae-gallery-picker-message")
+        self.message = SafeHTML().add_class("ae-gallery-picker-message")
         self.holder = w.VBox(layout=w.Layout(max_width="100%")).add_class("ae-gallery-holder")
         super().__init__(
             [row(self.order, self.show_button, self.message), self.holder],

@@ -8,7 +8,6 @@ written to a private temporary folder first, since the grouping reads their EXIF
 
 from __future__ import annotations
 
-import html
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 import ipywidgets as w
 
 from .brackets import Grouping, plan_brackets
+from .markup import Markup, frame_html, html, join
 from .photos import safe_filename
 from .tracker_brackets import BracketsResult
-from .widget_kit import error_message
+from .widget_kit import SafeHTML, error_message
 
 __all__ = ["BracketsChoice", "CHOICES"]
 
@@ -43,7 +43,7 @@ class BracketsChoice(w.VBox):
             description="HDR brackets",
             style={"description_width": "initial"},
         )
-        self.table = w.HTML()
+        self.table = SafeHTML()
         self.grouping: Grouping | None = None
         self._files: list[Path] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -91,7 +91,7 @@ class BracketsChoice(w.VBox):
         try:
             self.grouping = plan_brackets(self._files, self.mode.value)
         except Exception as exc:
-            self.table.value = f"<p>⚠ {html.escape(error_message(exc))}</p>"
+            self.table.value = html("<p>⚠ {}</p>", error_message(exc))
             return None
         self.table.value = _table(self.grouping, "Nothing uploaded yet: " + self.grouping.summary())
         return self.grouping
@@ -114,6 +114,7 @@ class BracketsChoice(w.VBox):
         return paths
 
 
-def _table(grouping: Grouping, caption: str) -> str:
-    notes = "".join(f"<p>⚠ {html.escape(w_)}</p>" for w_ in grouping.warnings)
-    return f"<p>{html.escape(caption)}</p>{notes}{grouping.df.to_html(index=False)}"
+def _table(grouping: Grouping, caption: str) -> Markup:
+    notes = join(html("<p>⚠ {}</p>", w_) for w_ in grouping.warnings)
+    frame = frame_html(grouping.df)
+    return html("<p>{}</p>{}{}", caption, notes, frame)

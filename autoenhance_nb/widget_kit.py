@@ -11,11 +11,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
+from traitlets import validate
 
 from . import errors as E
 from .errors import one_line
+from .markup import Markup, escape
 
 __all__ = [
+    "SafeHTML",
+    "close_tree",
     "BackgroundActions",
     "AutoRefresher",
     "auto_layout",
@@ -24,6 +28,34 @@ __all__ = [
     "weak_method",
     "error_message",
 ]
+
+
+class SafeHTML(w.HTML):
+    """The only HTML widget of the package: its value is markup only when it is
+    ``Markup`` (built by ``markup.html``); plain text is escaped, so data can never
+    become markup by being assigned."""
+
+    @validate("value")
+    def _escape_text(self, proposal: Any) -> Markup:
+        return escape(proposal["value"])
+
+
+def close_tree(root: w.Widget) -> None:
+    """Close ``root``, every widget under it, and each one's ``layout`` and ``style``
+    models (``Widget.close`` closes neither its children nor those)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if id(part) in seen or not isinstance(part, w.Widget):
+            continue
+        seen.add(id(part))
+        stack.extend(getattr(part, "children", ()) or ())
+        for attr in ("layout", "style"):
+            model = getattr(part, attr, None)
+            if isinstance(model, w.Widget):
+                stack.append(model)
+        part.close()
 
 
 def error_message(exc: BaseException) -> str:

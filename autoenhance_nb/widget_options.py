@@ -18,8 +18,9 @@ from . import errors as E
 from .display import message_html
 from .errors import one_line
 from .exports import ExportFolder, download_link
+from .markup import safe
 from .options import OPTIONS, REPORT_CATEGORIES, check_options, presets
-from .widget_kit import auto_layout, field_layout, row
+from .widget_kit import SafeHTML, auto_layout, field_layout, row
 
 __all__ = ["EnhancementOptions", "ImageActions"]
 
@@ -43,11 +44,11 @@ class EnhancementOptions(w.VBox):
             description="Dev mode (free, watermarked results)",
             indent=False,
         ).add_class("ae-dev-mode")
-        self.problem = w.HTML().add_class("ae-options-problem")
+        self.problem = SafeHTML().add_class("ae-options-problem")
         fields = [f for f in self.fields.values()]
         super().__init__(
             [
-                w.HTML("<b>Enhancement</b> (for photos added here and for Redo)"),
+                SafeHTML(safe("<b>Enhancement</b> (for photos added here and for Redo)")),
                 row(self.preset, self.dev_mode),
                 row(*fields),
                 self.problem,
@@ -150,7 +151,7 @@ class ImageActions(w.VBox):
             description="Score", options=[("none", None)] + [(str(i), i) for i in range(6)]
         )
         self.report_button = w.Button(description="Report", icon="flag", layout=auto_layout())
-        self.link = w.HTML()
+        self.link = SafeHTML()
         super().__init__(
             [
                 row(self.image, self.redo_button, self.buy_button, self.link),

@@ -16,7 +16,7 @@ from .exports import BAD_NAME, ExportFolder, download_link, plain_name
 from .table import orders
 from .tracker import OrderTracker
 from .widget_brackets import BracketsChoice
-from .widget_kit import auto_layout, error_message, field_layout
+from .widget_kit import SafeHTML, auto_layout, error_message, field_layout
 from .widget_options import EnhancementOptions
 
 __all__ = ["PhotoRow", "ExportRow"]
@@ -151,7 +151,7 @@ class ExportRow(w.HBox):
         self.export_button = w.Button(
             description="Export CSV", icon="download", layout=auto_layout()
         ).add_class("ae-export")
-        self.download = w.HTML().add_class("ae-download")
+        self.download = SafeHTML().add_class("ae-download")
         self.export_button.on_click(lambda _: self.export())
         super().__init__(
             [self.filename, self.export_button, self.download],

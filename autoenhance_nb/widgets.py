@@ -8,7 +8,6 @@ drops it). Tests drive it with ``.value`` and ``.click()`` and then ``wait()``.
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from .display import created_line, environment_badge, message_html, refreshed_li
 from .exports import ExportFolder
 from .ids import order_id_problem
 from .magic_gallery import add_gallery_picker
+from .markup import html, style
 from .session import (
     session,
 )
@@ -28,6 +28,7 @@ from .tracker import OrderTracker
 from .widget_kit import (
     AutoRefresher,
     BackgroundActions,
+    SafeHTML,
     error_message,
     weak_method,
 )
@@ -42,11 +43,9 @@ __all__ = ["OrderForm"]
 
 #: The form's own layout rules: the table's HTML widget may shrink below the table's
 #: width (its box then scrolls sideways), so a narrow window never cuts the table off.
-FORM_CSS = (
-    "<style>"
+FORM_CSS = style(
     ".ae-form .ae-table{max-width:100%;min-width:0}"
     ".ae-form .ae-table>.widget-html-content{min-width:0;max-width:100%;flex:1 1 auto}"
-    "</style>"
 )
 
 
@@ -77,21 +76,21 @@ class OrderForm(w.VBox):
             self._auto_step, self._auto_stopped, auto_refresh_interval, auto_refresh_max_seconds
         )
 
-        self.header = w.HTML().add_class("ae-header")
+        self.header = SafeHTML().add_class("ae-header")
         self.name = w.Text(
             description="Order name",
             placeholder="e.g. Kitchen – 12 Rue Oberkampf",
             style={"description_width": "140px"},
             layout=_field_layout(520),
         ).add_class("ae-name")
-        self.name_error = w.HTML().add_class("ae-name-error")
+        self.name_error = SafeHTML().add_class("ae-name-error")
         self.order_id = w.Text(
             description="Order ID (optional)",
             placeholder="generated if empty",
             style={"description_width": "140px"},
             layout=_field_layout(520),
         ).add_class("ae-order-id")
-        self.order_id_error = w.HTML().add_class("ae-order-id-error")
+        self.order_id_error = SafeHTML().add_class("ae-order-id-error")
         self.create_button = w.Button(
             description="Create order", button_style="primary", icon="plus", layout=_auto()
         ).add_class("ae-create")
@@ -105,7 +104,7 @@ class OrderForm(w.VBox):
             tooltip="Refresh every few seconds until no order is processing",
             layout=_auto(),
         ).add_class("ae-auto")
-        self.message = w.HTML().add_class("ae-message")
+        self.message = SafeHTML().add_class("ae-message")
         self.live_box = LiveControls(self.tracker, self._say, self._run, self._render)
         self.api_key = self.live_box.api_key
         self.live_button = self.live_box.live_button
@@ -115,7 +114,7 @@ class OrderForm(w.VBox):
             # widgets closed so that no message from a page can reach them either
             for part in (self.live_box, self.api_key, self.live_button, self.sandbox_button):
                 part.close()
-        self.table = w.HTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
+        self.table = SafeHTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
         self.enhancement = EnhancementOptions(self.tracker)
         self.photo_row = PhotoRow(self.tracker, self.enhancement, self._say, self._run)
         self.photos = self.photo_row.photos
@@ -229,7 +228,7 @@ class OrderForm(w.VBox):
     def _validate(self) -> bool:
         problem = order_id_problem(self.order_id.value) if self.order_id.value else None
         self.order_id_error.value = (
-            f'<span style="color:#b91c1c">Order ID {html.escape(problem)}</span>' if problem else ""
+            html('<span style="color:#b91c1c">Order ID {}</span>', problem) if problem else ""
         )
         self.create_button.disabled = bool(problem) or self.busy
         return problem is None
@@ -245,11 +244,13 @@ class OrderForm(w.VBox):
                 self.download.value = ""
             self._shown_client = self.tracker.client
         env = self.tracker.environment
-        note = " &middot; built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
-        self.header.value = FORM_CSS + (
-            f"<div><b>Autoenhance orders</b> "
-            f"{environment_badge(env, dev_mode=self.tracker.client.dev_mode)} "
-            f"{html.escape(self.tracker.client.host)}{note}</div>"
+        note = " · built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
+        self.header.value = html(
+            "{}<div><b>Autoenhance orders</b> {} {}{}</div>",
+            FORM_CSS,
+            environment_badge(env, dev_mode=self.tracker.client.dev_mode),
+            self.tracker.client.host,
+            note,
         )
         self.live_box.show()
         latest = self.tracker.latest(self.rows)
@@ -327,11 +328,10 @@ class OrderForm(w.VBox):
             f"Autoenhance order form (needs a live kernel): {orders(n)} in the table "
             f"[{self.tracker.environment_label}]"
         )
-        data["text/html"] = (
+        data["text/html"] = html(
             '<div class="ae-form-static"><p><i>Autoenhance order form: it needs a live '
-            "kernel (run the cell). The table when the notebook was saved:</i></p>"
-            + render_table(self.tracker, max_rows=self.rows)
-            + "</div>"
+            "kernel (run the cell). The table when the notebook was saved:</i></p>{}</div>",
+            render_table(self.tracker, max_rows=self.rows),
         )
         return data
 

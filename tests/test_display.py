@@ -48,7 +48,7 @@ def test_render_table_escapes_hostile_names_and_ids(tracker):
         assert tag not in page
     assert page.count("<table") == 1 and page.count("</table>") == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # markupsafe's &#34;
     assert "\u202e" not in page and "evil\\u202etxt.exe" in page
     assert "two\\nlines" in page
 

@@ -4,10 +4,10 @@ hidden from them; small files get an in-page download link."""
 from __future__ import annotations
 
 import base64
-import html
 import os
 import re
 
+import markupsafe
 import pytest
 
 from autoenhance_nb.exports import (
@@ -154,7 +154,7 @@ def test_the_link_escapes_the_label_and_file_name(tmp_path):
     path.write_bytes(b"x")
     link = download_link(path, "<script>alert(1)</script>", mime="image/png")
     assert "<script>" not in link and "&lt;script&gt;" in link
-    assert f'download="{html.escape(path.name)}"' in link and 'download="a"' not in link
+    assert f'download="{markupsafe.escape(path.name)}"' in link and 'download="a"' not in link
     assert 'href="data:image/png;base64,' in link
 
 
