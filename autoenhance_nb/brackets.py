@@ -23,7 +23,10 @@ and no capture time).
 
 from __future__ import annotations
 
+import math
 import os
+import struct
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +59,12 @@ _SHOWN = 5
 _EXIF_IFD, _MAKE, _MODEL, _DATETIME = 0x8769, 0x010F, 0x0110, 0x0132
 _DATETIME_ORIGINAL, _SUBSEC_ORIGINAL = 0x9003, 0x9291
 _EXPOSURE_TIME, _EXPOSURE_BIAS = 0x829A, 0x9204
+#: Exposure times (seconds) and biases (EV) outside these are no value: a 1e-310 s
+#: DOUBLE, infinities, zero or negative times are treated as missing, with a warning.
+_EXPOSURE_TIMES, _BIASES = (1e-6, 1e5), (-100.0, 100.0)
+#: Largest eXIf chunk read from a PNG (a camera's EXIF is tens of KB).
+_MAX_PNG_EXIF = 4 * 1024 * 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class Shot:
     exposure_time: float | None = None  # seconds
     bias: float | None = None  # EV
     camera: str | None = None
+    #: EXIF values present but unusable (an exposure out of range), treated as missing
+    exif_problems: tuple[str, ...] = ()
 
     @property
     def exposure(self) -> float | None:
@@ -173,30 +184,84 @@ class Grouping:
 
 
 def read_shot(path: str | os.PathLike[str]) -> Shot:
-    """A frame and its EXIF. Not an image, missing, empty or undecodable: a one-line
-    ``ValidationError``."""
+    """A frame and its EXIF, read without decoding a pixel (memory stays bounded for any
+    image size). Not an image, missing, empty, unreadable, or declaring more pixels than
+    Pillow decodes safely (a decompression bomb): a one-line ``ValidationError`` naming
+    the file."""
     from PIL import Image, UnidentifiedImageError  # lazily: importing the package stays light
 
     source = ImageSource(path)  # missing, folder, empty, not an image: refused here
     assert source.path is not None
+    shown = one_line(source.name)
     try:
-        with Image.open(source.path) as picture:
-            exif = picture.getexif()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            # only the EXIF is read: the size warning is about decoding, which never happens
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source.path) as picture:
+                exif = _exif(picture, source.path)
+    except Image.DecompressionBombError:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
         raise E.ValidationError(
-            f"Cannot read {one_line(source.name)!r}: {one_line(exc) or type(exc).__name__}",
+            f"Cannot read {shown!r}: it declares more than {limit:,} pixels, too many to "
+            f"decode safely (a decompression bomb?)",
+            fields={"image": ["too many pixels"]},
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error) as exc:
+        raise E.ValidationError(
+            f"Cannot read {shown!r}: {one_line(exc) or type(exc).__name__}",
             fields={"image": ["unreadable"]},
         ) from None
     sub = exif.get_ifd(_EXIF_IFD) if exif else {}
+    problems: list[str] = []
     return Shot(
         path=source.path,
         name=source.name,
         size=source.size,
         taken=_taken(sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME), sub.get(_SUBSEC_ORIGINAL)),
-        exposure_time=_number(sub.get(_EXPOSURE_TIME)),
-        bias=_number(sub.get(_EXPOSURE_BIAS)),
+        exposure_time=_in_range(sub.get(_EXPOSURE_TIME), _EXPOSURE_TIMES, "time", problems),
+        bias=_in_range(sub.get(_EXPOSURE_BIAS), _BIASES, "bias", problems),
         camera=" ".join(str(exif.get(t) or "").strip() for t in (_MAKE, _MODEL)).strip() or None,
+        exif_problems=tuple(problems),
     )
+
+
+def _exif(picture: Any, path: Path) -> Any:
+    """The picture's EXIF, never decoding it. Pillow's ``PngImageFile.getexif()``
+    decodes the whole image when no eXIf chunk precedes the pixel data: for a PNG the
+    chunks are scanned instead (headers read, bodies skipped)."""
+    from PIL import Image
+
+    if picture.format != "PNG":
+        return picture.getexif()  # JPEG/MPO: APP1 read on open; TIFF: the IFD; WebP: a chunk
+    exif = Image.Exif()
+    data = picture.info.get("exif") or _png_exif_chunk(path)
+    raw_profile = picture.info.get("Raw profile type exif")  # ImageMagick's text chunk
+    if data is None and isinstance(raw_profile, str):
+        data = bytes.fromhex("".join(raw_profile.split("\n")[3:]))
+    if data:
+        exif.load(data)
+    return exif
+
+
+def _png_exif_chunk(path: Path) -> bytes | None:
+    """The body of a PNG's eXIf chunk wherever it is (before or after the pixel data),
+    reading 8 bytes a chunk and seeking past the rest; None when there is none."""
+    with open(path, "rb") as fh:
+        if fh.read(8) != _PNG_SIGNATURE:
+            return None
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                if length > _MAX_PNG_EXIF:
+                    return None
+                data = fh.read(length)
+                return data if len(data) == length else None
+            if kind == b"IEND":
+                return None
+            fh.seek(length + 4, os.SEEK_CUR)  # the body and its CRC
 
 
 def plan_brackets(
@@ -240,6 +305,13 @@ def group_shots(
         )
     else:
         ordered = sorted(shots, key=lambda s: (s.taken, s.name))
+    insane = [s for s in ordered if s.exif_problems]
+    if insane:
+        warnings.append(
+            f"{len(insane)} of {len(shots)} files have an EXIF exposure that is not a usable "
+            f"number ({_names([f'{s.name}: {s.exif_problems[0]}' for s in insane])}): "
+            f"treated as missing"
+        )
     if isinstance(mode, int):
         runs = [ordered[i : i + mode] for i in range(0, len(ordered), mode)]
         groups = [Group(n, run) for n, run in enumerate(runs, start=1)]
@@ -369,9 +441,24 @@ def _taken(stamp: Any, subsec: Any) -> datetime | None:
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
     return number if number == number else None  # NaN (0/0 rationals) is no value
+
+
+def _in_range(
+    value: Any, bounds: tuple[float, float], what: str, problems: list[str]
+) -> float | None:
+    """An EXIF exposure value as a number, or None when absent; a value that is there
+    but not a finite number within ``bounds`` (a 1e-310 s DOUBLE, an infinity, a zero
+    time) is None too, and noted in ``problems``."""
+    if value is None or getattr(value, "denominator", None) == 0:
+        return None  # absent, or a 0/0 rational: "unknown" by the EXIF convention
+    number = _number(value)
+    if number is not None and math.isfinite(number) and bounds[0] <= number <= bounds[1]:
+        return number
+    problems.append(f"exposure {what} {one_line(value, 30)}")
+    return None
 
 
 def _names(names: list[str]) -> str:

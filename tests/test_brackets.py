@@ -5,8 +5,13 @@ send nothing, and the magic's handler and the form's control, driven directly.""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
+import struct
+import subprocess
+import sys
 import time
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -291,3 +296,122 @@ def test_the_magic_groups_uploads_and_merges_a_shoot(hdr, monkeypatch):
     finally:
         ae.reset_session()
         InteractiveShell.clear_instance()
+
+
+# -- issue 22: EXIF read without decoding pixels, bombs, insane exposure values -------------
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def png_file(
+    path: Path, side: int, *, exif: bytes | None = None, idat: bytes | None = None
+) -> Path:
+    """A solid-colour RGB PNG of ``side`` x ``side`` written row by row with zlib (no
+    Pillow image in memory), its ``exif`` in an eXIf chunk placed after the pixel data
+    (Pillow reads the chunks before it on open; those after only once it decodes)."""
+    if idat is None:
+        row = b"\x00" + b"\x80\x90\xa0" * side
+        packer = zlib.compressobj(1)
+        idat = b"".join([*(packer.compress(row) for _ in range(side)), packer.flush()])
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    parts = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", idat)]
+    if exif is not None:
+        parts.append(_chunk(b"eXIf", exif))
+    path.write_bytes(b"".join([*parts, _chunk(b"IEND", b"")]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def huge_png(tmp_path_factory):
+    """13000 x 13000 pixels (507 MB decoded) in about 2 MB, with its EXIF after IDAT."""
+    exif = make.exif_bytes(datetime(2026, 3, 14, 10, 0, 0), -2)
+    return png_file(tmp_path_factory.mktemp("huge") / "huge.png", 13000, exif=exif)
+
+
+RSS_SCRIPT = """
+import json, resource, sys
+import PIL.Image, PIL.PngImagePlugin
+from autoenhance_nb.brackets import read_shot
+unit = 1024 * 1024 if sys.platform == "darwin" else 1024
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+shot = read_shot(sys.argv[1])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_mb": (after - before) / unit, "exposure": shot.describe()}))
+"""
+
+
+def test_reading_the_exif_of_a_13000_px_png_decodes_no_pixels(huge_png):
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", RSS_SCRIPT, str(huge_png)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["growth_mb"] < 100, f"reading the EXIF grew the peak RSS by {out['growth_mb']} MB"
+    assert out["exposure"] == "-2 EV"  # the eXIf chunk after the pixel data was read
+
+
+def test_an_exif_chunk_after_the_pixel_data_is_read_and_grouped(tmp_path):
+    files = []
+    for i, ev in enumerate((-2, 0, 2)):
+        exif = make.exif_bytes(datetime(2026, 3, 14, 10, 0, i), ev)
+        files.append(png_file(tmp_path / f"HDR_{i}.png", 64, exif=exif))
+    grouping = plan_brackets(files)
+    assert [len(g.shots) for g in grouping.accepted] == [3]
+    assert list(grouping.df["exposures"]) == ["-2 EV, +0 EV, +2 EV"]
+    assert grouping.df["camera"].iloc[0] == "SONY ILCE-7M4" and grouping.warnings == []
+
+
+def bomb(path: Path) -> Path:
+    """A PNG declaring 50000 x 50000 pixels (a decompression bomb), 60 bytes long."""
+    return png_file(path, 50000, idat=zlib.compress(b"\x00" * 64))
+
+
+def test_a_decompression_bomb_is_a_one_line_error_naming_the_file(tmp_path):
+    files = [shutil.copy(p, tmp_path) for p in sample_files()[:3]]
+    with pytest.raises(E.ValidationError) as info:
+        plan_brackets([*files, bomb(tmp_path / "bomb.png")])
+    message = str(info.value)
+    assert "\n" not in message and "nothing sent" in message
+    assert "'bomb.png'" in message and "pixels" in message
+    assert str(tmp_path) not in message
+
+
+def test_a_decompression_bomb_uploads_nothing(hdr, hdr_tracker, tmp_path):
+    hdr_tracker.create("Loft", order_id="loft")
+    files = [shutil.copy(p, tmp_path) for p in sample_files()[:3]]
+    hdr.clear_log()
+    with pytest.raises(E.ValidationError, match="'bomb.png'"):
+        hdr_tracker.add_brackets("loft", [*files, bomb(tmp_path / "bomb.png")], progress=False)
+    assert hdr.request_log == []
+
+
+def _exif_with_exposure_time(taken: datetime, seconds: float) -> bytes:
+    """EXIF whose ExposureTime is a DOUBLE (Pillow writes a float as type 12)."""
+    exif = Image.Exif()
+    exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    ifd[0x829A] = seconds
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("bad", [1e-310, 1e300, float("inf"), float("nan"), -0.5, 0.0])
+def test_an_insane_exposure_time_is_treated_as_missing_with_a_warning(tmp_path, bad):
+    files = []
+    for i, seconds in enumerate((1 / 250, bad, 1 / 15)):
+        path = tmp_path / f"IMG_{i}.jpg"
+        exif = _exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
+        Image.new("RGB", (16, 8), (i * 60,) * 3).save(path, exif=exif)
+        files.append(path)
+    with Image.open(files[1]) as check:  # the file really carries the value
+        stored = check.getexif().get_ifd(0x8769)[0x829A]
+        assert stored == bad or (bad != bad and stored != stored)
+    grouping = plan_brackets(files)
+    assert grouping.groups[0].shots[1].exposure_time is None
+    assert list(grouping.df["exposures"]) == ["1/250 s, ?, 1/15 s"]
+    (warning,) = grouping.warnings
+    assert "IMG_1.jpg" in warning and "exposure" in warning and "IMG_0" not in warning
