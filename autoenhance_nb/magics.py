@@ -56,14 +56,74 @@ __all__ = [
 
 def parse_line(magic: Any, line: str) -> Any:
     """Parse a magic line with shell-like quoting ("a b" and 'a b' are one argument,
-    quotes removed). Bad quoting or unknown flags are a UsageError."""
+    quotes removed). Bad quoting or unknown flags are a UsageError, which names the flags
+    but never repeats a value typed on the line (it could be a pasted API key)."""
     try:
         argv = shlex.split(line, posix=True)
     except ValueError as exc:
         raise MagicError(
             f'Cannot read the line: {exc}; put the name in double quotes, e.g. "O\'Brien house"'
         ) from None
-    return magic.parser.parse_args(argv)
+    try:
+        return magic.parser.parse_args(argv)
+    except UsageError as exc:
+        raise UsageError(_without_values(str(exc), argv)) from None
+
+
+def _without_values(message: str, argv: list[str]) -> str:
+    """``message`` with every value of ``argv`` (words that are not flags, and what
+    follows ``=`` in a flag) shown as "…"; values under 4 characters cannot be a key."""
+    values = {a.partition("=")[2] if a.startswith("-") else a for a in argv}
+    for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
+        message = message.replace(value, "…")
+    return message
+
+
+LOGIN_ARGUMENTS = (
+    "%autoenhance_login takes no arguments (only --base-url URL): the key is never typed "
+    "into a cell (it would be saved in the notebook); run %autoenhance_login alone and "
+    "paste it at the hidden prompt"
+)
+
+
+def _login_base_url(line: str) -> str | None:
+    """The ``--base-url`` of a ``%autoenhance_login`` line, or None. Any other argument
+    (a key typed on the line, most likely) is a one-line error that never repeats it."""
+    try:
+        argv = shlex.split(line, posix=True)
+    except ValueError:
+        raise MagicError(LOGIN_ARGUMENTS) from None
+    if not argv:
+        return None
+    if len(argv) == 2 and argv[0] == "--base-url":
+        url = argv[1]
+    elif len(argv) == 1 and argv[0].startswith("--base-url="):
+        url = argv[0].partition("=")[2]
+    else:
+        raise MagicError(LOGIN_ARGUMENTS)
+    return url
+
+
+def _check_login_url(url: str) -> str:
+    """``url`` if it is an http(s) URL without a user name or password; else a
+    ``ValidationError`` that does not repeat it (it could be the key, typed there)."""
+    from urllib.parse import urlsplit
+
+    from .client import check_base_url
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+    except ValueError:
+        ok = False
+    if not ok:
+        raise E.ValidationError(
+            "--base-url must be an http(s) URL such as https://api.autoenhance.ai, with no "
+            "user name or password (what was typed is not repeated: it could be the key); "
+            "the key itself goes at the hidden prompt of %autoenhance_login alone",
+            fields={"base_url": ["must be an http(s) URL"]},
+        )
+    return check_base_url(url)
 
 
 def _in_terminal(shell: Any) -> bool:
@@ -344,11 +404,9 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             %autoenhance_login
             %autoenhance_login --base-url https://api.autoenhance.ai
         """
-        args = parse_line(self.autoenhance_login, line)
+        given = _login_base_url(line)  # before the prompt: a bad line asks for nothing
         with self._errors():
-            from .client import check_base_url
-
-            base_url = check_base_url(args.base_url) if args.base_url else self.base_url
+            base_url = _check_login_url(given) if given else self.base_url
             tracker = use_live(_ask_key(), base_url=base_url, **self._client_settings())
         print(
             f"autoenhance: now using the {tracker.environment_label} API "

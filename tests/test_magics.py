@@ -13,7 +13,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magics import derived_order_id, magics_of, parse_batch
+from autoenhance_nb.magics import MagicError, derived_order_id, magics_of, parse_batch
 from autoenhance_nb.sandbox import Sandbox
 
 SENTINEL = "sk-SENTINEL-magic-77c1"
@@ -353,8 +353,72 @@ def test_login_with_an_empty_key_keeps_the_session(shell, monkeypatch, sandbox):
 
 def test_the_key_is_not_a_magic_argument(ip):
     result, out = run(ip, "%autoenhance_login --api-key abc")
-    assert not result.success and "unrecognized arguments" in out
+    assert not result.success and "takes no arguments" in out
     assert os.environ.get("AUTOENHANCE_API_KEY") == "test-key"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"%autoenhance_login {SENTINEL}",
+        f"%autoenhance_login '{SENTINEL}'",
+        f"%autoenhance_login --api-key {SENTINEL}",
+        f"%autoenhance_login --api-key={SENTINEL}",
+        f"%autoenhance_login --base-url {SENTINEL}",
+        f"%autoenhance_login --base-url=https://api.autoenhance.ai {SENTINEL}",
+        f"%autoenhance_login --base-url https://{SENTINEL}@api.autoenhance.ai/",
+        f"%autoenhance_order Kitchen --api-key={SENTINEL}",
+        f"%autoenhance_order --key {SENTINEL}",
+        f"%autoenhance_order --score {SENTINEL}",
+        f"%autoenhance_order --max-width={SENTINEL}",
+    ],
+)
+def test_a_key_typed_on_a_magic_line_is_never_repeated(ip, sandbox, monkeypatch, line):
+    asked = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": asked.append(prompt) or "")
+    result, out = run(ip, line)
+    assert not result.success
+    error = result.error_in_exec or result.error_before_exec
+    assert error is not None and SENTINEL not in str(error) and SENTINEL not in repr(error)
+    assert SENTINEL not in out and "Traceback" not in out, out
+    assert len(out.strip().splitlines()) == 1, out
+    assert asked == [] and sandbox.request_log == []  # no prompt, nothing sent
+    if line.startswith("%autoenhance_login"):
+        assert "%autoenhance_login" in out and "hidden prompt" in out, out
+
+
+def test_a_decompression_bomb_in_brackets_stops_the_magic_in_one_line(ip, sandbox, tmp_path):
+    import shutil
+
+    from .test_brackets import bomb, sample_files
+
+    for path in sample_files()[:3]:
+        shutil.copy(path, tmp_path)
+    bomb(tmp_path / "bomb.jpg.png")
+    for extra in ("", " --dry-run"):
+        line = f'%autoenhance_order Loft --brackets auto "{tmp_path}/*"{extra}'
+        result, out = run(ip, line)
+        assert not result.success and isinstance(result.error_in_exec, MagicError), out
+        assert "'bomb.jpg.png'" in out and "decompression bomb" in out, out
+        assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+        assert str(tmp_path) not in str(result.error_in_exec)
+    assert sandbox.orders == [] and sandbox.request_log == []
+
+
+def test_an_insane_exif_exposure_time_still_gives_a_dry_run(ip, sandbox, tmp_path):
+    from datetime import datetime
+
+    from PIL import Image
+
+    from .test_brackets import _exif_with_exposure_time
+
+    for i, seconds in enumerate((1 / 250, 1e-310, 1 / 15)):
+        exif = _exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
+        Image.new("RGB", (16, 8), (i * 60,) * 3).save(tmp_path / f"IMG_{i}.jpg", exif=exif)
+    result, out = run(ip, f'%autoenhance_order Loft --brackets auto "{tmp_path}/*.jpg" --dry-run')
+    assert result.success and "Dry run: nothing was sent" in out, out
+    assert "warning: 1 of 3 files have an EXIF exposure" in out and "IMG_1.jpg" in out, out
+    assert sandbox.orders == []
 
 
 # -- enhancement options, downloads, reprocess, report -------------------------------------
