@@ -214,3 +214,41 @@ def test_head_announces_the_get_length_without_a_body_and_keeps_the_connection(s
         assert head.headers["Content-Length"] == str(len(get.content))
         assert s.get(sandbox.url + "/_sandbox/health").status_code == 200
     assert sandbox.connections_opened == 1
+
+
+# -- issue 22 item 10: deeply nested JSON is a 400, never a 500 ---------------------------------
+JSON = {"x-api-key": "k", "Content-Type": "application/json"}
+
+
+def _no_500(answer: requests.Response, status: int, text: str) -> None:
+    assert answer.status_code == status, (answer.status_code, answer.text[:200])
+    body = answer.json()
+    assert set(body) == {"detail", "message"} and text in body["message"], body
+
+
+def test_a_deeply_nested_json_body_is_a_400_like_malformed_json(sandbox):
+    with requests.Session() as s:
+        malformed = s.post(sandbox.url + "/v3/orders/", data=b"{bad", headers=JSON)
+        _no_500(malformed, 400, "not valid JSON")
+        for body in (b"[" * 400_000, b'{"a":' * 100_000, b"[" * 5000 + b"]" * 5000):
+            _no_500(s.post(sandbox.url + "/v3/orders/", data=body, headers=JSON), 400, "nested")
+        # deep enough to pass json.loads, then break whatever walks it: refused up front
+        order = s.post(sandbox.url + "/v3/orders/", json={"name": "Loft"}, headers=KEY).json()
+        for depth in (100, 990):
+            nested = "[" * depth + "]" * depth
+            body = (
+                f'{{"name": "b", "order_id": "{order["order_id"]}", "metadata": {{"a": {nested}}}}}'
+            )
+            answer = s.post(sandbox.url + "/v3/brackets/", data=body, headers=JSON)
+            _no_500(answer, 400, "nested")
+        fine = s.post(sandbox.url + "/v3/orders/", json={"name": "after"}, headers=KEY)
+        assert fine.status_code == 200 and fine.json()["name"] == "after"
+
+
+def test_a_page_token_of_nested_json_is_a_422_not_a_500(sandbox):
+    import base64
+
+    token = base64.urlsafe_b64encode(b"[" * 20_000).decode().rstrip("=")
+    answer = requests.get(sandbox.url + "/v3/orders/", params={"offset": token}, headers=KEY)
+    assert answer.status_code == 422, (answer.status_code, answer.text[:200])
+    assert answer.json()["detail"] == {"query": {"offset": ["Not a valid page token."]}}

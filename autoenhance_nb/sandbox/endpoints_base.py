@@ -20,6 +20,12 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .state import Account
 
+#: Deepest nesting a JSON body may have: deeper is a 400 before anything walks it
+#: (``json.loads`` itself gives up near 1000 levels; copying or answering less deep
+#: values could still exhaust the stack).
+MAX_JSON_DEPTH = 64
+TOO_DEEP = f"The request body is not valid JSON: nested more than {MAX_JSON_DEPTH} levels deep."
+
 REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -90,6 +96,10 @@ class EndpointBase(Settings):
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise ApiError(400, "The request body is not valid JSON.") from None
+        except RecursionError:
+            raise ApiError(400, TOO_DEEP) from None
+        if _deeper_than(data, MAX_JSON_DEPTH):
+            raise ApiError(400, TOO_DEEP)
         if not isinstance(data, dict):
             raise Invalid("json", {"_schema": ["Invalid input type."]})
         return data
@@ -116,3 +126,17 @@ class EndpointBase(Settings):
         if len(data) > self.max_upload_bytes:
             raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
         return data
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when lists and objects nest more than ``limit`` levels (walked without
+    recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

@@ -136,7 +136,14 @@ def decode_offset(token: str) -> int:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         before = data["before"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (
+        binascii.Error,
+        ValueError,
+        KeyError,
+        TypeError,
+        UnicodeDecodeError,
+        RecursionError,  # a token of nested JSON
+    ) as exc:
         raise ValueError("Not a valid page token.") from exc
     if not isinstance(before, int) or isinstance(before, bool):
         raise ValueError("Not a valid page token.")
