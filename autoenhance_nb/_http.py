@@ -384,7 +384,7 @@ class Transport:
     ) -> E.AutoenhanceError:
         try:
             body = _json.loads(resp.content) if resp.content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
             body = None
         return E.error_from_response(
             resp.status_code, body, resp.headers, what, host, order_id=order_id, reason=resp.reason
@@ -442,8 +442,9 @@ def parse_json(resp: requests.Response, what: str) -> Any:
         return None
     try:
         return _json.loads(resp.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise E.ServerError(
-            f"{what} failed: the API answered HTTP {resp.status_code} with a body that is not JSON",
+            f"{what} failed: the API answered HTTP {resp.status_code} with a body that is not "
+            f"JSON (or nested too deeply to read)",
             resp.status_code,
         ) from None

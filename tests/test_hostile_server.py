@@ -314,6 +314,25 @@ def test_a_create_answered_with_the_wrong_shape_is_a_one_line_error(srv, shape):
     healthy_create_works(client, tracker, srv)
 
 
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize("body", [b"[" * 200_000, b"[" * 990 + b"]" * 990])
+def test_an_answer_of_deeply_nested_json_is_a_one_line_error(srv, status, body):
+    # issue 22 item 10: not a RecursionError traceback, whatever the status
+    client = client_for(srv.url)
+    tracker = OrderTracker(client)
+    answer = raw(status, body, {"Content-Type": "application/json"})
+    srv.on("POST", "^/v3/orders", answer)
+    with pytest.raises(AutoenhanceError) as info:
+        client.create_order(name="Kitchen", order_id="kitchen-1")
+    one_line_error(info.value)
+    assert "Recursion" not in str(info.value)
+    srv.on("GET", "^/v3/orders", answer)
+    with pytest.raises(AutoenhanceError) as info:
+        client.get_order("kitchen-1")
+    one_line_error(info.value)
+    healthy_create_works(client, tracker, srv)
+
+
 @pytest.mark.parametrize("shape", ["null", "list", "string", "empty-object"])
 def test_a_batch_names_the_unexpected_shape_not_a_python_error(srv, shape):
     srv.on("POST", "^/v3/orders", json_answer(SHAPES[shape]), times=None)
