@@ -176,8 +176,11 @@ class Grouping:
         return frame.astype({"group": "int64", "brackets": "int64"})
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<p>⚠ {_html(w)}</p>" for w in self.warnings)
-        return f"<p>{_html(self.summary())}</p>{notes}{self.df.to_html(index=False)}"
+        from .markup import frame_html, html, join
+
+        notes = join(html("<p>⚠ {}</p>", w) for w in self.warnings)
+        frame = frame_html(self.df)
+        return html("<p>{}</p>{}{}", self.summary(), notes, frame)
 
     def __repr__(self) -> str:
         return f"<Grouping {self.summary()}>"
@@ -464,9 +467,3 @@ def _in_range(
 def _names(names: list[str]) -> str:
     shown = ", ".join(one_line(n) for n in names[:_SHOWN])
     return shown + (f", and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text)

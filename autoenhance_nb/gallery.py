@@ -35,7 +35,7 @@ from .widget_kit import (
     AutoRefresher,
     SafeHTML,
     auto_layout,
-    close_tree,
+    close_parts,
     error_message,
     row,
     weak_method,
@@ -281,12 +281,7 @@ class OrderGallery(w.VBox):
         if hasattr(self, "thumbs"):
             self.thumbs.close()
         # every model the gallery made: its rows of buttons, labels, layouts and styles
-        for part in getattr(self, "children", ()):
-            close_tree(part)
-        for attr in ("layout", "style"):
-            model = getattr(self, attr, None)
-            if isinstance(model, w.Widget):
-                model.close()
+        close_parts(self)
         super().close()
 
     # -- static view -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from .batch import BatchResult, fan_out
 from .display import message_html
 from .errors import one_line
 from .markup import html
-from .widget_kit import BackgroundActions, SafeHTML, auto_layout, error_message, row
+from .widget_kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -70,6 +70,10 @@ class BulkActions(w.VBox):
         self.redo_button.on_click(lambda _: self.toggle_redo())
         self.report_button.on_click(lambda _: self.toggle_report())
         self.show_count()
+
+    def close(self) -> None:
+        close_parts(self, getattr(self, "_redo_panel", None), getattr(self, "_report_panel", None))
+        super().close()
 
     @property
     def buttons(self) -> list[w.Button]:

@@ -14,7 +14,7 @@ from . import errors as E
 from . import gallery_actions as A
 from .display import message_html
 from .errors import one_line
-from .widget_kit import BackgroundActions, SafeHTML, auto_layout, close_tree, error_message, row
+from .widget_kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from .widget_options import EnhancementOptions
 
 if TYPE_CHECKING:
@@ -183,15 +183,7 @@ class ImageCard(w.VBox):
         panel) and their layouts and styles (a closed box leaves all of them registered,
         thumbnails and all)."""
         self.closed = True
-        for panel in (self._redo_panel, self._report_panel):
-            if panel is not None:
-                close_tree(panel)
-        for part in _descendants(self):
-            close_tree(part)
-        for attr in ("layout", "style"):
-            model = getattr(self, attr, None)
-            if isinstance(model, w.Widget):
-                model.close()
+        close_parts(self, self._redo_panel, self._report_panel)
         super().close()
 
     # -- actions ------------------------------------------------------------------------

@@ -69,7 +69,10 @@ class BracketsResult:
         return "; ".join(parts)
 
     def _repr_html_(self) -> str:
-        return f"<p>{_escape(self.summary())}</p>{self.grouping.df.to_html(index=False)}"
+        from .markup import frame_html, html
+
+        frame = frame_html(self.grouping.df)
+        return html("<p>{}</p>{}", one_line(self.summary(), 2000), frame)
 
     def __repr__(self) -> str:
         return f"<BracketsResult {self.summary()}>"
@@ -252,9 +255,3 @@ def _bar(total: int, description: str, unit: str) -> Any:
     from tqdm.auto import tqdm  # lazily: tqdm pulls in ipywidgets' front-end glue
 
     return tqdm(total=total, desc=description, unit=unit, leave=True)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(one_line(text, 2000))

@@ -20,6 +20,7 @@ from .markup import Markup, escape
 __all__ = [
     "SafeHTML",
     "close_tree",
+    "close_parts",
     "BackgroundActions",
     "AutoRefresher",
     "auto_layout",
@@ -56,6 +57,19 @@ def close_tree(root: w.Widget) -> None:
             if isinstance(model, w.Widget):
                 stack.append(model)
         part.close()
+
+
+def close_parts(owner: w.Widget, *folded: w.Widget | None) -> None:
+    """What a widget's ``close`` calls before ``super().close()``: close every widget
+    under ``owner`` and the ``folded`` ones it made but is not showing (panels), with
+    their layouts and styles, and ``owner``'s own layout and style."""
+    for part in [*(getattr(owner, "children", ()) or ()), *folded]:
+        if part is not None:
+            close_tree(part)
+    for attr in ("layout", "style"):
+        model = getattr(owner, attr, None)
+        if isinstance(model, w.Widget):
+            model.close()
 
 
 def error_message(exc: BaseException) -> str:

@@ -109,11 +109,12 @@ class EnhancementOptions(w.VBox):
 
 
 def _field(option: Any) -> w.Widget:
-    common = {"description": option.name, "layout": field_layout(300)}
     tip = one_line(option.description, 200)
     if option.type == "boolean":
         default = option.default if option.has_default else False
         return w.Checkbox(value=default, indent=False, tooltip=tip, description=option.name)
+    # made only here: a Layout no widget uses stays registered forever
+    common = {"description": option.name, "layout": field_layout(300)}
     if option.choices or option.type == "integer":
         values = option.choices or range(int(option.minimum or 0), int(option.maximum or 0) + 1)
         entries = [("API default", DEFAULT)] + [(str(v), v) for v in values]
@@ -173,7 +174,7 @@ class ImageActions(w.VBox):
         if order_id:
             images = images[images["order_id"] == order_id]
         entries = [
-            (f"{one_line(n or i, 40)} · {s}", i)
+            (f"{one_line(n or i, 40)} · {one_line(s, 40)}", i)
             for i, n, s in zip(
                 images["image_id"], images["image_name"], images["status"], strict=True
             )

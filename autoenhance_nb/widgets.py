@@ -29,6 +29,8 @@ from .widget_kit import (
     AutoRefresher,
     BackgroundActions,
     SafeHTML,
+    close_parts,
+    close_tree,
     error_message,
     weak_method,
 )
@@ -112,8 +114,7 @@ class OrderForm(w.VBox):
         if not allow_key_entry:
             # a shared page (the desk): no key field and no live/sandbox switch, and their
             # widgets closed so that no message from a page can reach them either
-            for part in (self.live_box, self.api_key, self.live_button, self.sandbox_button):
-                part.close()
+            close_tree(self.live_box)
         self.table = SafeHTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
         self.enhancement = EnhancementOptions(self.tracker)
         self.photo_row = PhotoRow(self.tracker, self.enhancement, self._say, self._run)
@@ -220,6 +221,7 @@ class OrderForm(w.VBox):
             self.photo_row.close()
         if hasattr(self, "gallery_picker"):
             self.gallery_picker.close()
+        close_parts(self)  # every model the form made, layouts and styles included
         super().close()
 
     def _say(self, text: str, kind: str = "info") -> None:

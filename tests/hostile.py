@@ -730,3 +730,126 @@ class Kernel:
             if line.startswith("STATE"):
                 return json.loads(line[5:])
         raise AssertionError(f"no state from the kernel: {run.text[-2000:]}")
+
+
+# ---------------------------------------------------------------------------------------
+# a proxy that makes every string of every answer hostile
+# ---------------------------------------------------------------------------------------
+#: Markup that must stay text wherever it is shown (script, event handlers, an element
+#: that closes the one it sits in, a quote that ends an attribute, a lone surrogate).
+MARKUP_PAYLOADS = (
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(2)>',
+    "</style></div><script>alert(3)</script>",
+    "' onmouseover='alert(4)",
+    "half\ud800pair",
+)
+PAYLOAD = "".join(MARKUP_PAYLOADS[:4])
+
+#: Keys whose values the client needs to keep working (ids it calls again, timestamps it
+#: parses, URLs it follows, page tokens): every other string gets the payload.
+_KEEP = re.compile(r"(^|_)(id|at|url|token|offset|next|per_page)$|Url$", re.IGNORECASE)
+
+
+def poison(value: Any, key: str = "") -> Any:
+    """``value`` with ``PAYLOAD`` (and a lone surrogate) appended to every string at any
+    depth, except under keys the client needs intact (see ``_KEEP``)."""
+    if isinstance(value, dict):
+        return {k: poison(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [poison(v, key) for v in value]
+    if isinstance(value, str) and not _KEEP.search(key) and not value.startswith("http"):
+        return value + " " + PAYLOAD + " half\ud800pair"
+    return value
+
+
+class PoisoningProxy:
+    """A real HTTP server in front of ``upstream`` (a sandbox URL) that passes every
+    request through and returns every JSON answer with every string poisoned: names,
+    statuses, reasons, options at any depth, error messages."""
+
+    def __init__(self, upstream: str):
+        import requests
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request as WRequest
+        from werkzeug.wrappers import Response as WResponse
+
+        self.upstream = upstream.rstrip("/")
+        self.answers = 0
+        session = requests.Session()
+
+        @WRequest.application
+        def app(request: WRequest) -> WResponse:
+            headers = {
+                k: v
+                for k, v in request.headers.items()
+                if k.lower() not in ("host", "content-length")
+            }
+            url = self.upstream + request.full_path.rstrip("?")
+            if request.environ.get("RAW_URI"):
+                url = self.upstream + request.environ["RAW_URI"]
+            answer = session.request(
+                request.method, url, headers=headers, data=request.get_data(), timeout=30
+            )
+            body = answer.content
+            kind = answer.headers.get("content-type", "")
+            if "json" in kind and body:
+                self.answers += 1
+                body = json.dumps(poison(answer.json()), ensure_ascii=True).encode()
+            keep = {"content-type", "retry-after", "x-ratelimit-remaining"}
+            out = {k: v for k, v in answer.headers.items() if k.lower() in keep}
+            return WResponse(body, status=answer.status_code, headers=out)
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PoisoningProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def injected_markup(page: str, own_classes: tuple[str, ...] = ("ae-thumb",)) -> list[str]:
+    """What in ``page`` (HTML the toolkit built) is markup that did not come from the
+    toolkit: script/svg/iframe elements, event-handler attributes, images other than
+    the toolkit's data: thumbnails, links other than data: downloads, a stylesheet with
+    script in it, and the toolkit's own tags escaped twice (shown as text). Empty: clean."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.in_style = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            names = dict(attrs)
+            if tag in ("script", "svg", "iframe", "object", "embed", "math", "base", "form"):
+                found.append(f"<{tag}>")
+            for name, _ in attrs:
+                if name.lower().startswith("on"):
+                    found.append(f"<{tag} {name}=...>")
+            if tag == "img":
+                cls, src = names.get("class") or "", names.get("src") or ""
+                if not any(c in cls for c in own_classes) or not src.startswith("data:image/"):
+                    found.append(f"<img src={src[:30]!r}>")
+            if tag == "a" and not (names.get("href") or "").startswith("data:"):
+                found.append(f"<a href={names.get('href')!r}>")
+            self.in_style = tag == "style"
+
+        def handle_endtag(self, tag: str) -> None:
+            self.in_style = False
+
+        def handle_data(self, data: str) -> None:
+            if self.in_style and ("alert" in data or "<" in data):
+                found.append("script-like text inside <style>")
+            if re.search(r"<(span|div) class=|<t[dhr]>|<b>|<h[23] |<style>", data):
+                found.append(f"the toolkit's own markup escaped twice: {data[:60]!r}")
+
+    Parser().feed(page)
+    return found

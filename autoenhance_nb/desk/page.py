@@ -18,8 +18,9 @@ import ipywidgets as w
 
 from ..display import environment_badge, message_html
 from ..errors import one_line
+from ..markup import html, safe
 from ..tracker import OrderTracker
-from ..widget_kit import error_message
+from ..widget_kit import SafeHTML, close_parts, error_message
 from .env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
 __all__ = [
@@ -60,8 +61,8 @@ class Desk(w.VBox):
         self.export_dir = Path(export_dir)
         self.export_dir.mkdir(parents=True, exist_ok=True)
         self.sync_limit = sync_limit
-        self.title = w.HTML().add_class("ae-desk-title")
-        self.status = w.HTML().add_class("ae-desk-status")
+        self.title = SafeHTML().add_class("ae-desk-title")
+        self.status = SafeHTML().add_class("ae-desk-status")
         self.reload_button = w.Button(
             description="Load the account's orders",
             icon="refresh",
@@ -80,7 +81,7 @@ class Desk(w.VBox):
             style={"description_width": "80px"},
             layout=w.Layout(width="auto", min_width="320px", max_width="520px"),
         ).add_class("ae-desk-order")
-        self.gallery_message = w.HTML().add_class("ae-desk-gallery-message")
+        self.gallery_message = SafeHTML().add_class("ae-desk-gallery-message")
         self.gallery_box = w.VBox(layout=w.Layout(max_width="100%")).add_class("ae-desk-gallery")
         status_row = w.HBox(
             [self.reload_button, self.status],
@@ -89,7 +90,7 @@ class Desk(w.VBox):
         parts: list[w.Widget] = [self.title, status_row, self.form]
         if self._gallery_class is not None:
             parts += [
-                w.HTML("<h3>Gallery</h3>"),
+                SafeHTML(safe("<h3>Gallery</h3>")),
                 self.gallery_order,
                 self.gallery_message,
                 self.gallery_box,
@@ -161,15 +162,15 @@ class Desk(w.VBox):
     def _render(self) -> None:
         client = self.tracker.client
         live = self.tracker.environment == "live"
-        self.title.value = (
-            "<h2 style='margin:8px 0'>Autoenhance order desk "
-            f"{environment_badge(self.tracker.environment, dev_mode=client.dev_mode)}</h2>"
-            + (
+        self.title.value = html(
+            "<h2 style='margin:8px 0'>Autoenhance order desk {}</h2>{}",
+            environment_badge(self.tracker.environment, dev_mode=client.dev_mode),
+            html(
                 "<div>The live API: processing and full-size downloads use the account's "
                 "credits</div>"
-                if live
-                else ""
             )
+            if live
+            else "",
         )
         if self._empty and len(self.tracker):
             self._empty = False
@@ -229,6 +230,12 @@ class Desk(w.VBox):
         for part in (getattr(self, "_own_gallery", None), getattr(self, "form", None)):
             if part is not None:
                 part.close()
+        # every model the desk made, layouts and styles included (its own gallery picker
+        # is made but not shown when the form has one)
+        close_parts(
+            self,
+            *(getattr(self, n, None) for n in ("gallery_order", "gallery_message", "gallery_box")),
+        )
         super().close()
 
 
