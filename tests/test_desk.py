@@ -25,26 +25,33 @@ pytestmark = pytest.mark.timeout(120)
 
 FAKE_VOILA = textwrap.dedent(
     """
-    import json, os, signal, sys, time
-    out = os.environ["FAKE_VOILA_OUT"]
-    keep = {k: v for k, v in os.environ.items() if k.startswith("AUTOENHANCE_")}
-    with open(out + ".tmp", "w") as f:
-        json.dump({"argv": sys.argv[1:], "env": keep, "pid": os.getpid()}, f)
-    os.replace(out + ".tmp", out)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        time.sleep(0.1)
+    import dataclasses, json, os, signal, sys, time
+
+
+    class Voila:  # what _server.py (the desk's Voila) subclasses and launches
+        @classmethod
+        def launch_instance(cls, argv=None):
+            out = os.environ["FAKE_VOILA_OUT"]
+            keep = {k: v for k, v in os.environ.items() if k.startswith("AUTOENHANCE_")}
+            guard = dataclasses.asdict(sys.modules["__main__"].GUARD)
+            record = {"argv": list(argv), "env": keep, "pid": os.getpid(), "guard": guard}
+            with open(out + ".tmp", "w") as f:
+                json.dump(record, f)
+            os.replace(out + ".tmp", out)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            while True:
+                time.sleep(0.1)
     """
 )
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a desk run whose ``voila`` is a stand-in that records its
-    arguments and environment (so these tests need no server)."""
+    arguments, its environment and the guards' settings (so these tests need no server)."""
     fake = tmp_path / "fake"
     (fake / "voila").mkdir(parents=True, exist_ok=True)
     (fake / "voila" / "__init__.py").write_text("")
-    (fake / "voila" / "__main__.py").write_text(FAKE_VOILA)
+    (fake / "voila" / "app.py").write_text(FAKE_VOILA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
     env["PYTHONPATH"] = os.pathsep.join([str(fake), str(ROOT)])
     env["FAKE_VOILA_OUT"] = str(tmp_path / "voila.json")
@@ -106,7 +113,9 @@ def test_defaults_bind_to_this_machine_and_use_a_light_theme():
     args = cli.build_parser().parse_args([])
     assert (args.port, args.ip, args.theme, args.open) == (8866, "127.0.0.1", "light", False)
     assert args.export_dir == "autoenhance-desk-exports" and args.config is None
+    assert (args.cull_after, args.max_kernels, args.allowed_host, args.token) == (60, 10, [], None)
     command = cli.voila_command(args)
+    assert command[1:3] == ["-m", "autoenhance_nb.desk._server"]  # Voila with the guards
     assert str(cli.NOTEBOOK) in command and cli.NOTEBOOK.exists()
     for flag in (
         "--port=8866",
@@ -138,12 +147,12 @@ def test_loopback_addresses_are_local(ip):
     assert cli.is_local(ip)
 
 
-def test_a_non_local_ip_warns_that_anyone_can_spend_credits(tmp_path, capsys):
+def test_a_non_local_ip_warns_that_the_token_link_spends_credits(tmp_path, capsys):
     code = cli.main(["--ip", "0.0.0.0", "--config", str(tmp_path / "missing.json")])
     err = capsys.readouterr().err
     assert code == 2  # the missing config stops it before anything starts
     assert "WARNING: listening on 0.0.0.0" in err
-    assert "anyone who can reach port 8866" in err and "credits" in err
+    assert "anyone with the token link" in err and "credits" in err and "TLS" in err
 
 
 def test_a_local_ip_gives_no_warning(tmp_path, capsys):
@@ -234,6 +243,36 @@ def test_with_a_key_in_the_environment_no_sandbox_starts_and_the_key_is_not_show
     assert "SANDBOX" not in err and key not in out + err
 
 
+def test_the_guards_settings_reach_the_server_and_the_token_not_the_kernels(tmp_path):
+    proc, seen = _start_desk(
+        tmp_path,
+        *("--ip", "0.0.0.0", "--allowed-host", "Desk.Example:443", "--allowed-host", "[::1]"),
+        *("--max-kernels", "4", "--cull-after", "30"),
+    )
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    guard = seen["guard"]
+    token = guard.pop("token")
+    assert guard == {
+        "hosts": ["desk.example", "::1"],
+        "local": False,
+        "max_kernels": 4,
+        "cull_after": 30.0,
+    }
+    assert len(token) >= 40 and f"/?token={token} using SANDBOX" in err
+    # read and removed before Voila starts: its kernels inherit no token; not on argv
+    assert "AUTOENHANCE_DESK_SERVER" not in seen["env"]
+    assert token not in " ".join(seen["argv"]) and token not in json.dumps(seen["env"])
+
+
+def test_a_local_desk_has_no_token_unless_given(tmp_path):
+    proc, seen = _start_desk(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert seen["guard"]["token"] == "" and seen["guard"]["local"] is True
+    assert "Autoenhance desk on http://127.0.0.1:18999/ using" in err
+
+
 # -- the key from a config file ------------------------------------------------------------
 def test_a_private_json_config_gives_the_key_and_url(tmp_path):
     path = tmp_path / "desk.json"
@@ -318,7 +357,7 @@ def test_the_page_starts_from_the_accounts_newest_orders_newest_last(client, tra
         assert len(tracker) == 40
         assert list(tracker.df["order_id"])[-1] == "old-49"  # the newest at the end
         assert "old-10" in list(tracker.df["order_id"]) and "old-09" not in tracker
-        assert "Loaded the account&#x27;s 40 newest orders" in d.status.value
+        assert "Loaded the account&#39;s 40 newest orders" in d.status.value
         assert "SANDBOX" in d.title.value
         # orders another visitor made since: the reload button adds them
         client.create_order(name="made elsewhere", order_id="elsewhere-1")
@@ -362,7 +401,7 @@ def test_an_unreachable_api_is_one_line_on_the_page(tmp_path):
     try:
         d.load().join(60)
         text = d.status.value
-        assert "Could not load the account&#x27;s orders" in text and "Traceback" not in text
+        assert "Could not load the account&#39;s orders" in text and "Traceback" not in text
     finally:
         d.close()
 

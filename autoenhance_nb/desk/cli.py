@@ -4,7 +4,13 @@ people who do not write code.
 The API key comes only from the server: ``AUTOENHANCE_API_KEY`` or ``--config PATH`` (a
 file only its owner can read). Without a key, ONE sandbox process serves every visit, so
 visitors see the same orders. Settings reach each Voila kernel through environment
-variables (see ``page.py``); the page reads no path from its visitors."""
+variables (see ``page.py``); the page reads no path from its visitors.
+
+Voila runs from ``_server.py`` (``python -m autoenhance_nb.desk._server``), which adds the
+guards a desk others can reach needs: the Host check (``--allowed-host``), the token
+(required, and generated unless given, when the desk answers to more than this machine),
+culling of kernels without a connected page (``--cull-after``) and a cap on kernels
+(``--max-kernels``). ``docs/hosting.md`` explains hosting it for a team."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ import importlib.util
 import ipaddress
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import stat
@@ -26,17 +34,24 @@ from typing import Any
 
 from .env import ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
+ENV_SERVER = "AUTOENHANCE_DESK_SERVER"  # read (and removed) by _server.py
+
 __all__ = ["main", "build_parser", "NOTEBOOK", "INSTALL_HINT", "DEFAULT_EXPORT_DIR"]
 
 NOTEBOOK = Path(__file__).with_name("desk.ipynb")
 INSTALL_HINT = 'autoenhance-desk needs Voila: pip install "autoenhance-nb[desk]"'
 DEFAULT_EXPORT_DIR = "autoenhance-desk-exports"
 DEFAULT_PORT = 8866
+DEFAULT_CULL_AFTER = 60.0
+DEFAULT_MAX_KERNELS = 10
+MIN_TOKEN_LENGTH = 16
 NON_LOCAL_WARNING = (
-    "autoenhance-desk: WARNING: listening on {ip}: anyone who can reach port {port} can use "
-    "the desk and spend the account's credits. Use --ip 127.0.0.1 (the default) unless "
-    "the network in front of it is trusted."
+    "autoenhance-desk: WARNING: listening on {ip}: anyone with the token link can use the "
+    "desk and spend the account's credits, and on plain http the link crosses the network "
+    "readable: put a reverse proxy with TLS in front (docs/hosting.md)."
 )
+TOKEN_TEXT = re.compile(r"[A-Za-z0-9._~-]+")
+HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 class DeskError(Exception):
@@ -65,8 +80,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         metavar="PATH",
         default=None,
-        help="a JSON or INI file with api_key (and optionally base_url), readable by its "
-        "owner only (chmod 600); default: AUTOENHANCE_API_KEY from the environment",
+        help="a JSON or INI file with api_key (and optionally base_url and token), readable "
+        "by its owner only (chmod 600); default: AUTOENHANCE_API_KEY from the environment",
+    )
+    p.add_argument(
+        "--allowed-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a host name the desk answers to besides this machine's (repeatable), such as "
+        "a reverse proxy's desk.example.com; other Host headers get 403. Makes a token "
+        "required",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="the token visitors open the page with (http://HOST:PORT/?token=...); "
+        "required (and generated unless given here or as 'token' in --config) when the "
+        "desk listens beyond this machine or has --allowed-host. Prefer --config: other "
+        "users of this machine can read a command line",
+    )
+    p.add_argument(
+        "--cull-after",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_CULL_AFTER,
+        help="shut down a visit's kernel when no page has been connected to it for this "
+        f"long (default {DEFAULT_CULL_AFTER:g}); a page left open is never shut down",
+    )
+    p.add_argument(
+        "--max-kernels",
+        metavar="N",
+        type=int,
+        default=DEFAULT_MAX_KERNELS,
+        help=f"at most N open visits (one kernel each, about 130 MB; default "
+        f"{DEFAULT_MAX_KERNELS}); one more gets a 'the desk is busy' page",
     )
     p.add_argument(
         "--sync-limit",
@@ -92,6 +140,41 @@ def is_local(ip: str) -> bool:
         return False
 
 
+def bare_host(text: str) -> str:
+    """A host as the Host check compares it: lower case, without port, brackets or final
+    dot (``Desk.Example.:443`` -> ``desk.example``, ``[::1]:8866`` -> ``::1``)."""
+    name = text.strip().lower()
+    if name.startswith("["):  # [::1] or [::1]:8866
+        return name[1:].split("]", 1)[0]
+    if name.count(":") > 1:  # an IPv6 address without brackets: no port
+        return name
+    return name.split(":", 1)[0].rstrip(".")
+
+
+def host_name(text: str) -> str:
+    """An ``--allowed-host`` value as the Host check compares it (see ``bare_host``), or
+    a DeskError."""
+    name = bare_host(text)
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(HOST_LABEL.fullmatch(x) for x in labels):
+        raise DeskError(f"--allowed-host {text!r} is not a host name or an IP address")
+    return name
+
+
+def check_token(token: str, where: str) -> str:
+    token = token.strip()
+    if len(token) < MIN_TOKEN_LENGTH or not TOKEN_TEXT.fullmatch(token):
+        raise DeskError(
+            f"the token {where} must be at least {MIN_TOKEN_LENGTH} characters among letters, "
+            "digits and . _ ~ -"
+        )
+    return token
+
+
 def voila_installed() -> bool:
     try:
         return importlib.util.find_spec("voila") is not None
@@ -114,8 +197,9 @@ def export_folder(text: str) -> Path:
 
 
 def read_config(path_text: str) -> dict[str, str]:
-    """``api_key`` (and ``base_url``) from a JSON file (``{"api_key": ...}``) or an INI file
-    (``[autoenhance]`` with ``api_key = ...``) that only its owner may read."""
+    """``api_key`` (and ``base_url``, and the desk's ``token``) from a JSON file
+    (``{"api_key": ...}``) or an INI file (``[autoenhance]`` with ``api_key = ...``) that
+    only its owner may read."""
     path = Path(path_text).expanduser()
     try:
         st = path.stat()
@@ -155,6 +239,11 @@ def read_config(path_text: str) -> dict[str, str]:
     base_url = values.get("base_url")
     if isinstance(base_url, str) and base_url.strip():
         out["base_url"] = base_url.strip()
+    token = values.get("token")
+    if token is not None:
+        if not isinstance(token, str):
+            raise DeskError(f"the token in --config {path_text} must be a string")
+        out["token"] = check_token(token, f"in --config {path_text}")
     return out
 
 
@@ -203,10 +292,12 @@ def stop(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
 
 
 def voila_command(args: argparse.Namespace) -> list[str]:
+    """Voila's command line: ``_server.py``, which takes Voila's options (the guards'
+    settings go through the environment, see ``server_settings``)."""
     command = [
         sys.executable,
         "-m",
-        "voila",
+        "autoenhance_nb.desk._server",
         str(NOTEBOOK),
         f"--port={args.port}",
         "--Voila.port_retries=0",
@@ -220,6 +311,48 @@ def voila_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
+def server_settings(args: argparse.Namespace, token: str) -> str:
+    """The guards' settings for ``_server.py`` (JSON, through the environment)."""
+    hosts = [host_name(h) for h in args.allowed_host]
+    return json.dumps(
+        {
+            "hosts": hosts,
+            "local": is_local(args.ip),
+            "max_kernels": args.max_kernels,
+            "cull_after": args.cull_after,
+            "token": token,
+        }
+    )
+
+
+def needs_token(args: argparse.Namespace) -> bool:
+    """A desk that answers to more than this machine needs a token."""
+    return not is_local(args.ip) or bool(args.allowed_host)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    if not 0 < args.port < 65536:
+        raise DeskError(f"--port must be 1 to 65535, not {args.port}")
+    if not 1 <= args.max_kernels <= 1000:
+        raise DeskError(f"--max-kernels must be 1 to 1000, not {args.max_kernels}")
+    if not 1 <= args.cull_after <= 86400:  # also refuses nan
+        raise DeskError(f"--cull-after must be 1 to 86400 seconds, not {args.cull_after:g}")
+    for name in args.allowed_host:
+        host_name(name)
+
+
+def page_url(args: argparse.Namespace) -> str:
+    """The page's address as printed: this machine's name for a wildcard bind."""
+    host = args.ip
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            host = socket.gethostname() or "localhost"
+    except ValueError:
+        pass
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{args.port}/"
+
+
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -229,13 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     if not voila_installed():
         say(INSTALL_HINT)
         return 2
-    if not 0 < args.port < 65536:
-        say(f"autoenhance-desk: --port must be 1 to 65535, not {args.port}")
-        return 2
     if not is_local(args.ip):
         say(NON_LOCAL_WARNING.format(ip=args.ip, port=args.port))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_DESK_")}
+    token = ""
     try:
+        check_numbers(args)
+        if args.token is not None:
+            token = check_token(args.token, "given with --token")
         export_dir = export_folder(args.export_dir)
         if args.config:
             config = read_config(args.config)
@@ -244,11 +378,16 @@ def main(argv: list[str] | None = None) -> int:
                 env["AUTOENHANCE_BASE_URL"] = config["base_url"]
             else:
                 env.pop("AUTOENHANCE_BASE_URL", None)
+            token = token or config.get("token", "")
     except DeskError as exc:
         say(f"autoenhance-desk: {exc}")
         return 2
+    generated = not token and needs_token(args)
+    if generated:
+        token = secrets.token_urlsafe(32)
     env[ENV_EXPORT_DIR] = str(export_dir)
     env[ENV_SYNC_LIMIT] = str(max(0, args.sync_limit))
+    env[ENV_SERVER] = server_settings(args, token)
     use_sandbox = not (env.get("AUTOENHANCE_API_KEY") or "").strip()
 
     def _terminate(signum: int, frame: object) -> None:  # SIGTERM behaves like Ctrl-C
@@ -273,8 +412,10 @@ def main(argv: list[str] | None = None) -> int:
             where = f"SANDBOX at {url} (nothing reaches Autoenhance; one sandbox for every visit)"
         else:
             where = "the Autoenhance API with the server's key (processing uses credits)"
-        host = f"[{args.ip}]" if ":" in args.ip else args.ip
-        say(f"Autoenhance desk on http://{host}:{args.port}/ using {where}")
+        url = page_url(args)
+        if token:  # a token from --config or --token is the operator's to hand out
+            url += f"?token={token}" if generated else "?token=(the token you gave)"
+        say(f"Autoenhance desk on {url} using {where}")
         say(f"Exports go into {export_dir}. Press Ctrl-C to stop.")
         code = voila.wait()
         if code:
