@@ -3,7 +3,11 @@ process), headless Chromium on the Voila page. Create an order from the page wit
 sample photos and a preset, watch them process, open the gallery and buy one full size
 (when the gallery exists), export the CSV and download it through the page's link; a
 file name with ``..`` or ``/`` is refused and nothing lands outside the export folder;
-a second visit sees the same orders; no code on the page, no traceback in the log."""
+a second visit sees the same orders; no code on the page, no traceback in the log.
+
+The desk runs as a team would host it: with a token (the page is opened with
+``?token=``, its websocket then rides on the login cookie) and a short ``--cull-after``,
+so the test also shows that an open page, idle longer than that, keeps its kernel."""
 
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ PHOTOS = sorted((ROOT / "notebooks" / "data" / "photos").glob("*.png"))
 SCREENSHOT = ROOT / "docs" / "images" / "desk.png"
 ORDER_ID = "desk-e2e-1"
 ORDER_NAME = "Desk order – Rue Oberkampf"
+TOKEN = "browser-desk-token-5f2a91"
+CULL = 4  # --cull-after: far less than the test takes
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +63,17 @@ def desk(tmp_path_factory):
             str(exports),
             "--sandbox-processing-seconds",
             "1",
+            "--token",
+            TOKEN,
+            "--cull-after",
+            str(CULL),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
         cwd=base,
     )
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/?token={TOKEN}"
     deadline = time.monotonic() + 60
     while "Voil" not in log_path.read_text() or "running at" not in log_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -192,6 +202,13 @@ def test_the_desk_in_a_browser(desk, browser):
         expect(other.locator(".ae-desk-status")).to_contain_text("Loaded the account's 1 newest")
         expect(other.locator(".ae-form .ae-table")).to_contain_text(ORDER_ID)
         expect(other.locator(".ae-form .ae-table")).to_contain_text("processed")
+
+        # an open page idle for longer than --cull-after keeps its kernel: it still answers
+        time.sleep(CULL + 3)
+        status = page.locator(".ae-desk-status")
+        assert "Loaded the account's 1 newest" not in status.inner_text()  # yet
+        page.locator("button.ae-desk-reload").click()
+        expect(status).to_contain_text("Loaded the account's 1 newest")
 
         ARTIFACTS.mkdir(exist_ok=True)
         # Voila scrolls inside its own box: a tall window shows the whole desk
