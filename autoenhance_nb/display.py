@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .errors import one_line
-from .markup import Markup, html, join, style
+from .markup import Markup, clean, html, join, style
 from .table import COLUMNS, orders
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def compact_table(tracker: Any, rows: int = 20) -> str:
     frame = tracker.latest(rows)
     for col in ("created_at", "last_updated_at"):
         frame[col] = frame[col].dt.strftime("%Y-%m-%d %H:%M:%S")
-    text = frame.to_string(index=False, max_colwidth=40)
+    text = clean(frame.to_string(index=False, max_colwidth=40))  # no lone surrogate
     if len(tracker) > rows:
         text += f"\n(latest {rows} of {len(tracker)}; -o VAR stores them all)"
     return text

@@ -20,6 +20,7 @@ from . import table as T
 from .batch import BatchResult, Failure
 from .client import AutoenhanceClient
 from .display import HTML_ROWS, render_table
+from .errors import one_line
 from .table import COLUMNS, FORMULA_PREFIXES, IMAGE_COLUMNS, derive_status, orders
 from .tracker_brackets import BracketOperations
 from .tracker_orders import OrderOperations
@@ -225,7 +226,9 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
 
     # -- display ------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        counts = ", ".join(f"{k} {v}" for k, v in self.status_counts().items()) or "empty"
+        # statuses come from the API: one-lined (a lone surrogate would fail the output)
+        counts = ", ".join(f"{one_line(k, 40)} {v}" for k, v in self.status_counts().items())
+        counts = counts or "empty"
         return f"<OrderTracker {self.environment_label}: {orders(len(self))} ({counts})>"
 
     def _repr_html_(self) -> str:

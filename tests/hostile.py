@@ -800,7 +800,13 @@ class PoisoningProxy:
             out = {k: v for k, v in answer.headers.items() if k.lower() in keep}
             return WResponse(body, status=answer.status_code, headers=out)
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        from werkzeug.serving import WSGIRequestHandler
+
+        class Quiet(WSGIRequestHandler):
+            def log(self, *args: Any, **kwargs: Any) -> None:  # no line per request
+                pass
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

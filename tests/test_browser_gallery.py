@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +131,104 @@ def test_gallery_in_jupyterlab(lab, browser):  # noqa: F811
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure-gallery.png"), full_page=True)
         shutil.copy(lab["log"], ARTIFACTS / "lab-gallery.log")
+        raise
+    finally:
+        page.close()
+
+
+HOSTILE_SETUP = """\
+import io, sys
+sys.path.insert(0, ".")
+from hostile import MARKUP_PAYLOADS, PAYLOAD, PoisoningProxy
+from PIL import Image
+import autoenhance_nb as ae
+
+ae.session(quiet=True)
+sandbox = ae.current_context().sandbox
+proxy = PoisoningProxy(sandbox.url).__enter__()
+tracker = ae.OrderTracker(ae.AutoenhanceClient(api_key="test-key", base_url=proxy.url))
+made = [tracker.create(p, order_id=f"{p} #{i}") for i, p in enumerate(MARKUP_PAYLOADS[:4])]
+order_id = made[0]["order_id"]
+
+def photo(i):
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (60 * i, 90, 120)).save(out, "PNG")
+    return out.getvalue()
+
+tracker.add_images(order_id, [(f"{p}.png", photo(i)) for i, p in enumerate(MARKUP_PAYLOADS[:4])],
+                   progress=False,
+                   finetune_settings={"sky": PAYLOAD, "deep": {"x": [PAYLOAD]}},
+                   metadata={"note": PAYLOAD})
+tracker.refresh(progress=False)
+form = ae.OrderForm(tracker, export_dir=".")
+"""
+HOSTILE_SHOW = """\
+from IPython.display import display
+display(tracker)
+display(form)
+g = tracker.gallery(order_id, export_dir=".", refresh_interval=0)
+display(g)
+print("Hostile notebook ready")
+"""
+
+
+def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):  # noqa: F811
+    """Every string of every answer poisoned (a proxy in the kernel) and hostile names,
+    ids, file names and options typed in: the table, the form and the gallery show them
+    as text. No dialog opens, no element or handler is injected; the card's Redo panel
+    (options at any depth) and an error message from the API (a taken order id) too."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    shutil.copy(Path(__file__).with_name("hostile.py"), lab["root"] / "hostile.py")
+    (lab["root"] / "hostile.ipynb").write_text(_notebook(HOSTILE_SETUP, HOSTILE_SHOW))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(f"{lab['url']}/lab/tree/hostile.ipynb?token={lab['token']}")
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$")
+        )
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(
+            page.locator(".jp-OutputArea-output", has_text="Hostile notebook ready")
+        ).to_have_count(1)
+        gallery = page.locator(".ae-gallery").first
+        expect(gallery.locator(".ae-card")).to_have_count(4)
+        first = gallery.locator(".ae-card").first
+        first.locator("button.ae-redo").click()
+        expect(first.locator(".ae-redo-panel")).to_be_visible()
+        form = page.locator(".ae-form").first
+        form.locator(".ae-name input").fill("again " + "<img src=x onerror=alert(5)>")
+        form.locator(".ae-order-id input").fill("<img src=x onerror=alert(1)> #0")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("onerror=alert(")
+        page.wait_for_timeout(1000)  # any handler that was injected has had its chance
+
+        outputs = page.locator(".jp-OutputArea-output")
+        found = outputs.evaluate_all(
+            """os => os.flatMap(o => [
+                ...[...o.querySelectorAll('script, svg, iframe, object, embed')]
+                    .map(e => e.tagName),
+                ...[...o.querySelectorAll('img')]
+                    .filter(i => !i.classList.contains('ae-thumb')).map(i => 'img ' + i.src),
+                ...[...o.querySelectorAll('*')].flatMap(e => [...e.attributes])
+                    .filter(a => a.name.startsWith('on')).map(a => a.name),
+            ])"""
+        )
+        assert found == [] and dialogs == [], (found, dialogs)
+        text = " ".join(outputs.all_inner_texts())
+        # the payloads were there, shown as text, in the table, the gallery and the form
+        assert text.count("onerror=alert(1)") >= 5, text[:2000]
+        assert "onload=alert(2)" in text and "alert(3)" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hostile-lab.png"), full_page=True)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-hostile.png"), full_page=True)
+        shutil.copy(lab["log"], ARTIFACTS / "lab-hostile.log")
         raise
     finally:
         page.close()

@@ -195,6 +195,14 @@ def test_no_string_from_the_api_or_a_person_becomes_markup_anywhere(poisoned, tm
     for surface, page in pages.items():
         assert injected_markup(page) == [], surface
         page.encode("utf-8")
+    # what a kernel sends for each object shown (every mime type), encodable
+    from IPython.core.formatters import DisplayFormatter
+
+    formatter = DisplayFormatter()
+    for thing in (tracker, form, gallery, grouping, tracker.df, tracker.images_df):
+        data, _ = formatter.format(thing)
+        for mime, value in data.items():
+            json_packer({mime: value})
     assert (
         "onerror=alert(1)" in pages["tracker"]
         and "onerror=alert(1)" in pages["gallery (saved notebook)"]
