@@ -355,16 +355,26 @@ def test_a_non_local_desk_prints_a_generated_token_and_refuses_visits_without_it
 
 
 def test_a_token_from_the_config_file_is_required_and_never_printed(tmp_path, sandbox):
+    """... on a desk served under a path, as behind a JupyterHub."""
     pytest.importorskip("voila")
     key, token = "sk-hosted-desk-4711", "team-token-2b7c9e1f5a"
     config = tmp_path / "desk.json"
     config.write_text(json.dumps({"api_key": key, "base_url": sandbox.url, "token": token}))
     config.chmod(0o600)
-    d = Desk(tmp_path, "--config", str(config), "--cull-after", "3")
+    d = Desk(
+        tmp_path, "--config", str(config), "--cull-after", "3", "--base-url", "/services/desk/"
+    )
     try:
-        assert d.get("/").status_code == 302  # a local desk with a token asks for it too
-        d.open_page(query=f"?token={token}")
-        assert "?token=(the token you gave)" in d.log
+        answer = d.get("/services/desk/")  # a local desk with a token asks for it too
+        assert answer.status_code == 302
+        assert answer.headers["Location"].startswith("/services/desk/login")
+        session = requests.Session()
+        kernel = d.open_page(session, f"services/desk/?token={token}")
+        assert d.get("/services/desk/voila/static/voila.js").status_code == 200
+        cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+        url = f"ws://127.0.0.1:{d.port}/services/desk/api/kernels/{kernel}/channels"
+        websocket.create_connection(url, cookie=cookie, origin=d.url, timeout=30).close()
+        assert "/services/desk/?token=(the token you gave)" in d.log
         assert token not in d.log and key not in d.log
     finally:
         d.stop()
@@ -381,6 +391,9 @@ def test_a_token_from_the_config_file_is_required_and_never_printed(tmp_path, sa
         (["--token", "has spaces in the token"], "at least 16 characters"),
         (["--allowed-host", "bad host/x"], "--allowed-host 'bad host/x' is not a host name"),
         (["--allowed-host", ""], "is not a host name"),
+        (["--base-url", "desk"], "--base-url 'desk' must be a path such as /services/desk/"),
+        (["--base-url", "/a/../b/"], "must be a path"),
+        (["--base-url", "/a b/"], "must be a path"),
     ],
 )
 def test_bad_hosting_options_are_one_line(tmp_path, capsys, args, problem):

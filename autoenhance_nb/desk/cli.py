@@ -51,6 +51,7 @@ NON_LOCAL_WARNING = (
     "readable: put a reverse proxy with TLS in front (docs/hosting.md)."
 )
 TOKEN_TEXT = re.compile(r"[A-Za-z0-9._~-]+")
+BASE_URL_TEXT = re.compile(r"/([A-Za-z0-9._~%@+-]+/)*")
 HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
@@ -82,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a JSON or INI file with api_key (and optionally base_url and token), readable "
         "by its owner only (chmod 600); default: AUTOENHANCE_API_KEY from the environment",
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="PATH",
+        default="/",
+        help="the path the page is served under (default /), such as /services/desk/ "
+        "behind a JupyterHub or a proxy that keeps the prefix",
     )
     p.add_argument(
         "--allowed-host",
@@ -302,6 +310,7 @@ def voila_command(args: argparse.Namespace) -> list[str]:
         f"--port={args.port}",
         "--Voila.port_retries=0",
         f"--Voila.ip={args.ip}",
+        f"--Voila.base_url={args.base_url}",
         "--strip_sources=True",
         "--show_tracebacks=False",
         f"--theme={args.theme}",
@@ -339,6 +348,11 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise DeskError(f"--cull-after must be 1 to 86400 seconds, not {args.cull_after:g}")
     for name in args.allowed_host:
         host_name(name)
+    if not BASE_URL_TEXT.fullmatch(args.base_url) or "/../" in args.base_url:
+        raise DeskError(
+            f"--base-url {args.base_url!r} must be a path such as /services/desk/ "
+            "(starting and ending with /)"
+        )
 
 
 def page_url(args: argparse.Namespace) -> str:
@@ -350,7 +364,7 @@ def page_url(args: argparse.Namespace) -> str:
     except ValueError:
         pass
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{args.port}/"
+    return f"http://{host}:{args.port}{args.base_url}"
 
 
 def say(text: str) -> None:
