@@ -50,12 +50,10 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado.httputil import HTTPServerRequest
 from voila.app import Voila
 
-from .cli import bare_host
+from .cli import ENV_SERVER, bare_host
 
 __all__ = ["ENV_SERVER", "Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
 
-#: The environment variable ``cli.py`` hands the guard's settings through.
-ENV_SERVER = "AUTOENHANCE_DESK_SERVER"
 MAX_BODY_BYTES = 1024 * 1024
 IDLE_CONNECTION_SECONDS = 60.0
 

@@ -34,7 +34,9 @@ from typing import Any
 
 from .env import ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
-ENV_SERVER = "AUTOENHANCE_DESK_SERVER"  # read (and removed) by _server.py
+#: The environment variable the guards' settings reach ``_server.py`` through (JSON; it
+#: removes it before Voila starts, so kernels never see the token).
+ENV_SERVER = "AUTOENHANCE_DESK_SERVER"
 
 __all__ = ["main", "build_parser", "NOTEBOOK", "INSTALL_HINT", "DEFAULT_EXPORT_DIR"]
 
