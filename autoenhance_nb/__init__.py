@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .batch import BatchResult, Failure
-from .client import AutoenhanceClient
-from .client import __version__ as __version__
+from ._session import current_context, reset_session, session, use_live, use_sandbox
+from .api import AutoenhanceClient
+from .api import __version__ as __version__
 from .errors import (
     AuthenticationError,
     AutoenhanceError,
@@ -31,10 +31,21 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .ids import validate_order_id
-from .session import current_context, reset_session, session, use_live, use_sandbox
-from .table import read_orders_csv
-from .tracker import OrderTracker
+from .rules import _options as options
+from .rules import brackets, validate_order_id
+from .tracker import BatchResult, Failure, OrderTracker, set_gallery_factory
+from .tracker.table import read_orders_csv
+
+
+def _open_gallery(order_id: str, tracker: OrderTracker, **kwargs: Any) -> Any:
+    from .widgets.gallery import OrderGallery  # lazily: widgets load when first used
+
+    return OrderGallery(order_id, tracker, **kwargs)
+
+
+# The package is where the layers meet: ``tracker.gallery(...)`` opens the widget made
+# here (the tracker itself imports no widgets).
+set_gallery_factory(_open_gallery)
 
 # A library logs, the application decides whether to show it.
 logging.getLogger("autoenhance_nb").addHandler(logging.NullHandler())
@@ -63,6 +74,8 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TransportError",
+    "brackets",
+    "options",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
@@ -74,7 +87,7 @@ def __getattr__(name: str) -> Any:
 
         return OrderForm
     if name == "OrderGallery":
-        from .gallery import OrderGallery
+        from .widgets.gallery import OrderGallery
 
         return OrderGallery
     if name == "Sandbox":
@@ -85,12 +98,12 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython) -> None:
-    from .magics import load_ipython_extension as load
+    from .magic import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
-    from .magics import unload_ipython_extension as unload
+    from .magic import unload_ipython_extension as unload
 
     unload(ipython)

@@ -26,8 +26,8 @@ import requests
 from PIL import Image
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
-from autoenhance_nb.gallery import OrderGallery
-from autoenhance_nb.gallery_cache import THUMB_QUERY
+from autoenhance_nb.widgets.gallery._cache import THUMB_QUERY
+from autoenhance_nb.widgets.gallery._gallery import OrderGallery
 
 
 def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:

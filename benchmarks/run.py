@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker  # noqa: E402
-from autoenhance_nb import table as T  # noqa: E402
-from autoenhance_nb.display import render_table as render_html  # noqa: E402
+from autoenhance_nb.display._render import render_table as render_html  # noqa: E402
+from autoenhance_nb.tracker import table as T  # noqa: E402
 
 KEY = {"x-api-key": "bench", "Content-Type": "application/json"}
 

@@ -13,9 +13,9 @@ import pytest
 
 from autoenhance_nb import AutoenhanceClient
 from autoenhance_nb import errors as E
-from autoenhance_nb._http import Cancelled
-from autoenhance_nb.batch import UNREACHABLE_AFTER, BatchResult, Failure, fan_out
+from autoenhance_nb.api._transport import Cancelled
 from autoenhance_nb.sandbox import Sandbox
+from autoenhance_nb.tracker._batch import UNREACHABLE_AFTER, BatchResult, Failure, fan_out
 
 
 def run(items, call, workers=4, **kw):

@@ -19,11 +19,11 @@ import pytest
 from PIL import Image
 
 from autoenhance_nb import errors as E
-from autoenhance_nb.brackets import plan_brackets
-from autoenhance_nb.cells import MagicError
-from autoenhance_nb.magic_brackets import run_brackets
+from autoenhance_nb.magic._brackets import run_brackets
+from autoenhance_nb.magic._cells import MagicError
+from autoenhance_nb.rules.brackets import plan_brackets
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.widget_brackets import BracketsChoice
+from autoenhance_nb.widgets._brackets import BracketsChoice
 
 SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "brackets"
 _spec = importlib.util.spec_from_file_location("make_brackets", SAMPLES / "make_brackets.py")
@@ -266,7 +266,7 @@ def test_the_magic_groups_uploads_and_merges_a_shoot(hdr, monkeypatch):
     from traitlets.config import Config
 
     import autoenhance_nb as ae
-    from autoenhance_nb.magics import magics_of
+    from autoenhance_nb.magic._magics import magics_of
 
     monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", hdr.url)
@@ -332,7 +332,7 @@ def huge_png(tmp_path_factory):
 RSS_SCRIPT = """
 import json, resource, sys
 import PIL.Image, PIL.PngImagePlugin
-from autoenhance_nb.brackets import read_shot
+from autoenhance_nb.rules.brackets import read_shot
 unit = 1024 * 1024 if sys.platform == "darwin" else 1024
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 shot = read_shot(sys.argv[1])

@@ -13,7 +13,7 @@ import pytest
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb import errors as E
-from autoenhance_nb.brackets import plan_brackets
+from autoenhance_nb.rules.brackets import plan_brackets
 from autoenhance_nb.sandbox import Sandbox
 
 SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "brackets"

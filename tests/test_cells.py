@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from autoenhance_nb.cells import (
+from autoenhance_nb.magic._cells import (
     DERIVED_PREFIX,
     MagicError,
     check_export_path,

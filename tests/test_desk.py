@@ -430,7 +430,9 @@ def test_show_desk_reads_its_settings_from_the_environment(monkeypatch, tmp_path
 def test_the_gallery_of_a_chosen_order_when_it_exists(desk, tracker):
     if gallery_class() is None:
         assert desk.gallery_order not in desk.children and desk.form_gallery is None
-        pytest.skip("autoenhance_nb.gallery is not there: the desk shows no gallery")
+        pytest.skip(
+            "autoenhance_nb.widgets.gallery._gallery is not there: the desk shows no gallery"
+        )
     tracker.create("Gallery order", order_id="gal-1")
     desk.show_gallery("gal-1")
     shown = desk.gallery

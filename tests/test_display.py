@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from autoenhance_nb import display as D
-from autoenhance_nb.table import COLUMNS
+from autoenhance_nb.display import _render as D
+from autoenhance_nb.tracker.table import COLUMNS
 
 HOSTILE = [
     "<script>alert(1)</script>",

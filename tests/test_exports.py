@@ -10,7 +10,7 @@ import re
 import markupsafe
 import pytest
 
-from autoenhance_nb.exports import (
+from autoenhance_nb.widgets._exports import (
     BAD_NAME,
     DOWNLOAD_LINK_MAX_BYTES,
     ExportFolder,

@@ -13,9 +13,10 @@ import requests
 from PIL import Image
 
 import autoenhance_nb as ae
-from autoenhance_nb.cells import MagicError
-from autoenhance_nb.gallery import OrderGallery
-from autoenhance_nb.magic_gallery import add_gallery_picker, show_gallery
+from autoenhance_nb.magic._cells import MagicError
+from autoenhance_nb.magic._gallery import show_gallery
+from autoenhance_nb.widgets.gallery import add_gallery_picker
+from autoenhance_nb.widgets.gallery._gallery import OrderGallery
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -346,7 +347,7 @@ def test_magic_handler_shows_the_gallery_or_one_line(sandbox, tracker):
 
 
 def test_form_picker_opens_the_gallery_under_the_form(sandbox, tracker, tmp_path):
-    from autoenhance_nb.widgets import OrderForm
+    from autoenhance_nb.widgets._form import OrderForm
 
     order_id = _order(tracker, 2)
     form = OrderForm(tracker, export_dir=tmp_path)

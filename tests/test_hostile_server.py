@@ -31,7 +31,7 @@ from autoenhance_nb import (
     OrderTracker,
     read_orders_csv,
 )
-from autoenhance_nb.magics import magics_of
+from autoenhance_nb.magic._magics import magics_of
 
 from .hostile import (
     BlackHole,

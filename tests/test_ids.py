@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoenhance_nb import errors as E
-from autoenhance_nb.ids import (
+from autoenhance_nb.rules._ids import (
     MAX_ID_LENGTH,
     order_id_problem,
     validate_image_id,

@@ -17,7 +17,7 @@ from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceError
-from autoenhance_nb.magics import magics_of
+from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
 

@@ -26,7 +26,7 @@ from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderTracker
-from autoenhance_nb.magics import magics_of
+from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
 from .hostile import BlackHole, Kernel, check_table, refused_url, table_state

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from autoenhance_nb import errors as E
-from autoenhance_nb.keys import ApiKey, check_key, hide_key
+from autoenhance_nb.api._keys import ApiKey, check_key, hide_key
 from autoenhance_nb.sandbox import Sandbox
 
 KEY = "sk-SENTINEL-keys-5f3a"

@@ -13,7 +13,7 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magics import MagicError, derived_order_id, magics_of, parse_batch
+from autoenhance_nb.magic._magics import MagicError, derived_order_id, magics_of, parse_batch
 from autoenhance_nb.sandbox import Sandbox
 
 SENTINEL = "sk-SENTINEL-magic-77c1"

@@ -20,9 +20,18 @@ from jupyter_client.session import json_packer
 from PIL import Image
 
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
-from autoenhance_nb.markup import Markup, clean, escape, frame_html, html, join, safe, style
+from autoenhance_nb.display._markup import (
+    Markup,
+    clean,
+    escape,
+    frame_html,
+    html,
+    join,
+    safe,
+    style,
+)
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.widget_kit import SafeHTML
+from autoenhance_nb.widgets._kit import SafeHTML
 
 from .hostile import MARKUP_PAYLOADS, PAYLOAD, PoisoningProxy, injected_markup
 
@@ -139,8 +148,8 @@ def poisoned(tmp_path):
 
 
 def test_no_string_from_the_api_or_a_person_becomes_markup_anywhere(poisoned, tmp_path):
-    from autoenhance_nb.brackets import plan_brackets
     from autoenhance_nb.desk.page import Desk
+    from autoenhance_nb.rules.brackets import plan_brackets
 
     tracker, sb, proxy = poisoned
     before = set(_instances)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
-from autoenhance_nb import table as T
-from autoenhance_nb import table_csv as TC
-from autoenhance_nb import table_rows as TR
+from autoenhance_nb.tracker import table as T
+from autoenhance_nb.tracker.table import _csv as TC
+from autoenhance_nb.tracker.table import _rows as TR
 
 NS = 1_700_000_000_123_456_789
 

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from autoenhance_nb import table as T
-from autoenhance_nb.batch import choose_workers
+from autoenhance_nb.tracker import table as T
+from autoenhance_nb.tracker._batch import choose_workers
 
 TIMES = [
     "2026-11-27T10:00:00Z",
@@ -133,7 +133,7 @@ def test_choose_workers_from_rate_and_latency():
 def test_the_progress_bar_shows_the_pace():
     import time
 
-    from autoenhance_nb.batch import BatchResult, fan_out
+    from autoenhance_nb.tracker._batch import BatchResult, fan_out
 
     class Bar:
         def __init__(self):

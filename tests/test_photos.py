@@ -21,8 +21,8 @@ from werkzeug.wrappers import Request, Response
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb import errors as E
-from autoenhance_nb.magics import magics_of
-from autoenhance_nb.photos import image_format
+from autoenhance_nb.magic._magics import magics_of
+from autoenhance_nb.rules._photos import image_format
 from autoenhance_nb.sandbox import Sandbox
 
 from .conftest import png_bytes

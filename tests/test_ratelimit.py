@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from autoenhance_nb import AutoenhanceClient
-from autoenhance_nb.ratelimit import RateLimiter
+from autoenhance_nb.api._ratelimit import RateLimiter
 
 
 class Clock:

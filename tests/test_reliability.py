@@ -30,10 +30,10 @@ from IPython.utils.capture import capture_output
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb import errors as E
-from autoenhance_nb.ids import order_id_problem
-from autoenhance_nb.magics import magics_of
+from autoenhance_nb.magic._magics import magics_of
+from autoenhance_nb.rules._ids import order_id_problem
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.table import read_orders_csv
+from autoenhance_nb.tracker.table import read_orders_csv
 
 FIGURES = Path(__file__).resolve().parent / "artifacts" / "reliability.json"
 

@@ -10,8 +10,8 @@ import pytest
 
 import autoenhance_nb as ae
 from autoenhance_nb import errors as E
+from autoenhance_nb._session import current_context, current_session, reset_session
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.session import current_context, current_session, reset_session
 
 REAL_KEY = "sk-real-session-key"
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from autoenhance_nb import table as T
+from autoenhance_nb.tracker import table as T
 
 STATUSES = ["waiting", "processing", "processed", "error", "deleted"]
 NS = 1_700_000_000_123_456_000  # 2023-11-14T22:13:20.123456Z

@@ -10,7 +10,7 @@ import ipywidgets as w
 import pytest
 
 from autoenhance_nb import errors as E
-from autoenhance_nb.widget_kit import (
+from autoenhance_nb.widgets._kit import (
     AutoRefresher,
     BackgroundActions,
     error_message,

@@ -8,6 +8,7 @@ import json
 import re
 import time
 
+import ipywidgets
 import pandas as pd
 import pytest
 from ipywidgets.embed import dependency_state
@@ -235,7 +236,7 @@ def test_every_option_from_the_form_reaches_the_sandbox_unchanged(form, sandbox)
     assert set(form.enhancement.fields) == set(EVERY_OPTION)
     for name, value in EVERY_OPTION.items():
         field = form.enhancement.fields[name]
-        field.value = json.dumps(value) if isinstance(field, ae.widgets.w.Textarea) else value
+        field.value = json.dumps(value) if isinstance(field, ipywidgets.Textarea) else value
     form.photos.value = _photo()
     create(form, "Opts")
     assert "uploaded 1 of 1" in form.message.value, form.message.value

@@ -240,7 +240,7 @@ def read_config(path_text: str) -> dict[str, str]:
     key = values.get("api_key")
     if not isinstance(key, str) or not key.strip():
         raise DeskError(f"--config {path_text} has no api_key")
-    from ..keys import hide_key
+    from ..api import hide_key
 
     held, problem = hide_key(key)
     if held is None:

@@ -8,7 +8,6 @@ never from the visitor; every error is one line on the page."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from pathlib import Path
@@ -16,11 +15,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..display import environment_badge, message_html
+from ..display import environment_badge, html, message_html, safe
 from ..errors import one_line
-from ..markup import html, safe
 from ..tracker import OrderTracker
-from ..widget_kit import SafeHTML, close_parts, error_message
+from ..widgets import SafeHTML, close_parts, error_message
 from .env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
 __all__ = [
@@ -36,12 +34,10 @@ PAGE_SIZE = 15
 
 
 def gallery_class() -> Any | None:
-    """``OrderGallery`` when the gallery module is installed, else None."""
-    try:
-        module = importlib.import_module("autoenhance_nb.gallery")
-    except ImportError:
-        return None
-    return getattr(module, "OrderGallery", None)
+    """``OrderGallery`` (the desk shows the gallery under its form)."""
+    from ..widgets.gallery import OrderGallery
+
+    return OrderGallery
 
 
 class Desk(w.VBox):
@@ -254,7 +250,7 @@ def show_desk() -> Desk | None:
 
     export_dir = os.environ.get(ENV_EXPORT_DIR) or "autoenhance-desk-exports"
     try:
-        from ..session import session
+        from .._session import session
 
         Path(export_dir).mkdir(parents=True, exist_ok=True)
         desk = Desk(session(quiet=True), export_dir=export_dir, sync_limit=_sync_limit())
