@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Generic, TypeVar, overload
 
-from .app import (
+from ._app import (
     DUPLICATE_ORDER_STATUS,
     MAX_JSON_BYTES,
     MAX_UPLOAD_BYTES,
@@ -21,7 +21,7 @@ from .app import (
     SandboxApp,
     non_negative,
 )
-from .server import ConnectionCounter, Handler, Server
+from ._server import ConnectionCounter, Handler, Server
 
 __all__ = ["Sandbox", "SandboxApp", "LogEntry", "DUPLICATE_ORDER_STATUS", "DEFAULT_KEY"]
 

@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from .state_records import (
+from ._records import (
     Image,
     NameRateLimited,
     Rejected,
@@ -20,7 +20,7 @@ from .state_records import (
     sniff_image_type,
     writable,
 )
-from .state_status import AccountCore
+from ._status import AccountCore
 
 
 class ImageCalls(AccountCore):

@@ -17,8 +17,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .endpoints_base import ApiError, EndpointBase, Invalid
-from .render import FORMATS, Rendition, render
+from .._render import FORMATS, Rendition, render
+from ._base import ApiError, EndpointBase, Invalid
 
 _log = logging.getLogger("autoenhance_nb.sandbox")
 

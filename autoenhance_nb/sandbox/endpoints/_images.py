@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from . import validation
-from .endpoints_base import ApiError, EndpointBase, Invalid, json_response
-from .state import NameRateLimited, Rejected
+from ..state import NameRateLimited, Rejected
+from . import _validation as validation
+from ._base import ApiError, EndpointBase, Invalid, json_response
 
 
 class ImageEndpoints(EndpointBase):

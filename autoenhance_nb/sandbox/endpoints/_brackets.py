@@ -12,10 +12,10 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from . import validation
-from .endpoints_base import ApiError, EndpointBase, Invalid, json_response
-from .render import fingerprint, merge, same_scene
-from .state import Merge, Rejected
+from .._render import fingerprint, merge, same_scene
+from ..state import Merge, Rejected
+from . import _validation as validation
+from ._base import ApiError, EndpointBase, Invalid, json_response
 
 _log = logging.getLogger("autoenhance_nb.sandbox")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from . import validation
-from .endpoints_base import ApiError, EndpointBase, Invalid, json_response
-from .state import Conflict, decode_offset
+from ..state import Conflict, decode_offset
+from . import _validation as validation
+from ._base import ApiError, EndpointBase, Invalid, json_response
 
 # What the real API answers to a duplicate custom order_id is unknown (NOTES section 7);
 # this is the one place to change it.

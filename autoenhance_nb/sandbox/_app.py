@@ -30,18 +30,8 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .endpoints_base import REASONS, ApiError, Invalid, json_response
-from .endpoints_brackets import BracketEndpoints
-from .endpoints_downloads import RENDER_CACHE_SIZE, DownloadEndpoints
-from .endpoints_images import ImageEndpoints
-from .endpoints_orders import (
-    DUPLICATE_ORDER_MESSAGE,
-    DUPLICATE_ORDER_STATUS,
-    MAX_ORDER_ID_LENGTH,
-    OrderEndpoints,
-)
-from .server import CONNECTION_KEY
-from .settings import (
+from ._server import CONNECTION_KEY
+from ._settings import (
     MAX_JSON_BYTES,
     MAX_UPLOAD_BYTES,
     RateLimiter,
@@ -49,6 +39,20 @@ from .settings import (
     fraction,
     non_negative,
     positive_int,
+)
+from .endpoints import (
+    DUPLICATE_ORDER_MESSAGE,
+    DUPLICATE_ORDER_STATUS,
+    MAX_ORDER_ID_LENGTH,
+    REASONS,
+    RENDER_CACHE_SIZE,
+    ApiError,
+    BracketEndpoints,
+    DownloadEndpoints,
+    ImageEndpoints,
+    Invalid,
+    OrderEndpoints,
+    json_response,
 )
 from .state import Account
 

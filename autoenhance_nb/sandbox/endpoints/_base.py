@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from .settings import Settings
+from .._settings import Settings
 
 if TYPE_CHECKING:
-    from .state import Account
+    from ..state import Account
 
 #: Deepest nesting a JSON body may have: deeper is a 400 before anything walks it
 #: (``json.loads`` itself gives up near 1000 levels; copying or answering less deep

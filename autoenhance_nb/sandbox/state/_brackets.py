@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .state_records import Bracket, Merge, Rejected
-from .state_status import AccountCore
+from ._records import Bracket, Merge, Rejected
+from ._status import AccountCore
 
 
 class BracketCalls(AccountCore):

@@ -18,50 +18,8 @@ import base64
 import binascii
 import json
 
-from .state_brackets import BracketCalls
-from .state_images import ImageCalls
-from .state_records import (
-    _IMAGE_SIGNATURES,
-    LATEST_AI_VERSION,
-    READ_ONLY_IMAGE_FIELDS,
-    Bracket,
-    Conflict,
-    Image,
-    Merge,
-    NameRateLimited,
-    Order,
-    Rejected,
-    Report,
-    Snapshot,
-    iso,
-    sniff_image_type,
-    writable,
-)
-from .state_status import AccountCore
-
-__all__ = [
-    "_IMAGE_SIGNATURES",
-    "LATEST_AI_VERSION",
-    "READ_ONLY_IMAGE_FIELDS",
-    "Account",
-    "AccountCore",
-    "Bracket",
-    "Conflict",
-    "Image",
-    "Merge",
-    "NameRateLimited",
-    "Order",
-    "Rejected",
-    "Report",
-    "Snapshot",
-    "decode_offset",
-    "encode_offset",
-    "iso",
-    "sniff_image_type",
-    "writable",
-]
-
-_writable = writable  # its name when it lived here
+from ._brackets import BracketCalls
+from ._images import ImageCalls
 
 
 class Account(ImageCalls, BracketCalls):

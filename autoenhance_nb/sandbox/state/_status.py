@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from .state_records import (
+from ._records import (
     LATEST_AI_VERSION,
     Bracket,
     Conflict,
