@@ -1,28 +1,19 @@
 """The sandbox's HTTP layer: ``SandboxApp``, a werkzeug WSGI app emulating the
 Autoenhance v3 API.
 
-Here is the core: construction, the URL map, ``__call__`` (routing on the raw path,
-errors in the API's shapes), dispatch (auth, rate limit, fault injection) and the
-request log. The rest is in mixins, one module each:
-
-- ``settings.py``: the validated knobs (latency, error_rate, rate_limit, ...);
-- ``endpoints_base.py``: ``ApiError``/``Invalid``, JSON bodies, pre-signed uploads;
-- ``endpoints_orders.py``, ``endpoints_images.py``, ``endpoints_downloads.py`` and
-  ``endpoints_brackets.py``: the endpoints, by group.
-
-The data lives in ``state.Account``. Every name these held when they were one module
-is importable from here. Imports nothing from the client.
+It holds the settings (``SandboxSettings``), the account (``state.Account``), the
+faults (``_faults.Faults``) and the request log, and gives the account and the
+settings to one endpoints object per resource (``endpoints``), whose routes make its
+URL map. Here are ``__call__`` (routing on the raw path, errors in the API's shapes)
+and dispatch (auth, rate limit, fault injection). Imports nothing from the client.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -30,58 +21,25 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllo
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ._faults import Faults
 from ._server import CONNECTION_KEY
-from ._settings import (
-    MAX_JSON_BYTES,
-    MAX_UPLOAD_BYTES,
-    RateLimiter,
-    count,
-    fraction,
-    non_negative,
-    positive_int,
-)
+from ._settings import SandboxSettings
 from .endpoints import (
-    DUPLICATE_ORDER_MESSAGE,
-    DUPLICATE_ORDER_STATUS,
-    MAX_ORDER_ID_LENGTH,
     REASONS,
-    RENDER_CACHE_SIZE,
     ApiError,
     BracketEndpoints,
     DownloadEndpoints,
+    Endpoints,
     ImageEndpoints,
-    Invalid,
     OrderEndpoints,
+    Route,
     json_response,
 )
 from .state import Account
 
-__all__ = [
-    "DRAIN_CAP_BYTES",
-    "DUPLICATE_ORDER_MESSAGE",
-    "DUPLICATE_ORDER_STATUS",
-    "MAX_JSON_BYTES",
-    "MAX_ORDER_ID_LENGTH",
-    "MAX_UPLOAD_BYTES",
-    "RENDER_CACHE_SIZE",
-    "ApiError",
-    "Invalid",
-    "LogEntry",
-    "SandboxApp",
-    "count",
-    "fraction",
-    "json_response",
-    "non_negative",
-    "positive_int",
-]
-
 _log = logging.getLogger("autoenhance_nb.sandbox")
 
 DRAIN_CAP_BYTES = 512 * 1024 * 1024
-
-# their names when they were defined here
-_REASONS = REASONS
-_RateLimiter = RateLimiter
 
 
 @dataclass(frozen=True)
@@ -99,113 +57,40 @@ class LogEntry:
     connection: int | None = None  # which TCP connection (1, 2, ...) it came on
 
 
-class SandboxApp(OrderEndpoints, ImageEndpoints, DownloadEndpoints, BracketEndpoints):
-    """WSGI application. Every knob is a validated property (``settings.Settings``),
-    read per request, so a test may change one while the server runs; a bad value
-    raises ValueError at once."""
+class SandboxApp:
+    """WSGI application. ``settings`` are read per request, so a test may change one
+    while the server runs (a bad value raises ValueError at once)."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        processing_seconds: float = 2.0,
-        latency: float = 0.0,
-        error_rate: float = 0.0,
-        ambiguous_rate: float = 0.0,
-        rate_limit: float = 0.0,
-        seed: int | None = None,
-        per_page_overflow: str = "clamp",
-        upload_base_url: str | None = None,
-        max_json_bytes: int = MAX_JSON_BYTES,
-        max_upload_bytes: int = MAX_UPLOAD_BYTES,
-        daily_image_limit: int | None = None,
-        merging_seconds: float = 2.0,
-    ):
-        self.account = Account()
-        self._limiter = None
-        self.api_key = api_key
-        self.processing_seconds = processing_seconds
-        self.latency = latency
-        self.error_rate = error_rate
-        self.ambiguous_rate = ambiguous_rate
-        self.ambiguous_next = 0
-        self.rate_limit = rate_limit
-        self.per_page_overflow = per_page_overflow
-        self.upload_base_url = upload_base_url
-        self.max_json_bytes = max_json_bytes
-        self.max_upload_bytes = max_upload_bytes
-        self.daily_image_limit = daily_image_limit
-        self.merging_seconds = merging_seconds
-        self._renders = OrderedDict()
-        self._renders_lock = threading.Lock()
+    def __init__(self, settings: SandboxSettings | None = None):
+        self.settings = settings if settings is not None else SandboxSettings()
+        self.account = Account(self.settings)
+        self.faults = Faults(self.settings)
         self.base_url = ""  # set by the server once it knows its port
-        self._rng = random.Random(seed)
-        self._rng_lock = threading.Lock()
         self._log: list[LogEntry] = []
         self._log_lock = threading.Lock()
+        self.endpoints: list[Endpoints] = [
+            cls(self.account, self.settings, lambda: self.base_url)
+            for cls in (OrderEndpoints, ImageEndpoints, DownloadEndpoints, BracketEndpoints)
+        ]
+        routes = [route for group in self.endpoints for route in group.routes()]
+        routes.append(Route("/_sandbox/health", "GET", "health", self.health, False))
+        self._routes = {route.endpoint: route for route in routes}
         self.url_map = Map(
-            [
-                Rule("/v3/orders/", methods=["POST"], endpoint="create_order"),
-                Rule("/v3/orders/", methods=["GET"], endpoint="list_orders"),
-                Rule("/v3/orders/<id>", methods=["GET"], endpoint="retrieve_order"),
-                Rule("/v3/orders/<id>", methods=["PATCH"], endpoint="update_order"),
-                Rule("/v3/orders/<id>", methods=["DELETE"], endpoint="delete_order"),
-                Rule("/v3/images/", methods=["POST"], endpoint="create_image"),
-                Rule("/v3/images/<id>", methods=["GET"], endpoint="retrieve_image"),
-                Rule("/v3/images/<id>", methods=["DELETE"], endpoint="delete_image"),
-                Rule("/v3/images/<id>/enhanced", methods=["GET"], endpoint="download_enhanced"),
-                Rule("/v3/images/<id>/original", methods=["GET"], endpoint="download_original"),
-                Rule("/v3/images/<id>/preview", methods=["GET"], endpoint="download_preview"),
-                Rule("/v3/images/<id>/watermark", methods=["GET"], endpoint="download_watermark"),
-                Rule("/v3/images/<id>/process", methods=["POST"], endpoint="reprocess_image"),
-                Rule("/v3/images/<id>/report", methods=["POST"], endpoint="report_image"),
-                Rule("/v3/brackets/", methods=["POST"], endpoint="create_bracket"),
-                Rule("/v3/orders/<order_id>/brackets", methods=["GET"], endpoint="order_brackets"),
-                Rule("/v3/orders/<id>/process", methods=["POST"], endpoint="process_order"),
-                Rule("/_uploads/<id>", methods=["PUT"], endpoint="upload"),
-                Rule("/_uploads/brackets/<id>", methods=["PUT"], endpoint="upload_bracket"),
-                Rule("/_sandbox/health", methods=["GET"], endpoint="health"),
-            ],
+            [Rule(r.rule, methods=[r.method], endpoint=r.endpoint) for r in routes],
             strict_slashes=False,
             merge_slashes=False,
         )
-        # endpoint -> (handler, needs_key, is_write)
-        self._views: dict[str, tuple[Callable[..., Response], bool, bool]] = {
-            "create_order": (self.create_order, True, True),
-            "list_orders": (self.list_orders, True, False),
-            "retrieve_order": (self.retrieve_order, False, False),
-            "update_order": (self.update_order, True, True),
-            "delete_order": (self.delete_order, True, True),
-            "create_image": (self.create_image, True, True),
-            "retrieve_image": (self.retrieve_image, False, False),
-            "delete_image": (self.delete_image, True, True),
-            "download_enhanced": (self.download_enhanced, True, False),
-            "download_original": (self.download_original, True, False),
-            "download_preview": (self.download_preview, False, False),
-            "download_watermark": (self.download_watermark, False, False),
-            "reprocess_image": (self.reprocess_image, True, True),
-            "report_image": (self.report_image, True, True),
-            "create_bracket": (self.create_bracket, True, True),
-            "order_brackets": (self.order_brackets, False, False),
-            "process_order": (self.process_order, True, True),
-            "upload": (self.upload, False, True),
-            "upload_bracket": (self.upload_bracket, False, True),
-            "health": (self.health, False, False),
-        }
 
-    # -- fault injection --------------------------------------------------------
-    def _take_ambiguous_next(self) -> bool:
-        with self._rng_lock:
-            if self.ambiguous_next > 0:
-                self.ambiguous_next -= 1
-                return True
-            return False
-
-    def _chance(self, rate: float) -> bool:
-        if rate <= 0:
-            return False
-        with self._rng_lock:
-            return self._rng.random() < rate
+    def reset(self) -> None:
+        """Back to a new sandbox's state, without touching the settings: no orders,
+        images, brackets or reports, an empty request log, fresh faults (the rate-limit
+        bucket full, the random sequence restarted from the seed, no lost answer
+        pending) and no cached renders."""
+        self.account.clear()
+        self.faults.reset()
+        for group in self.endpoints:
+            group.reset()
+        self.clear_log()
 
     # -- request log ----------------------------------------------------------
     @property
@@ -295,36 +180,32 @@ class SandboxApp(OrderEndpoints, ImageEndpoints, DownloadEndpoints, BracketEndpo
             response.headers["Connection"] = "close"
 
     def _dispatch(self, request: Request, endpoint: str, params: dict) -> Response:
-        if self.latency:
-            time.sleep(self.latency)
-        handler, needs_key, is_write = self._views[endpoint]
+        if self.settings.latency:
+            time.sleep(self.settings.latency)
+        route = self._routes[endpoint]
         if endpoint == "health":
-            return handler(request, **params)
-        if self._limiter is not None:
-            wait = self._limiter.take()
-            if wait:
-                raise ApiError(
-                    429, "Too Many Requests", headers={"Retry-After": str(max(1, math.ceil(wait)))}
-                )
-        if self._chance(self.error_rate):
+            return route.handler(request, **params)
+        wait = self.faults.wait()
+        if wait:
+            raise ApiError(
+                429, "Too Many Requests", headers={"Retry-After": str(max(1, math.ceil(wait)))}
+            )
+        if self.faults.error():
             raise ApiError(503, "Service Unavailable (sandbox error_rate)")
-        if needs_key:
+        if route.needs_key:
             self._check_key(request)
-        response = handler(request, **params)
-        if (
-            is_write
-            and response.status_code < 300
-            and (self._take_ambiguous_next() or self._chance(self.ambiguous_rate))
-        ):
+        response = route.handler(request, **params)
+        if route.is_write and response.status_code < 300 and self.faults.lose_answer():
             # The change is committed; only the answer is lost on the way back.
             raise ApiError(502, "Bad Gateway (sandbox ambiguous_rate)")
         return response
 
     def _check_key(self, request: Request) -> None:
         key = request.headers.get("x-api-key", "")
-        if not key.strip() or (self.api_key is not None and key != self.api_key):
+        api_key = self.settings.api_key
+        if not key.strip() or (api_key is not None and key != api_key):
             raise ApiError(401)
 
     # -- sandbox-only endpoints -------------------------------------------------
     def health(self, request: Request) -> Response:
-        return json_response({"status": "ok", "orders": self.account.order_count()})
+        return json_response({"status": "ok", "orders": self.account.orders.count()})

@@ -1,52 +1,39 @@
-"""The sandbox's settings: every knob of ``SandboxApp`` as a typed, validated property.
+"""The sandbox's one settings source: ``SandboxSettings``.
 
-Each is read per request, so a test may change one while the server runs; a bad value
-raises ValueError at once (at construction and at any later set). The checks
-(``non_negative``, ``fraction``, ``count``, ``positive_int``) and the token bucket
-behind ``rate_limit`` live here too. Imports nothing from the client.
+Each field carries its type, its default and, in its metadata, its help text, the
+check a value must pass and whether it is a *knob* (changeable while the sandbox runs:
+every field but host, port and seed). From these fields come the CLI's options
+(``__main__``), the keywords and attributes of ``Sandbox`` and what ``SandboxApp``,
+its endpoints and the account read, per request. A bad value raises ValueError at
+once: at construction and at any later set. Imports nothing from the client.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import threading
-import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .state import Account
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 MAX_JSON_BYTES = 1 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-class RateLimiter:
-    """Token bucket: ``rate`` requests per second, bursts up to ``rate``."""
-
-    def __init__(self, rate: float):
-        self.rate = rate
-        self._tokens = rate
-        self._stamp = time.monotonic()
-        self._lock = threading.Lock()
-
-    def take(self) -> float:
-        """0 when allowed, else the seconds until a request would be."""
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.rate, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return 0.0
-            return (1 - self._tokens) / self.rate
-
-
+# -- the checks ------------------------------------------------------------------------
 def non_negative(name: str, value: float) -> float:
     """``value`` as a float when it is a finite number >= 0, else ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a number, not {value!r}")
     if value < 0:
         raise ValueError(f"{name} must not be negative")
+    return float(value)
+
+
+def positive(name: str, value: float) -> float:
+    """``value`` as a float when it is a finite number > 0, else ValueError."""
+    if non_negative(name, value) == 0:
+        raise ValueError(f"{name} must be greater than 0")
     return float(value)
 
 
@@ -75,140 +62,154 @@ def positive_int(name: str, value: int) -> int:
     return value
 
 
-class Settings:
-    """The knobs of ``SandboxApp`` (a mixin): each a property that validates what it is
-    given. Those the data model needs (processing_seconds, merging_seconds,
-    daily_image_limit) are kept on the ``Account``."""
+def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    def optional_check(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
 
-    account: Account
-    _limiter: RateLimiter | None
+    return optional_check
 
-    @property
-    def api_key(self) -> str | None:
-        """None accepts any non-empty key; a string accepts only itself."""
-        return self._api_key
 
-    @api_key.setter
-    def api_key(self, value: str | None) -> None:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValueError("api_key must be None (any key) or a non-empty string")
-        self._api_key = value
+def _port(name: str, value: int) -> int:
+    if count(name, value) > 65535:
+        raise ValueError(f"{name} must be between 0 and 65535")
+    return value
 
-    @property
-    def processing_seconds(self) -> float:
-        """How long an uploaded image stays ``processing``."""
-        return self.account.processing_seconds
 
-    @processing_seconds.setter
-    def processing_seconds(self, value: float) -> None:
-        self.account.processing_seconds = non_negative("processing_seconds", value)
+def _host(name: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, not {value!r}")
+    return value
 
-    @property
-    def latency(self) -> float:
-        """Seconds added to every request."""
-        return self._latency
 
-    @latency.setter
-    def latency(self, value: float) -> None:
-        self._latency = non_negative("latency", value)
+def _seed(name: str, value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{name} must be None or a whole number, not {value!r}")
+    return value
 
-    @property
-    def error_rate(self) -> float:
-        """Fraction of requests answered 503 before doing anything."""
-        return self._error_rate
 
-    @error_rate.setter
-    def error_rate(self, value: float) -> None:
-        self._error_rate = fraction("error_rate", value)
+def _api_key(name: str, value: str | None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"{name} must be None (any key) or a non-empty string")
+    return value
 
-    @property
-    def ambiguous_rate(self) -> float:
-        """Fraction of successful writes committed but answered 502."""
-        return self._ambiguous_rate
 
-    @ambiguous_rate.setter
-    def ambiguous_rate(self, value: float) -> None:
-        self._ambiguous_rate = fraction("ambiguous_rate", value)
+def _overflow(name: str, value: str) -> str:
+    if value not in OVERFLOW_CHOICES:
+        raise ValueError(f"{name} must be 'clamp' or 'reject'")
+    return value
 
-    @property
-    def ambiguous_next(self) -> int:
-        """The next N successful writes are committed but answered 502 (for tests)."""
-        return self._ambiguous_next
 
-    @ambiguous_next.setter
-    def ambiguous_next(self, value: int) -> None:
-        self._ambiguous_next = count("ambiguous_next", value)
+def _base_url(name: str, value: str | None) -> str | None:
+    if value is not None and (
+        not isinstance(value, str) or not value.startswith(("http://", "https://"))
+    ):
+        raise ValueError(f"{name} must be None or an http(s):// URL")
+    return value
 
-    @property
-    def rate_limit(self) -> float:
-        """Requests per second before 429 with Retry-After; 0 is off."""
-        return self._rate_limit
 
-    @rate_limit.setter
-    def rate_limit(self, value: float) -> None:
-        value = non_negative("rate_limit", value)
-        self._rate_limit = value
-        self._limiter = RateLimiter(value) if value else None
+def _flag(name: str, value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, not {value!r}")
+    return value
 
-    @property
-    def per_page_overflow(self) -> str:
-        """What a per_page above 15 gets: "clamp" (default) or "reject" (422)."""
-        return self._per_page_overflow
 
-    @per_page_overflow.setter
-    def per_page_overflow(self, value: str) -> None:
-        if value not in ("clamp", "reject"):
-            raise ValueError("per_page_overflow must be 'clamp' or 'reject'")
-        self._per_page_overflow = value
+OVERFLOW_CHOICES = ("clamp", "reject")
 
-    @property
-    def upload_base_url(self) -> str | None:
-        """Where ``upload_url`` points; None means this sandbox."""
-        return self._upload_base_url
 
-    @upload_base_url.setter
-    def upload_base_url(self, value: str | None) -> None:
-        if value is not None and (
-            not isinstance(value, str) or not value.startswith(("http://", "https://"))
-        ):
-            raise ValueError("upload_base_url must be None or an http(s):// URL")
-        self._upload_base_url = value
+def _setting(
+    default: Any,
+    help: str,
+    check: Callable[[str, Any], Any],
+    *,
+    knob: bool = True,
+    **cli: Any,
+) -> Any:
+    """A settings field: ``cli`` may hold ``cli_default`` (the CLI's own default),
+    ``choices`` and ``env`` (an environment variable the CLI falls back to)."""
+    return dataclasses.field(
+        default=default, metadata={"help": help, "check": check, "knob": knob, "cli": cli}
+    )
 
-    @property
-    def max_json_bytes(self) -> int:
-        """Largest JSON body accepted; larger ones get 413."""
-        return self._max_json_bytes
 
-    @max_json_bytes.setter
-    def max_json_bytes(self, value: int) -> None:
-        self._max_json_bytes = positive_int("max_json_bytes", value)
+@dataclass(kw_only=True)
+class SandboxSettings:
+    """Everything the sandbox can be told; see the module's docstring."""
 
-    @property
-    def max_upload_bytes(self) -> int:
-        """Largest upload accepted; larger ones get 413."""
-        return self._max_upload_bytes
+    host: str = _setting(
+        "127.0.0.1",
+        "address to bind; other hosts can reach it only if you bind 0.0.0.0 on purpose",
+        _host,
+        knob=False,
+    )
+    port: int = _setting(0, "port to bind (0 = any free)", _port, knob=False, cli_default=8765)
+    api_key: str | None = _setting(
+        None,
+        "accept only this key (default: any non-empty key)",
+        _api_key,
+        env="AUTOENHANCE_SANDBOX_KEY",
+    )
+    processing_seconds: float = _setting(
+        2.0, "seconds an uploaded image stays 'processing'", non_negative
+    )
+    latency: float = _setting(0.0, "seconds added to every request", non_negative)
+    error_rate: float = _setting(
+        0.0, "fraction of requests answered 503 before doing anything", fraction
+    )
+    ambiguous_rate: float = _setting(
+        0.0, "fraction of successful writes committed but answered 502", fraction
+    )
+    rate_limit: float = _setting(
+        0.0,
+        "requests per second before 429 with Retry-After (0 = off; the real API allows 300)",
+        non_negative,
+    )
+    seed: int | None = _setting(None, "seed that makes the faults repeat", _seed, knob=False)
+    per_page_overflow: str = _setting(
+        "clamp",
+        "what a per_page above 15 gets: clamped to 15, or rejected with 422",
+        _overflow,
+        choices=OVERFLOW_CHOICES,
+    )
+    upload_base_url: str | None = _setting(
+        None, "where upload_url points (default: this sandbox)", _base_url
+    )
+    max_json_bytes: int = _setting(
+        MAX_JSON_BYTES, "largest JSON body accepted; larger ones get 413", positive_int
+    )
+    max_upload_bytes: int = _setting(
+        MAX_UPLOAD_BYTES, "largest upload accepted; larger ones get 413", positive_int
+    )
+    daily_image_limit: int | None = _setting(
+        None,
+        "images a day (UTC) that may start processing; later ones end in 'error' "
+        "(default: no limit; the real API's is 500)",
+        _optional(count),
+    )
+    merging_seconds: float = _setting(
+        2.0,
+        "seconds an order stays is_merging after POST /v3/orders/{id}/process",
+        non_negative,
+    )
+    request_timeout: float = _setting(
+        30.0,
+        "seconds a connection may stall (mid-request or idle) before it is closed; "
+        "a change applies to connections opened afterwards",
+        positive,
+    )
+    verbose: bool = _setting(False, "log every request to stderr (werkzeug's format)", _flag)
 
-    @max_upload_bytes.setter
-    def max_upload_bytes(self, value: int) -> None:
-        self._max_upload_bytes = positive_int("max_upload_bytes", value)
+    def __setattr__(self, name: str, value: Any) -> None:
+        spec = type(self).__dataclass_fields__.get(name)
+        if spec is not None:
+            value = spec.metadata["check"](name, value)
+        object.__setattr__(self, name, value)
 
-    @property
-    def daily_image_limit(self) -> int | None:
-        """Images a day (UTC) that may start processing; later ones go to ``error``
-        with a status_reason, as the real API's 500-a-day limit does. None is off."""
-        return self.account.daily_image_limit
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The fields that may change while the sandbox runs."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["knob"])
 
-    @daily_image_limit.setter
-    def daily_image_limit(self, value: int | None) -> None:
-        self.account.daily_image_limit = (
-            None if value is None else count("daily_image_limit", value)
-        )
-
-    @property
-    def merging_seconds(self) -> float:
-        """How long an order stays ``is_merging`` after POST /v3/orders/{id}/process."""
-        return self.account.merging_seconds
-
-    @merging_seconds.setter
-    def merging_seconds(self, value: float) -> None:
-        self.account.merging_seconds = non_negative("merging_seconds", value)
+    def restore_knobs(self, other: SandboxSettings) -> None:
+        """Set every knob back to its value in ``other``."""
+        for name in self.knobs():
+            setattr(self, name, getattr(other, name))

@@ -4,7 +4,7 @@ shapes, body readers, pre-signed upload URLs); ``_validation`` checks request bo
 marshmallow's words.
 """
 
-from ._base import REASONS, ApiError, Invalid, json_response
+from ._base import REASONS, ApiError, Endpoints, Invalid, Route, json_response
 from ._brackets import BracketEndpoints
 from ._downloads import RENDER_CACHE_SIZE, DownloadEndpoints
 from ._images import ImageEndpoints
@@ -24,8 +24,10 @@ __all__ = [
     "ApiError",
     "BracketEndpoints",
     "DownloadEndpoints",
+    "Endpoints",
     "ImageEndpoints",
     "Invalid",
     "OrderEndpoints",
+    "Route",
     "json_response",
 ]
