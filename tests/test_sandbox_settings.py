@@ -116,3 +116,8 @@ def test_the_sandbox_imports_nothing_else_of_the_package():
                 outside[str(path.relative_to(root))] = name
     assert len(list(root.rglob("*.py"))) > 15
     assert outside == {}
+
+
+def test_the_docs_table_names_every_setting():
+    docs = (Path(__file__).parent.parent / "docs" / "sandbox.md").read_text(encoding="utf-8")
+    assert [name for name in sorted(FIELDS) if f"| `{name}`" not in docs] == []
