@@ -494,11 +494,11 @@ def test_knobs_are_typed_properties_that_reach_the_running_app():
     sb = Sandbox(error_rate=0.25, latency=0.01, rate_limit=5)
     assert (sb.error_rate, sb.latency, sb.rate_limit) == (0.25, 0.01, 5.0)
     sb.processing_seconds = 3
-    assert sb.app.account.processing_seconds == 3.0
+    assert sb.app.settings.processing_seconds == 3.0
     sb.per_page_overflow = "reject"
-    assert sb.app.per_page_overflow == "reject"
+    assert sb.app.settings.per_page_overflow == "reject"
     sb.ambiguous_next = 2
-    assert sb.app.ambiguous_next == 2
+    assert sb.app.faults.ambiguous_next == 2
     with pytest.raises(AttributeError):
         sb.no_such_knob  # noqa: B018  (no catch-all attribute forwarding any more)
 

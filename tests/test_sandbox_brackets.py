@@ -354,4 +354,4 @@ def test_merging_seconds_is_a_validated_knob():
     with pytest.raises(ValueError):
         sb.merging_seconds = "soon"
     sb.merging_seconds = 0.5
-    assert sb.app.account.merging_seconds == 0.5
+    assert sb.app.settings.merging_seconds == 0.5

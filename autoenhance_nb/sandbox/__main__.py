@@ -1,116 +1,83 @@
-"""``python -m autoenhance_nb.sandbox``: run the Autoenhance v3 sandbox in the foreground."""
+"""``python -m autoenhance_nb.sandbox`` (``autoenhance-sandbox``): run the Autoenhance
+v3 sandbox in the foreground. Its options are ``SandboxSettings``' fields, one
+``--dashed-name`` each, with the field's type, default and help."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import signal
 import sys
+import types
+import typing
+from typing import Any
 
-from . import DEFAULT_KEY, Sandbox
+from . import DEFAULT_KEY, Sandbox, SandboxSettings
+
+
+def _base_type(annotation: Any) -> Any:
+    """``int`` for ``int | None``; the annotation itself otherwise."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation
+
+
+def _add_option(parser: argparse.ArgumentParser, field: dataclasses.Field[Any], kind: Any) -> None:
+    cli: dict[str, Any] = dict(field.metadata["cli"])
+    default = cli.pop("cli_default", field.default)
+    env = cli.pop("env", None)
+    flag = "--" + field.name.replace("_", "-")
+    help_text: str = field.metadata["help"]
+    if kind is bool:
+        parser.add_argument(flag, action="store_true", default=default, help=help_text)
+        return
+    if env:
+        help_text += f"; prefer the {env} environment variable: arguments show in ps"
+    if "default" not in help_text:
+        help_text += f" (default: {default})"
+    parser.add_argument(flag, type=kind, default=default, help=help_text, **cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The CLI's parser: one option per ``SandboxSettings`` field."""
+    parser = argparse.ArgumentParser(
         prog="autoenhance-sandbox",
         description="Run a local, stateful emulator of the Autoenhance v3 API.",
     )
-    p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to bind (default 127.0.0.1; other hosts can reach it "
-        "only if you bind 0.0.0.0 on purpose)",
-    )
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
-    p.add_argument(
-        "--api-key",
-        default=None,
-        help="accept only this key (default: any non-empty key). Prefer the "
-        "AUTOENHANCE_SANDBOX_KEY environment variable: arguments show in ps.",
-    )
-    p.add_argument(
-        "--processing-seconds",
-        type=float,
-        default=2.0,
-        help="seconds an uploaded image stays 'processing' (default 2)",
-    )
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    p.add_argument(
-        "--error-rate", type=float, default=0.0, help="fraction of requests answered 503"
-    )
-    p.add_argument(
-        "--ambiguous-rate",
-        type=float,
-        default=0.0,
-        help="fraction of successful writes committed but answered 502",
-    )
-    p.add_argument(
-        "--rate-limit",
-        type=float,
-        default=0.0,
-        help="requests per second before 429 (0 = off; the real API allows 300)",
-    )
-    p.add_argument("--seed", type=int, default=None, help="seed that makes faults repeat")
-    p.add_argument(
-        "--per-page-overflow",
-        choices=["clamp", "reject"],
-        default="clamp",
-        help="what a per_page above 15 gets (default clamp)",
-    )
-    p.add_argument(
-        "--merging-seconds",
-        type=float,
-        default=2.0,
-        help="seconds an order stays is_merging after POST /v3/orders/{id}/process (default 2)",
-    )
-    p.add_argument(
-        "--daily-image-limit",
-        type=int,
-        default=None,
-        help="images a day that may start processing; later ones end in 'error' "
-        "(default: no limit; the real API's is 500)",
-    )
-    p.add_argument(
-        "--request-timeout",
-        type=float,
-        default=30.0,
-        help="seconds a connection may stall or sit idle before it is closed (default 30)",
-    )
-    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
-    return p
+    hints = typing.get_type_hints(SandboxSettings)
+    for field in dataclasses.fields(SandboxSettings):
+        _add_option(parser, field, _base_type(hints[field.name]))
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as ``Sandbox`` keywords; an option left empty falls back to
+    its environment variable (``--api-key``: ``AUTOENHANCE_SANDBOX_KEY``)."""
+    values = {}
+    for field in dataclasses.fields(SandboxSettings):
+        value = getattr(args, field.name)
+        env = field.metadata["cli"].get("env")
+        if env:
+            value = value or os.environ.get(env) or None
+        values[field.name] = value
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
-    args = build_parser().parse_args(argv)
-    api_key = args.api_key or os.environ.get("AUTOENHANCE_SANDBOX_KEY") or None
+    settings = settings_from(build_parser().parse_args(argv))
     try:
-        sandbox = Sandbox(
-            host=args.host,
-            port=args.port,
-            api_key=api_key,
-            processing_seconds=args.processing_seconds,
-            latency=args.latency,
-            error_rate=args.error_rate,
-            ambiguous_rate=args.ambiguous_rate,
-            rate_limit=args.rate_limit,
-            seed=args.seed,
-            per_page_overflow=args.per_page_overflow,
-            merging_seconds=args.merging_seconds,
-            daily_image_limit=args.daily_image_limit,
-            request_timeout=args.request_timeout,
-            verbose=args.verbose,
-        )
+        sandbox = Sandbox(**settings)
         sandbox.bind()
     except (ValueError, OSError) as exc:
         print(f"autoenhance-sandbox: {exc}", file=sys.stderr)
         return 2
 
-    def _stop(signum, frame):  # SIGTERM behaves like Ctrl-C
+    def _stop(signum: int, frame: Any) -> None:  # SIGTERM behaves like Ctrl-C
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    key_hint = "<the key you configured>" if api_key else DEFAULT_KEY
+    key_hint = "<the key you configured>" if settings["api_key"] else DEFAULT_KEY
     print(f"Autoenhance sandbox listening on {sandbox.url}")
     print("Point a client at it with:")
     print(f"  export AUTOENHANCE_BASE_URL={sandbox.url}")

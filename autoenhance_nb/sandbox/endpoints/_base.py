@@ -2,23 +2,23 @@
 the readers of request bodies.
 
 ``ApiError`` and ``Invalid`` become the API's APIFlask error bodies (``HTTPError`` and
-``ValidationError`` in the spec); ``EndpointBase`` reads a JSON body, reads the body of
-a PUT to a pre-signed upload URL, and makes those URLs. The endpoint mixins
-(``endpoints_*.py``) build on it; ``app.SandboxApp`` combines them. Imports nothing from
-the client.
+``ValidationError`` in the spec); ``Endpoints``, the base of each resource's endpoints,
+holds the account and the settings it is given, reads a JSON body, reads the body of a
+PUT to a pre-signed upload URL, and makes those URLs; a ``Route`` is one URL rule and
+its handler. ``SandboxApp`` routes to them. Imports nothing from the client.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .settings import Settings
-
-if TYPE_CHECKING:
-    from .state import Account
+from .._settings import SandboxSettings
+from ..state import Account
 
 #: Deepest nesting a JSON body may have: deeper is a 400 before anything walks it
 #: (``json.loads`` itself gives up near 1000 levels; copying or answering less deep
@@ -72,20 +72,50 @@ def json_response(body: Any, status: int = 200, headers: dict | None = None) -> 
     return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
-class EndpointBase(Settings):
-    """The base of the endpoint mixins: the account they serve and the body readers."""
+@dataclass(frozen=True)
+class Route:
+    """One URL rule and what serves it: ``needs_key`` when the spec requires
+    ``x-api-key``, ``is_write`` when a lost answer (``ambiguous_rate``) may hit it."""
 
-    account: Account
-    base_url: str  # set by the server once it knows its port
+    rule: str
+    method: str
+    endpoint: str
+    handler: Callable[..., Response]
+    needs_key: bool = True
+    is_write: bool = False
+
+
+class Endpoints:
+    """The base of each resource's endpoints: the account they serve, the settings they
+    read per request, and the readers of request bodies they share. ``base_url`` gives
+    the sandbox's own URL (known once the server has bound its port)."""
+
+    def __init__(
+        self,
+        account: Account,
+        settings: SandboxSettings,
+        base_url: Callable[[], str] = lambda: "",
+    ):
+        self.account = account
+        self.settings = settings
+        self.base_url = base_url
+
+    def routes(self) -> list[Route]:
+        """The rules this resource serves."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget whatever the endpoints keep between requests (nothing, by default)."""
 
     # -- body parsing ---------------------------------------------------------
-    def _json_body(self, request: Request, *, required: bool) -> dict:
+    def json_body(self, request: Request, *, required: bool) -> dict:
+        limit = self.settings.max_json_bytes
         length = request.content_length
-        if length is not None and length > self.max_json_bytes:
-            raise ApiError(413, f"Request body is larger than {self.max_json_bytes} bytes.")
-        raw = request.stream.read(self.max_json_bytes + 1)
-        if len(raw) > self.max_json_bytes:
-            raise ApiError(413, f"Request body is larger than {self.max_json_bytes} bytes.")
+        if length is not None and length > limit:
+            raise ApiError(413, f"Request body is larger than {limit} bytes.")
+        raw = request.stream.read(limit + 1)
+        if len(raw) > limit:
+            raise ApiError(413, f"Request body is larger than {limit} bytes.")
         if not raw.strip():
             if required:
                 raise Invalid("json", {"_schema": ["A JSON body is required."]})
@@ -105,26 +135,27 @@ class EndpointBase(Settings):
         return data
 
     # -- pre-signed uploads ------------------------------------------------------
-    def _upload_url(self, kind: str, id: str, token: str) -> str:
-        base = (self.upload_base_url or self.base_url).rstrip("/")
+    def upload_url(self, kind: str, id: str, token: str) -> str:
+        base = (self.settings.upload_base_url or self.base_url()).rstrip("/")
         return f"{base}/_uploads/{kind}{id}?token={token}"
 
-    def _read_upload(self, request: Request, expected_type: str) -> bytes:
+    def read_upload(self, request: Request, expected_type: str) -> bytes:
         """The body of a PUT to a pre-signed URL: a length, the signed Content-Type."""
+        limit = self.settings.max_upload_bytes
         length = request.content_length
         if length is None and request.headers.get("Transfer-Encoding", "").lower() != "chunked":
             raise ApiError(411, "Content-Length is required.")
-        if length is not None and length > self.max_upload_bytes:
-            raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
+        if length is not None and length > limit:
+            raise ApiError(413, f"Uploads are limited to {limit} bytes.")
         if request.mimetype != expected_type.lower():
             raise ApiError(
                 403,
                 "SignatureDoesNotMatch: the upload URL was signed for "
                 f"Content-Type {expected_type}.",
             )
-        data = request.stream.read(self.max_upload_bytes + 1)
-        if len(data) > self.max_upload_bytes:
-            raise ApiError(413, f"Uploads are limited to {self.max_upload_bytes} bytes.")
+        data = request.stream.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(413, f"Uploads are limited to {limit} bytes.")
         return data
 
 

@@ -1,8 +1,7 @@
 """The image calls of the sandbox's account: register, read, upload, reprocess,
 delete and report an image, and snapshot one for rendering a download.
 
-``ImageCalls`` is a mixin of ``state.Account``, built on ``state_status.AccountCore``.
-"""
+``Images`` is given the account's ``Store``."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from .state_records import (
+from ._records import (
     Image,
     NameRateLimited,
     Rejected,
@@ -20,14 +19,17 @@ from .state_records import (
     sniff_image_type,
     writable,
 )
-from .state_status import AccountCore
+from ._store import Store
 
 
-class ImageCalls(AccountCore):
-    """Account calls on images (and the reports sent about them)."""
+class Images:
+    """The calls on images (and the reports sent about them)."""
+
+    def __init__(self, store: Store):
+        self.store = store
 
     # -- images -------------------------------------------------------------
-    def create_image(
+    def create(
         self,
         image_name: str,
         order_id: str | None,
@@ -35,19 +37,19 @@ class ImageCalls(AccountCore):
         upload_content_type: str = "application/octet-stream",
     ) -> dict:
         """Register an image; its ImageOut plus ``upload_token`` (for the upload URL)."""
-        with self._lock:
-            now = self._clock()
-            uses = self._name_uses.setdefault(image_name, deque())
+        with self.store.lock:
+            now = self.store.clock()
+            uses = self.store.name_uses.setdefault(image_name, deque())
             while uses and uses[0] <= now - 3600:
                 uses.popleft()
-            if self.same_name_per_hour and len(uses) >= self.same_name_per_hour:
+            if self.store.same_name_per_hour and len(uses) >= self.store.same_name_per_hour:
                 raise NameRateLimited(image_name)
             uses.append(now)
-            order = self._orders.get(order_id) if order_id is not None else None
+            order = self.store.orders.get(order_id) if order_id is not None else None
             if order is None:
                 # Registering an image without an order (or for an id not yet used)
                 # creates the order, as the docs describe.
-                order = self._create_order_locked(None, order_id)
+                order = self.store.create_order_locked(None, order_id)
             image = Image(
                 image_id=str(uuid.uuid4()),
                 order_id=order.order_id,
@@ -58,24 +60,24 @@ class ImageCalls(AccountCore):
                 upload_content_type=upload_content_type,
                 updated_at=now,
             )
-            self._images[image.image_id] = image
+            self.store.images[image.image_id] = image
             order.image_ids.append(image.image_id)
             order.updated_at = now
-            out = self._image_out(image)
+            out = self.store.image_out(image)
             out["upload_token"] = image.upload_token
             return out
 
-    def get_image(self, image_id: str) -> dict | None:
-        with self._lock:
-            image = self._images.get(image_id)
-            return self._image_out(image) if image else None
+    def get(self, image_id: str) -> dict | None:
+        with self.store.lock:
+            image = self.store.images.get(image_id)
+            return self.store.image_out(image) if image else None
 
     def snapshot(self, image_id: str) -> Snapshot | None:
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             if image is None:
                 return None
-            self._advance(image)
+            self.store.advance(image)
             return Snapshot(
                 image_id=image.image_id,
                 status=image.status,
@@ -87,47 +89,47 @@ class ImageCalls(AccountCore):
 
     def mark_downloaded(self, image_id: str) -> None:
         """A full-size enhanced download was bought."""
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             if image is not None and not image.downloaded:
                 image.downloaded = True
-                image.updated_at = self._clock()
+                image.updated_at = self.store.clock()
 
-    def delete_image(self, image_id: str) -> bool:
-        with self._lock:
-            image = self._images.pop(image_id, None)
+    def delete(self, image_id: str) -> bool:
+        with self.store.lock:
+            image = self.store.images.pop(image_id, None)
             if image is None:
                 return False
-            order = self._orders.get(image.order_id)
+            order = self.store.orders.get(image.order_id)
             if order is not None:
                 order.image_ids.remove(image_id)
-                order.updated_at = self._clock()
+                order.updated_at = self.store.clock()
             return True
 
     def upload_content_type(self, image_id: str) -> str | None:
         """The Content-Type an image's upload URL was signed for (None: no such image)."""
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             return image.upload_content_type if image is not None else None
 
     def upload(self, image_id: str, token: str | None, data: bytes) -> str:
         """Store the bytes; returns "ok", "not_found" or "forbidden"."""
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             if image is None:
                 return "not_found"
             if not token or not secrets.compare_digest(token, image.upload_token):
                 return "forbidden"
             image.data = data
             image.content_type = sniff_image_type(data)
-            self._start_processing(image, self._clock())
+            self.store.start_processing(image, self.store.clock())
             return "ok"
 
     def reprocess(self, image_id: str, options: dict[str, Any]) -> dict | None:
         """Enhance an uploaded image again with ``options`` merged over its own; None
         when there is no such image. Raises Rejected when it has no bytes yet."""
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             if image is None:
                 return None
             if image.data is None:
@@ -137,8 +139,8 @@ class ImageCalls(AccountCore):
                 image.image_name = options.pop("image_name")
             options.pop("order_id", None)
             image.options.update(options)
-            self._start_processing(image, self._clock())
-            return self._image_out(image)
+            self.store.start_processing(image, self.store.clock())
+            return self.store.image_out(image)
 
     # -- reports ------------------------------------------------------------
     def report(
@@ -149,8 +151,8 @@ class ImageCalls(AccountCore):
         score: int | None,
         source: str | None,
     ) -> Report | None:
-        with self._lock:
-            image = self._images.get(image_id)
+        with self.store.lock:
+            image = self.store.images.get(image_id)
             if image is None:
                 return None
             report = Report(
@@ -160,11 +162,11 @@ class ImageCalls(AccountCore):
                 comment=comment,
                 score=score,
                 source=source,
-                created_at=self._clock(),
+                created_at=self.store.clock(),
             )
-            self._reports.append(report)
+            self.store.reports.append(report)
             return report
 
     def reports(self) -> list[dict]:
-        with self._lock:
-            return [r.as_dict() for r in self._reports]
+        with self.store.lock:
+            return [r.as_dict() for r in self.store.reports]

@@ -212,19 +212,23 @@ def process_errors(data: dict[str, Any]) -> Errors:
         if not isinstance(images, list):
             errors["images"] = [NOT_LIST]
         else:
-            problems = []
-            for number, group in enumerate(images):
-                ids = group.get("bracket_ids") if isinstance(group, dict) else None
-                if not isinstance(group, dict):
-                    problems.append(f"Image {number}: {NOT_MAPPING}")
-                elif "bracket_ids" not in group:
-                    problems.append(f"Image {number}: bracket_ids: {MISSING}")
-                elif not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                    problems.append(f"Image {number}: bracket_ids must be a list of strings.")
-                elif set(group) - {"bracket_ids"}:
-                    problems.append(f"Image {number}: {UNKNOWN}")
+            problems = [p for n, group in enumerate(images) if (p := _group_problem(n, group))]
             if problems:
                 errors["images"] = problems
             elif per_image:
                 errors["images"] = ["Give either images or number_of_brackets_per_image, not both."]
     return errors
+
+
+def _group_problem(number: int, group: Any) -> str | None:
+    """What is wrong with one ``{"bracket_ids": [...]}`` of ``images``, if anything."""
+    if not isinstance(group, dict):
+        return f"Image {number}: {NOT_MAPPING}"
+    ids = group.get("bracket_ids")
+    if "bracket_ids" not in group:
+        return f"Image {number}: bracket_ids: {MISSING}"
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return f"Image {number}: bracket_ids must be a list of strings."
+    if set(group) - {"bracket_ids"}:
+        return f"Image {number}: {UNKNOWN}"
+    return None

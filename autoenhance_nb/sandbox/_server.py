@@ -20,6 +20,8 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from ._settings import SandboxSettings
+
 _log = logging.getLogger("autoenhance_nb.sandbox")
 
 #: environ key holding the number of the connection a request came on (1, 2, ...).
@@ -61,16 +63,19 @@ class _Body(io.RawIOBase):
 
 
 class Handler(WSGIRequestHandler):
-    """Keep-alive WSGI handler; logs only errors (to ``logging``) unless verbose."""
+    """Keep-alive WSGI handler; logs only errors (to ``logging``) unless the server's
+    settings say ``verbose``; its timeout is their ``request_timeout``."""
 
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY, and each answer in one write: a kept-alive connection must not wait
     # out the client's delayed ACK (40 ms a request) between headers and body
     disable_nagle_algorithm = True
-    verbose = False
+    verbose = False  # without a Server's settings (werkzeug's own servers)
 
     def log(self, type: str, message: str, *args: Any) -> None:
-        if self.verbose:
+        server = self.server
+        verbose = server.settings.verbose if isinstance(server, Server) else self.verbose
+        if verbose:
             super().log(type, message, *args)
         elif type == "error":  # to logging, where the user decides; never printed by us
             _log.warning("sandbox: " + message, *args)
@@ -78,6 +83,9 @@ class Handler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         server = self.server
+        if isinstance(server, Server):
+            # a connection that stalls (mid-request or idle) is closed after this
+            self.connection.settimeout(server.settings.request_timeout)
         self.connection_number = server.connections.next() if isinstance(server, Server) else 0
 
     def run_wsgi(self) -> None:
@@ -163,7 +171,8 @@ class Handler(WSGIRequestHandler):
 
 class ConnectionCounter:
     """Numbers the accepted connections 1, 2, ...; shared by the servers one Sandbox
-    runs one after another, so the numbers go on across a restart."""
+    runs one after another, so the numbers go on across a restart (and start again
+    after a reset)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -174,12 +183,24 @@ class ConnectionCounter:
             self.count += 1
             return self.count
 
+    def reset(self) -> None:
+        """Number the next connection 1 again."""
+        with self._lock:
+            self.count = 0
+
 
 class Server(ThreadedWSGIServer):
     """Tracks open connections so that ``stop()`` really cuts keep-alive clients off,
     as a server going down would, and numbers the connections it accepts."""
 
-    def __init__(self, *args: Any, connections: ConnectionCounter | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        settings: SandboxSettings,
+        connections: ConnectionCounter | None = None,
+        **kwargs: Any,
+    ):
+        self.settings = settings  # request_timeout and verbose, read per connection
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self.connections = connections or ConnectionCounter()

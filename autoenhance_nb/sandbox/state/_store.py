@@ -1,11 +1,11 @@
 """The core of the sandbox's account: its stores, its lock and clock, and the status
 model (NOTES sections 3 and 4).
 
-``AccountCore`` holds the orders, images and brackets, moves images from
-``processing`` to ``processed`` or ``error`` (and merged HDR images into being) as
-time passes, and shapes them as the API returns them. ``state.py`` builds ``Account``
-on it with the order calls; ``state_images.py`` and ``state_brackets.py`` add the
-image and bracket calls. Everything is guarded by the one lock.
+``Store`` holds the orders, images and brackets, moves images from ``processing`` to
+``processed`` or ``error`` (and merged HDR images into being) as time passes, and
+shapes them as the API returns them. The calls on orders, images and brackets
+(``_orders``, ``_images``, ``_brackets``) are given the store; everything is guarded by
+its one lock. The times and the daily limit are read from the sandbox's settings.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from .state_records import (
+from .._settings import SandboxSettings
+from ._records import (
     LATEST_AI_VERSION,
     Bracket,
     Conflict,
@@ -32,50 +33,53 @@ from .state_records import (
 )
 
 
-class AccountCore:
-    """What every part of ``Account`` shares: the stores, and the status model that
+class Store:
+    """What every call on the account shares: the stores, and the status model that
     advances images and orders whenever they are read."""
 
     def __init__(
         self,
-        processing_seconds: float = 2.0,
+        settings: SandboxSettings,
         same_name_per_hour: int = 30,
         clock: Callable[[], float] = time.time,
     ):
-        self.processing_seconds = processing_seconds
-        self.merging_seconds = 2.0
-        self.daily_image_limit: int | None = None
+        self.settings = settings
         self.same_name_per_hour = same_name_per_hour
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._orders: dict[str, Order] = {}
-        self._images: dict[str, Image] = {}
-        self._brackets: dict[str, Bracket] = {}
-        self._reports: list[Report] = []
-        self._seq = 0
-        self._name_uses: dict[str, deque[float]] = {}
-        self._day: str = ""
-        self._started_today = 0
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.clear()
 
-    def _create_order_locked(self, name: str | None, order_id: str | None) -> Order:
+    def clear(self) -> None:
+        """Forget everything: no orders, images, brackets, reports or counts."""
+        with self.lock:
+            self.orders: dict[str, Order] = {}
+            self.images: dict[str, Image] = {}
+            self.brackets: dict[str, Bracket] = {}
+            self.reports: list[Report] = []
+            self.seq = 0
+            self.name_uses: dict[str, deque[float]] = {}
+            self._day: str = ""
+            self._started_today = 0
+
+    def create_order_locked(self, name: str | None, order_id: str | None) -> Order:
         if order_id is None:
             order_id = uuid.uuid4().hex
-        if order_id in self._orders:
+        if order_id in self.orders:
             raise Conflict(order_id)
-        now = self._clock()
-        self._seq += 1
+        now = self.clock()
+        self.seq += 1
         order = Order(
             order_id=order_id,
             name=name if name is not None else "",
-            seq=self._seq,
+            seq=self.seq,
             created_at=now,
             updated_at=now,
         )
-        self._orders[order_id] = order
+        self.orders[order_id] = order
         return order
 
     # -- status model (NOTES sections 3 and 4) ------------------------------
-    def _start_processing(self, image: Image, now: float) -> None:
+    def start_processing(self, image: Image, now: float) -> None:
         """The image's bytes (new or with new options) go to the enhancer, unless the
         daily limit is spent: then the image is in error (NOTES section 7)."""
         image.upload_started = now
@@ -85,7 +89,7 @@ class AccountCore:
         day = datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat()
         if day != self._day:
             self._day, self._started_today = day, 0
-        limit = self.daily_image_limit
+        limit = self.settings.daily_image_limit
         if limit is not None and self._started_today >= limit:
             image.status = "error"
             image.status_reason = (
@@ -95,15 +99,15 @@ class AccountCore:
             self._started_today += 1
             image.status = "processing"
             image.status_reason = None
-        order = self._orders.get(image.order_id)
+        order = self.orders.get(image.order_id)
         if order is not None:
             order.updated_at = now
-        self._advance(image)
+        self.advance(image)
 
-    def _advance_order(self, order: Order) -> None:
+    def advance_order(self, order: Order) -> None:
         """Once an order's merge time has passed, its merged images appear and start
         processing (as of the moment the merge ended)."""
-        if order.merging_until is None or self._clock() < order.merging_until:
+        if order.merging_until is None or self.clock() < order.merging_until:
             return
         done_at, merges = order.merging_until, order.merges
         order.merging_until, order.merges = None, []
@@ -119,16 +123,16 @@ class AccountCore:
                 content_type=sniff_image_type(merge.data),
                 bracket_ids=list(merge.bracket_ids),
             )
-            self._images[image.image_id] = image
+            self.images[image.image_id] = image
             order.image_ids.append(image.image_id)
-            self._start_processing(image, done_at)
+            self.start_processing(image, done_at)
 
-    def _advance(self, image: Image) -> None:
+    def advance(self, image: Image) -> None:
         """Move a processing image on once its processing time has passed."""
         if image.status != "processing" or image.upload_started is None:
             return
-        done_at = image.upload_started + self.processing_seconds
-        if self._clock() < done_at:
+        done_at = image.upload_started + self.settings.processing_seconds
+        if self.clock() < done_at:
             return
         if image.content_type is None:
             image.status = "error"
@@ -139,11 +143,11 @@ class AccountCore:
             image.processed_at = done_at
         image.updated_at = done_at
 
-    def _order_out(self, order: Order) -> dict:
-        self._advance_order(order)
-        images = [self._images[i] for i in order.image_ids if i in self._images]
+    def order_out(self, order: Order) -> dict:
+        self.advance_order(order)
+        images = [self.images[i] for i in order.image_ids if i in self.images]
         for image in images:
-            self._advance(image)
+            self.advance(image)
         statuses = [i.status for i in images]
         merging = order.merging_until is not None
         if merging or any(s == "processing" for s in statuses):
@@ -167,13 +171,13 @@ class AccountCore:
             "is_merging": merging,
             "is_deleted": False,
             "total_images": len(images),
-            "images": [self._image_out(i) for i in images],
+            "images": [self.image_out(i) for i in images],
             "created_at": iso(order.created_at),
             "last_updated_at": iso(updated),
         }
 
-    def _image_out(self, image: Image) -> dict:
-        self._advance(image)
+    def image_out(self, image: Image) -> dict:
+        self.advance(image)
         out: dict[str, Any] = {
             "enhance": True,
             "lens_correction": True,
@@ -198,7 +202,7 @@ class AccountCore:
         return out
 
     @staticmethod
-    def _bracket_out(bracket: Bracket) -> dict:
+    def bracket_out(bracket: Bracket) -> dict:
         return {
             "bracket_id": bracket.bracket_id,
             "order_id": bracket.order_id,

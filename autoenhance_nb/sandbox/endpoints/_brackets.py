@@ -2,8 +2,8 @@
 to its pre-signed upload URL, list an order's brackets, and process an order (merge
 its brackets into images, POST /v3/orders/{id}/process).
 
-``BracketEndpoints`` is a mixin of ``app.SandboxApp``; the data is ``state.Account``'s
-and the merging of pictures is ``render.merge``. Imports nothing from the client.
+``BracketEndpoints`` is given the account (``state.Account``) and the settings; the
+merging of pictures is ``_render.merge``. Imports nothing from the client.
 """
 
 from __future__ import annotations
@@ -12,38 +12,49 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from . import validation
-from .endpoints_base import ApiError, EndpointBase, Invalid, json_response
-from .render import fingerprint, merge, same_scene
-from .state import Merge, Rejected
+from .._render import fingerprint, merge, same_scene
+from ..state import Merge, Rejected
+from . import _validation as validation
+from ._base import ApiError, Endpoints, Invalid, Route, json_response
 
 _log = logging.getLogger("autoenhance_nb.sandbox")
 
 
-class BracketEndpoints(EndpointBase):
+class BracketEndpoints(Endpoints):
     """POST /v3/brackets/, PUT /_uploads/brackets/{id}, GET /v3/orders/{id}/brackets
     and POST /v3/orders/{id}/process."""
 
+    def routes(self) -> list[Route]:
+        brackets, process = "/v3/orders/<order_id>/brackets", "/v3/orders/<id>/process"
+        return [
+            Route("/v3/brackets/", "POST", "create_bracket", self.create_bracket, True, True),
+            Route(
+                "/_uploads/brackets/<id>", "PUT", "upload_bracket", self.upload_bracket, False, True
+            ),
+            Route(brackets, "GET", "order_brackets", self.order_brackets, needs_key=False),
+            Route(process, "POST", "process_order", self.process_order, is_write=True),
+        ]
+
     def create_bracket(self, request: Request) -> Response:
-        data = self._json_body(request, required=True)
+        data = self.json_body(request, required=True)
         errors = validation.bracket_errors(data)
         if errors:
             raise Invalid("json", errors)
-        body = self.account.create_bracket(
+        body = self.account.brackets.create(
             data["order_id"], data["name"], data.get("metadata") or {}
         )
         if body is None:
             raise ApiError(404, "The order does not exist.")
-        body["upload_url"] = self._upload_url(
+        body["upload_url"] = self.upload_url(
             "brackets/", body["bracket_id"], body.pop("upload_token")
         )
         return json_response(body)
 
     def upload_bracket(self, request: Request, id: str) -> Response:
-        data = self._read_upload(request, "application/octet-stream")
+        data = self.read_upload(request, "application/octet-stream")
         # outside the account's lock: decoding a picture may take a moment
         signature = fingerprint(data)
-        outcome = self.account.upload_bracket(id, request.args.get("token"), data, signature)
+        outcome = self.account.brackets.upload(id, request.args.get("token"), data, signature)
         if outcome == "not_found":
             raise ApiError(404)
         if outcome == "forbidden":
@@ -51,13 +62,13 @@ class BracketEndpoints(EndpointBase):
         return Response(b"", status=200)
 
     def order_brackets(self, request: Request, order_id: str) -> Response:
-        brackets = self.account.order_brackets(order_id)
+        brackets = self.account.brackets.of_order(order_id)
         if brackets is None:
             raise ApiError(404)
         return json_response({"brackets": brackets})
 
     def process_order(self, request: Request, id: str) -> Response:
-        data = self._json_body(request, required=False)
+        data = self.json_body(request, required=False)
         errors = validation.process_errors(data)
         if errors:
             raise Invalid("json", errors)
@@ -65,7 +76,7 @@ class BracketEndpoints(EndpointBase):
         groups = [g["bracket_ids"] for g in images] if images else None
         options = {k: data[k] for k in validation.PROCESS_OPTION_KEYS if k in data}
         try:
-            planned = self.account.plan_merge(
+            planned = self.account.brackets.plan_merge(
                 id, groups, data.get("number_of_brackets_per_image") or None, same_scene
             )
         except Rejected as exc:
@@ -87,7 +98,7 @@ class BracketEndpoints(EndpointBase):
                     options=options,
                 )
             )
-        order = self.account.start_merge(id, merges)
+        order = self.account.brackets.start_merge(id, merges)
         if order is None:
             raise ApiError(404)
         return json_response(order)

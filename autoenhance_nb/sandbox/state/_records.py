@@ -2,7 +2,7 @@
 
 Orders, images, brackets, merges, reports and snapshots as dataclasses; which fields
 of an image the server owns; how an upload is recognised as a picture (by content).
-The ``Account`` that holds them is in ``state.py``. Imports nothing from the client.
+The ``Account`` that holds them is in ``_account``. Imports nothing from the client.
 """
 
 from __future__ import annotations
