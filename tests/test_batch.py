@@ -13,7 +13,7 @@ import pytest
 
 from autoenhance_nb import AutoenhanceClient
 from autoenhance_nb import errors as E
-from autoenhance_nb.api._transport import Cancelled
+from autoenhance_nb.api import Cancelled
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.tracker._batch import UNREACHABLE_AFTER, BatchResult, Failure, fan_out
 

@@ -13,7 +13,8 @@ from werkzeug.wrappers import Request, Response
 
 from autoenhance_nb import AutoenhanceClient
 from autoenhance_nb import errors as E
-from autoenhance_nb.api._client import DEFAULT_BASE_URL, validate_order_id
+from autoenhance_nb.api._client import DEFAULT_BASE_URL
+from autoenhance_nb.rules import validate_order_id
 from autoenhance_nb.sandbox import Sandbox
 
 from .conftest import UUID_HEX, png_bytes

@@ -13,7 +13,8 @@ from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import autoenhance_nb as ae
-from autoenhance_nb.magic._magics import MagicError, derived_order_id, magics_of, parse_batch
+from autoenhance_nb.magic._cells import MagicError, derived_order_id, parse_batch
+from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
 SENTINEL = "sk-SENTINEL-magic-77c1"

@@ -17,7 +17,7 @@ import requests
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb import errors as E
 from autoenhance_nb.sandbox import Sandbox
-from autoenhance_nb.tracker._tracker import COLUMNS, derive_status, read_orders_csv
+from autoenhance_nb.tracker.table import COLUMNS, derive_status, read_orders_csv
 
 from .conftest import png_bytes
 

@@ -17,22 +17,14 @@ from urllib.parse import quote, urlsplit
 
 from .. import errors as E
 from ..errors import one_line, unexpected_shape
-from ..rules import ImageSource, image_format, order_id_problem, validate_order_id
+from ..rules import validate_order_id
 from ._brackets import BracketEndpoints
 from ._images import ImageEndpoints
+from ._keys import ApiKey, hide_key
 from ._ratelimit import DOCUMENTED_RATE, RateLimiter
-from ._transport import ApiKey, Transport, hide_key
+from ._transport import Transport
 
-__all__ = [
-    "AutoenhanceClient",
-    "validate_order_id",
-    "order_id_problem",
-    "DEFAULT_BASE_URL",
-    "environment_of",
-    "ImageSource",
-    "image_format",
-    "check_base_url",
-]
+__all__ = ["AutoenhanceClient", "DEFAULT_BASE_URL", "environment_of", "check_base_url"]
 
 DEFAULT_BASE_URL = "https://api.autoenhance.ai"
 DEFAULT_TIMEOUT = 30.0

@@ -32,18 +32,10 @@ import urllib3.exceptions as u3
 from requests.adapters import HTTPAdapter
 
 from .. import errors as E
-from ._keys import ApiKey, check_key, hide_key, redact_upload_tokens
+from ._keys import ApiKey, redact_upload_tokens
 from ._ratelimit import RateLimiter
 
-__all__ = [
-    "ApiKey",
-    "hide_key",
-    "Transport",
-    "Cancelled",
-    "cancel_scope",
-    "check_key",
-    "RETRY_STATUSES",
-]
+__all__ = ["Transport", "Cancelled", "cancel_scope", "RETRY_STATUSES"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Statuses after which a write may have happened although no success was seen.

@@ -21,14 +21,7 @@ from ..tracker import OrderTracker
 from ..widgets import SafeHTML, close_parts, error_message
 from .env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
-__all__ = [
-    "Desk",
-    "show_desk",
-    "ENV_EXPORT_DIR",
-    "ENV_SYNC_LIMIT",
-    "DEFAULT_SYNC_LIMIT",
-    "gallery_class",
-]
+__all__ = ["Desk", "show_desk", "gallery_class"]
 
 PAGE_SIZE = 15
 

@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup
 from markupsafe import escape as _escape
 
-__all__ = ["Markup", "clean", "escape", "frame_html", "html", "join", "safe", "style"]
+__all__ = ["clean", "escape", "frame_html", "html", "join", "safe", "style"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

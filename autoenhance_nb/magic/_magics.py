@@ -35,22 +35,12 @@ from ._cells import (
     MagicError,
     check_export_path,
     check_var,
-    derived_order_id,
     match_files,
-    parse_batch,
 )
 from ._gallery import show_gallery
 from ._photos import PhotoFlags, check_photo_flags
 
-__all__ = [
-    "AutoenhanceMagics",
-    "MagicError",
-    "load_ipython_extension",
-    "unload_ipython_extension",
-    "parse_batch",
-    "derived_order_id",
-    "magics_of",
-]
+__all__ = ["AutoenhanceMagics", "load_ipython_extension", "unload_ipython_extension", "magics_of"]
 
 
 def parse_line(magic: Any, line: str) -> Any:

@@ -20,23 +20,12 @@ from ..api import AutoenhanceClient
 from ..display import HTML_ROWS, render_table
 from ..errors import one_line
 from . import table as T
-from ._batch import BatchResult, Failure
 from ._brackets import BracketOperations
 from ._orders import OrderOperations
 from ._photos import PhotoOperations, image_row
-from .table import COLUMNS, FORMULA_PREFIXES, IMAGE_COLUMNS, derive_status, orders
+from .table import COLUMNS, IMAGE_COLUMNS, orders
 
-__all__ = [
-    "OrderTracker",
-    "BatchResult",
-    "Failure",
-    "COLUMNS",
-    "IMAGE_COLUMNS",
-    "derive_status",
-    "FORMULA_PREFIXES",
-    "read_orders_csv",
-    "orders",
-]
+__all__ = ["OrderTracker", "read_orders_csv"]
 
 read_orders_csv = T.read_orders_csv
 log = logging.getLogger("autoenhance_nb")
