@@ -353,6 +353,13 @@ def test_a_non_local_desk_prints_a_generated_token_and_refuses_visits_without_it
     assert d.get("/voila/static/voila.js", headers={"Host": "evil.example"}).status_code == 403
     assert token not in d.log.replace(found.group(0), "")  # printed once, with the URL
 
+    # what a scanner sends is refused with a plain page, and no traceback in the log
+    for path in ("/voila/labextensions/x.js", "/voila/api/themes/x", "/voila/templates/x"):
+        answer = d.get(path)
+        assert answer.status_code == 404 and "Traceback" not in answer.text, path
+    time.sleep(0.5)
+    assert "Traceback" not in d.log and "Uncaught exception" not in d.log, d.log[-3000:]
+
 
 def test_a_token_from_the_config_file_is_required_and_never_printed(tmp_path, sandbox):
     """... on a desk served under a path, as behind a JupyterHub."""

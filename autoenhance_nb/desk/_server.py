@@ -18,10 +18,16 @@ what a desk a team can reach needs, with Voila's and jupyter_server's own hooks:
   rule instead of its idle-time rule: a kernel with no websocket connected for
   ``cull_after`` seconds is shut down (a page fetched by ``curl`` or a crawler never
   connects; a closed or crashed tab disconnects), even if it is still sending messages
-  (an auto-refresh thread). A connected page is never culled, however idle; a kernel
-  busy running a cell or a visitor's action is left until it is done.
+  (an auto-refresh thread). The clock starts when the page's request ends (its
+  notebook has run). A connected page is never culled, however idle; a kernel busy
+  running a visitor's action is left until it is done, for at most 10 minutes (or 10
+  times ``cull_after``) without a page.
 * **Cap**: at most ``max_kernels`` kernels; a visit over it gets a readable "the desk is
   busy" page (503, ``Retry-After``) and starts no kernel.
+* **Plain error pages**: Voila's handlers render their 403/404 pages with a template
+  that needs a setting Voila never sets, so each refused websocket or missing asset
+  logged a traceback; they answer tornado's plain error page instead, and a malformed
+  ``/voila/templates/`` path is a 404, not a 500.
 * **Bounded requests**: HTTP bodies up to 1 MiB (the page posts nothing bigger; uploads
   travel on the websocket, whose messages tornado caps at 10 MiB), idle connections closed
   after a minute.
@@ -33,7 +39,7 @@ none)."""
 
 from __future__ import annotations
 
-import html
+import contextvars
 import ipaddress
 import json
 import os
@@ -46,6 +52,7 @@ from typing import Any
 
 import tornado.web
 from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado.httputil import HTTPServerRequest
 from voila.app import Voila
@@ -134,6 +141,12 @@ class Guard:
 
 GUARD = Guard()
 
+#: The kernels a page request started (set by the page handler, filled by the kernel
+#: manager): a kernel is not alone while its page is still being rendered.
+PAGE_KERNELS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "PAGE_KERNELS", default=None
+)
+
 
 class DeskKernelManager(AsyncMappingKernelManager):
     """jupyter_server's kernel manager with the desk's cap and its culling rule (see the
@@ -147,6 +160,10 @@ class DeskKernelManager(AsyncMappingKernelManager):
         super().__init__(**kwargs)
         #: kernel id -> when it was last seen without a connected page (time.monotonic())
         self._alone_since: dict[str, float] = {}
+        #: kernel id -> when it was last seen rendering or busy while alone
+        self._active_at: dict[str, float] = {}
+        #: the kernels whose page request is still running (rendering the notebook)
+        self._rendering: set[str] = set()
 
     def full(self) -> bool:
         return len(self._kernels) + self._starting >= self.max_kernels
@@ -160,11 +177,22 @@ class DeskKernelManager(AsyncMappingKernelManager):
         finally:
             self._starting -= 1
         self._alone_since[kernel_id] = time.monotonic()
+        started = PAGE_KERNELS.get()
+        if started is not None:
+            started.append(kernel_id)
+            self._rendering.add(kernel_id)
         return str(kernel_id)
+
+    def page_done(self, kernel_id: str) -> None:
+        """The page request that started ``kernel_id`` ended: the clock starts."""
+        self._rendering.discard(kernel_id)
+        if kernel_id in self._kernels and not self._kernel_connections.get(kernel_id, 0):
+            self._alone_since[kernel_id] = time.monotonic()
 
     def notify_connect(self, kernel_id: str) -> None:
         super().notify_connect(kernel_id)
         self._alone_since.pop(kernel_id, None)
+        self._active_at.pop(kernel_id, None)
 
     def notify_disconnect(self, kernel_id: str) -> None:
         super().notify_disconnect(kernel_id)
@@ -174,29 +202,43 @@ class DeskKernelManager(AsyncMappingKernelManager):
     async def cull_kernels(self) -> None:
         for gone in set(self._alone_since) - set(self._kernels):
             self._alone_since.pop(gone, None)
+            self._active_at.pop(gone, None)
+        self._rendering &= set(self._kernels)
         await super().cull_kernels()
+
+    @property
+    def busy_ceiling(self) -> float:
+        """Seconds alone after which even a busy or rendering kernel goes (a state that
+        never ends, a page read forever)."""
+        return max(600.0, 10.0 * self.cull_idle_timeout)
 
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
         kernel = self._kernels.get(kernel_id)
         if kernel is None:
             return
-        state = getattr(kernel, "execution_state", None)
-        if state == "dead":
+        if getattr(kernel, "execution_state", None) == "dead":
             await super().cull_kernel_if_idle(kernel_id)  # jupyter_server shuts it down
             return
         now = time.monotonic()
         if self._kernel_connections.get(kernel_id, 0) > 0:
             self._alone_since.pop(kernel_id, None)
+            self._active_at.pop(kernel_id, None)
             return
-        if state in ("busy", "starting"):  # rendering the page, or a visitor's action
-            self._alone_since[kernel_id] = now
-            return
-        alone = now - self._alone_since.setdefault(kernel_id, now)
-        if alone >= self.cull_idle_timeout:
+        alone_since = self._alone_since.setdefault(kernel_id, now)
+        # its page is still rendering, or it runs a visitor's action: the clock waits.
+        # ("starting" is not waited for: jupyter_server's watcher can miss a new kernel's
+        # first status messages, and then its state stays "starting")
+        if kernel_id in self._rendering or getattr(kernel, "execution_state", None) == "busy":
+            self._active_at[kernel_id] = now
+        quiet = now - max(alone_since, self._active_at.get(kernel_id, alone_since))
+        alone = now - alone_since
+        if quiet >= self.cull_idle_timeout or alone >= self.busy_ceiling:
             self.log.info(
                 "Shutting down kernel %s: no page connected for %d seconds", kernel_id, alone
             )
             self._alone_since.pop(kernel_id, None)
+            self._active_at.pop(kernel_id, None)
+            self._rendering.discard(kernel_id)
             await ensure_async(self.shutdown_kernel(kernel_id))
 
 
@@ -229,6 +271,35 @@ class DeskApplication(tornado.web.Application):
         return super().listen(port, address or "", **kwargs)
 
 
+class PlainErrors:
+    """tornado's own error page ("404: Not Found"), which needs no template."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        tornado.web.RequestHandler.write_error(self, status_code, **kwargs)  # type: ignore[arg-type]
+
+
+def plain_errors(handler: type) -> type:
+    """``handler`` answering errors with :class:`PlainErrors` (JSON API handlers keep
+    their own, which work)."""
+    if not issubclass(handler, JupyterHandler) or issubclass(handler, APIHandler):
+        return handler
+    return type(handler.__name__, (PlainErrors, handler), {})
+
+
+def template_files_class(base: type) -> type:
+    """Voila's template static file handler, with a 404 for a path that is not
+    ``TEMPLATE/static/FILE`` (Voila's raises ValueError: a 500 and a traceback)."""
+
+    class DeskTemplateFiles(base):
+        def parse_url_path(self, path: str) -> str:
+            parts = path.split("/", 2)
+            if len(parts) != 3 or parts[1] != "static" or not parts[0] or not parts[2]:
+                raise tornado.web.HTTPError(404)
+            return str(super().parse_url_path(path))
+
+    return DeskTemplateFiles
+
+
 def page_handler_class(base: type) -> type:
     """Voila's page handler with the cap: over it, the busy page and no kernel."""
 
@@ -237,17 +308,25 @@ def page_handler_class(base: type) -> type:
         async def get(self, path: str | None = None) -> None:
             if not path and self.kernel_manager.full():
                 raise tornado.web.HTTPError(503, "the desk is full")
-            await super().get(path)
+            started: list[str] = []
+            token = PAGE_KERNELS.set(started)
+            try:
+                await super().get(path)
+            finally:
+                PAGE_KERNELS.reset(token)
+                for kernel_id in started:
+                    self.kernel_manager.page_done(kernel_id)
 
         def write_error(self, status_code: int, **kwargs: Any) -> None:
             if status_code != 503:
-                super().write_error(status_code, **kwargs)
+                tornado.web.RequestHandler.write_error(self, status_code, **kwargs)
                 return
             retry = max(10, int(GUARD.cull_after))
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.set_header("Cache-Control", "no-store")
             self.set_header("Retry-After", str(retry))
-            self.finish(BUSY_PAGE.format(retry=retry, limit=html.escape(str(GUARD.max_kernels))))
+            # only integers go into the page (it is static text otherwise)
+            self.finish(BUSY_PAGE.format(retry=int(retry), limit=int(GUARD.max_kernels)))
 
     return DeskPageHandler
 
@@ -273,12 +352,16 @@ class DeskVoila(Voila):
         return settings
 
     def init_handlers(self) -> list[Any]:
+        from voila.static_file_handler import TemplateStaticFileHandler
         from voila.tornado.handler import TornadoVoilaHandler
 
-        page = page_handler_class(TornadoVoilaHandler)
+        replaced = {
+            TornadoVoilaHandler: page_handler_class(TornadoVoilaHandler),
+            TemplateStaticFileHandler: template_files_class(TemplateStaticFileHandler),
+        }
         handlers: list[Any] = super().init_handlers()
         return [
-            (spec[0], page, *spec[2:]) if spec[1] is TornadoVoilaHandler else spec
+            (spec[0], replaced.get(spec[1]) or plain_errors(spec[1]), *spec[2:])
             for spec in handlers
         ]
 
