@@ -27,7 +27,15 @@ from .. import errors as E
 from ..api import Cancelled, cancel_scope
 from ..errors import one_line
 
-__all__ = ["BatchResult", "Failure", "fan_out", "choose_workers", "UNREACHABLE_AFTER"]
+__all__ = [
+    "BatchResult",
+    "Failure",
+    "FanOut",
+    "fan_out",
+    "choose_workers",
+    "progress_bar",
+    "UNREACHABLE_AFTER",
+]
 
 #: A batch whose first this-many requests all fail to get any answer stops there.
 UNREACHABLE_AFTER = 3
@@ -119,146 +127,168 @@ def wrap_error(exc: Exception) -> Exception:
     return E.AutoenhanceError(f"Unexpected error: {type(exc).__name__}: {one_line(exc)}")
 
 
-def fan_out(
-    items: Sequence[Any],
-    call: Callable[[Any], Any],
-    *,
-    workers: int,
-    result: BatchResult,
-    describe: Callable[[Any], dict[str, Any]],
-    record: Callable[[int, Any], None] | None = None,
-    progress: Any = None,
-    on_progress: Callable[[int, int, Any], None] | None = None,
-    thread_name: str = "autoenhance",
-    pace: Callable[[], tuple[int, int]] | None = None,
-) -> BatchResult:
-    """Run ``call(item)`` for every item on ``workers`` threads and fill ``result``:
-    successes in ``done`` (input order), failures in ``failed``. Each thread takes the
-    next item when it is free (nothing is queued ahead, and memory does not grow with
-    the batch beyond one slot per item). ``record(index, value)`` runs in the worker as
-    soon as a call succeeds (so an interrupted batch still records every answer it
-    got). ``progress`` is a tqdm-like bar, ``on_progress(done, total, item)`` a
-    callback; ``pace()`` returns (answers, 429s) counted so far by the client, shown on
-    the bar as requests a second and 429s met."""
-    total = len(items)
-    if not total:
-        return result
-    cancel = threading.Event()
-    values: list[Any] = [_UNSET] * total
-    failures: dict[int, Failure] = {}
-    lock = threading.Lock()
-    outcomes: list[bool] = []  # the first completions: did each get any answer at all?
-    completions: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    taken = iter(range(total))
+def fan_out(items: Sequence[Any], call: Callable[[Any], Any], **options: Any) -> BatchResult:
+    """Run ``call(item)`` for every item and fill ``options["result"]``: a ``FanOut``
+    run once (see there for the options)."""
+    return FanOut(items, call, **options).run()
 
-    def worker() -> None:
+
+@dataclass(eq=False, repr=False)
+class FanOut:
+    """One batch: run ``call(item)`` for every item on ``workers`` threads and fill
+    ``result``: successes in ``done`` (input order), failures in ``failed``. Each thread
+    takes the next item when it is free (nothing is queued ahead, and memory does not
+    grow with the batch beyond one slot per item). ``record(index, value)`` runs in the
+    worker as soon as a call succeeds (so an interrupted batch still records every
+    answer it got). ``progress`` is a tqdm-like bar, ``on_progress(done, total, item)`` a
+    callback; ``pace()`` returns (answers, 429s) counted so far by the client, shown on
+    the bar as requests a second and 429s met. Run it once."""
+
+    items: Sequence[Any]
+    call: Callable[[Any], Any]
+    workers: int
+    result: BatchResult
+    describe: Callable[[Any], dict[str, Any]]
+    record: Callable[[int, Any], None] | None = None
+    progress: Any = None
+    on_progress: Callable[[int, int, Any], None] | None = None
+    thread_name: str = "autoenhance"
+    pace: Callable[[], tuple[int, int]] | None = None
+    # the run's state, shared by the workers (``lock``) and the main thread
+    cancel: threading.Event = field(init=False, default_factory=threading.Event)
+    lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    values: list[Any] = field(init=False, default_factory=list)
+    failures: dict[int, Failure] = field(init=False, default_factory=dict)
+    #: the first completions: did each get any answer at all?
+    outcomes: list[bool] = field(init=False, default_factory=list)
+    completions: queue.SimpleQueue[Any] = field(init=False, default_factory=queue.SimpleQueue)
+
+    def __post_init__(self) -> None:
+        self.values = [_UNSET] * len(self.items)
+        self._taken = iter(range(len(self.items)))
+
+    def run(self) -> BatchResult:
+        if not self.items:
+            return self.result
+        bar = _Pace(self.progress, self.pace)
+        threads: list[threading.Thread] = []
         try:
-            while not cancel.is_set():
-                with lock:
-                    index = next(taken, None)
+            with cancel_scope(self.cancel):
+                self._start(threads)
+                self._follow(len(threads), bar)
+        except BaseException as exc:
+            # the stop button, or a progress callback that failed: stop the workers, wait
+            self.cancel.set()
+            # Requests in flight finish within the client's timeout; their workers
+            # record what the server answered. A second stop abandons the wait.
+            for thread in threads:
+                thread.join()
+            if not isinstance(exc, KeyboardInterrupt):
+                raise
+            interrupted = True
+        else:
+            interrupted = False
+        not_started = self._collect()
+        if interrupted:
+            raise KeyboardInterrupt(
+                f"Stopped: {self.result.verb} {len(self.result.done)} of {len(self.items)}, "
+                f"{len(self.result.failed) - not_started} failed, {not_started} not "
+                f"started; every answer received is in the table (run it again: nothing "
+                f"is duplicated)"
+            )
+        return self.result
+
+    def _start(self, threads: list[threading.Thread]) -> None:
+        for n in range(max(1, min(int(self.workers), len(self.items)))):
+            # each thread runs in its own copy of this context (the cancel scope)
+            ctx = contextvars.copy_context()
+            thread = threading.Thread(
+                target=ctx.run, args=(self._worker,), name=f"{self.thread_name}_{n}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+
+    def _worker(self) -> None:
+        try:
+            while not self.cancel.is_set():
+                with self.lock:
+                    index = next(self._taken, None)
                 if index is None:
                     break
                 try:
-                    _run_one(index)
+                    self._run_one(index)
                 finally:
-                    completions.put(index)
+                    self.completions.put(index)
         finally:  # whatever happens, the main thread hears that this worker ended
-            completions.put(_WORKER_DONE)
+            self.completions.put(_WORKER_DONE)
 
-    def _run_one(index: int) -> None:
-        item = items[index]
+    def _run_one(self, index: int) -> None:
+        item = self.items[index]
         try:
-            value = call(item)
-            if record is not None:  # a failure to record is this item's failure
-                record(index, value)
+            value = self.call(item)
+            if self.record is not None:  # a failure to record is this item's failure
+                self.record(index, value)
         except Exception as exc:
-            failure = Failure(index, describe(item), wrap_error(exc))
-            with lock:
-                failures[index] = failure
-                if len(outcomes) < UNREACHABLE_AFTER:
-                    outcomes.append(not _no_answer(exc))
+            failure = Failure(index, self.describe(item), wrap_error(exc))
+            with self.lock:
+                self.failures[index] = failure
+                if len(self.outcomes) < UNREACHABLE_AFTER:
+                    self.outcomes.append(not _no_answer(exc))
         else:
-            values[index] = value
-            if len(outcomes) < UNREACHABLE_AFTER:
-                with lock:
-                    if len(outcomes) < UNREACHABLE_AFTER:
-                        outcomes.append(True)
+            self.values[index] = value
+            if len(self.outcomes) < UNREACHABLE_AFTER:
+                with self.lock:
+                    if len(self.outcomes) < UNREACHABLE_AFTER:
+                        self.outcomes.append(True)
 
-    workers = max(1, min(int(workers), total))
-    interrupted = False
-    bar = _Pace(progress, pace)
-    finished = 0
-    running = 0
-    threads: list[threading.Thread] = []
-    try:
-        with cancel_scope(cancel):
-            for n in range(workers):
-                # each thread runs in its own copy of this context (the cancel scope)
-                ctx = contextvars.copy_context()
-                thread = threading.Thread(
-                    target=ctx.run, args=(worker,), name=f"{thread_name}_{n}", daemon=True
+    def _follow(self, running: int, bar: _Pace) -> None:
+        """The main thread: count completions until every worker has ended, update the
+        progress, and stop the batch when the API is unreachable."""
+        finished = 0
+        total = len(self.items)
+        while running:
+            done = [self.completions.get()]
+            while True:
+                try:
+                    done.append(self.completions.get_nowait())
+                except queue.Empty:
+                    break
+            n_done = 0
+            for index in done:
+                if index is _WORKER_DONE:
+                    running -= 1
+                    continue
+                n_done += 1
+                finished += 1
+                if self.on_progress is not None:
+                    self.on_progress(finished, total, None)
+            bar.update(n_done, len(self.failures))
+            if not self.cancel.is_set() and _unreachable(self.outcomes):
+                self.result.stopped = (
+                    f"the API is unreachable: {UNREACHABLE_AFTER} of "
+                    f"{UNREACHABLE_AFTER} first requests got no answer; "
+                    f"nothing else sent"
                 )
-                thread.start()
-                threads.append(thread)
-                running += 1
-            while running:
-                done = [completions.get()]
-                while True:
-                    try:
-                        done.append(completions.get_nowait())
-                    except queue.Empty:
-                        break
-                n_done = 0
-                for index in done:
-                    if index is _WORKER_DONE:
-                        running -= 1
-                        continue
-                    n_done += 1
-                    finished += 1
-                    if on_progress is not None:
-                        on_progress(finished, total, None)
-                bar.update(n_done, len(failures))
-                if not cancel.is_set() and _unreachable(outcomes):
-                    result.stopped = (
-                        f"the API is unreachable: {UNREACHABLE_AFTER} of "
-                        f"{UNREACHABLE_AFTER} first requests got no answer; "
-                        f"nothing else sent"
+                self.cancel.set()
+
+    def _collect(self) -> int:
+        """Fill the result once every worker has finished (the main thread never takes
+        the workers' lock: a stop landing inside it would leave it held); returns how
+        many items were not started."""
+        values = self.values
+        done_values = [v for v in values if v is not _UNSET]  # a failure leaves it unset
+        failed = dict(self.failures)
+        not_started = len(self.items) - len(done_values) - len(failed)
+        if not_started:
+            reason = self.result.stopped or "stopped before it was sent"
+            for index, item in enumerate(self.items):
+                if values[index] is _UNSET and index not in failed:
+                    failed[index] = Failure(
+                        index, self.describe(item), Cancelled(f"Not sent: {reason}")
                     )
-                    cancel.set()
-    except BaseException as exc:
-        # the stop button, or a progress callback that failed: stop the workers, wait
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        cancel.set()
-        if not interrupted:
-            for thread in threads:
-                thread.join()
-            raise
-        # Requests in flight finish within the client's timeout; their workers record
-        # what the server answered. A second stop abandons the wait.
-        for thread in threads:
-            thread.join()
-    # Every worker has finished here (the main thread never takes the workers' lock:
-    # a stop landing inside it would leave it held).
-    done_values = [v for v in values if v is not _UNSET]  # a failure leaves its slot unset
-    failed = dict(failures)
-    not_started = total - len(done_values) - len(failed)
-    if not_started:
-        reason = result.stopped or "stopped before it was sent"
-        for index in range(total):
-            if values[index] is _UNSET and index not in failed:
-                failed[index] = Failure(
-                    index, describe(items[index]), Cancelled(f"Not sent: {reason}")
-                )
-    result.done = done_values
-    result.failed = [failed[i] for i in sorted(failed)]
-    if interrupted:
-        raise KeyboardInterrupt(
-            f"Stopped: {result.verb} {len(result.done)} of {total}, "
-            f"{len(result.failed) - not_started} failed, {not_started} not "
-            f"started; every answer received is in the table (run it again: nothing is "
-            f"duplicated)"
-        )
-    return result
+        self.result.done = done_values
+        self.result.failed = [failed[i] for i in sorted(failed)]
+        return not_started
 
 
 _UNSET: Any = object()
@@ -304,3 +334,10 @@ def _unreachable(outcomes: list[bool]) -> bool:
     # landing here can never leave it held (a slice of a list is atomic under the GIL)
     first = outcomes[:UNREACHABLE_AFTER]
     return len(first) == UNREACHABLE_AFTER and not any(first)
+
+
+def progress_bar(total: int, description: str, unit: str = "order") -> Any:
+    """A tqdm bar (the notebook's widget, or text in a terminal)."""
+    from tqdm.auto import tqdm  # lazily: tqdm pulls in ipywidgets' front-end glue
+
+    return tqdm(total=total, desc=description, unit=unit, leave=True)
