@@ -1,7 +1,7 @@
 """What the gallery's buttons do to one image (buy its full size, redo it, report it),
-shared by a card's own buttons and the gallery's "selected" buttons; and the HTML
-pieces a card shows. Each action returns one line to show; errors are raised and shown
-as one line by the caller."""
+shared by a card's own buttons and the gallery's "selected" buttons, on the gallery's
+state; and the HTML pieces a card shows. Each action returns one line to show; errors
+are raised and shown as one line by the caller."""
 
 from __future__ import annotations
 
@@ -11,10 +11,20 @@ from typing import Any
 
 from ...display import Markup, html, status_badge, style
 from ...errors import one_line
-from .._exports import ExportFolder, download_link
+from .._exports import download_link
 from ._cache import data_url
+from ._state import GalleryState
 
-__all__ = ["buy", "redo", "report", "thumb_html", "options_text", "GALLERY_CSS"]
+__all__ = [
+    "buy",
+    "bought_link",
+    "redo",
+    "report",
+    "thumb_html",
+    "title_html",
+    "options_text",
+    "GALLERY_CSS",
+]
 
 GALLERY_CSS = style(
     ".ae-gallery{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
@@ -83,19 +93,25 @@ def title_html(name: str, status: str, brackets: int | None) -> Markup:
     )
 
 
-def buy(tracker: Any, exports: ExportFolder, image_id: str, name: str) -> tuple[str, Path]:
-    """Buy the full size into the export folder; (the line to show, the file)."""
+def buy(state: GalleryState, image_id: str, name: str) -> str:
+    """Buy the full size into the gallery's export folder and keep the file for the
+    image's card (its link); the line to show."""
+    exports = state.exports
     target = exports.target(exports.fresh_name(name or image_id))
-    path = tracker.download_image(image_id, target, full_size=True)
-    return f"Bought the full size: {path.name}", path
+    path = state.tracker.download_image(image_id, target, full_size=True)
+    state.bought[image_id] = path
+    state.changed(image_id)
+    return f"Bought the full size: {path.name}"
 
 
 def bought_link(path: Path) -> Markup:
     return download_link(path, path.name, "application/octet-stream")
 
 
-def redo(tracker: Any, image_id: str, options: dict[str, Any]) -> str:
-    tracker.reprocess(image_id, **options)
+def redo(state: GalleryState, image_id: str, options: dict[str, Any]) -> str:
+    """Enhance the image again with ``options``; the gallery then expects a new picture."""
+    state.tracker.reprocess(image_id, **options)
+    state.redone(image_id)
     return "Redoing with " + options_text(options)
 
 
@@ -105,49 +121,3 @@ def report(
     answer = tracker.report(image_id, categories, comment, score)
     message = answer.get("message") if isinstance(answer, dict) else None
     return "Reported: " + one_line(message or ", ".join(categories), 160)
-
-
-class ReportFields:
-    """The report's fields (categories from the spec, a comment, a score 0-5) and its send
-    button, for one card or for the selected cards; ``prefix`` names their CSS classes."""
-
-    def __init__(self, label: str, prefix: str, on_send: Any):
-        import ipywidgets as w
-
-        from ...rules import REPORT_CATEGORIES
-        from .. import auto_layout, field_layout
-
-        self.categories = w.SelectMultiple(
-            description="Categories", options=REPORT_CATEGORIES, rows=4, layout=field_layout(320)
-        ).add_class(f"{prefix}-categories")
-        self.comment = w.Text(description="Comment", layout=field_layout(320)).add_class(
-            f"{prefix}-comment"
-        )
-        self.score = w.Dropdown(
-            description="Score",
-            options=[("none", None)] + [(str(i), i) for i in range(6)],
-            layout=field_layout(200),
-        ).add_class(f"{prefix}-score")
-        self.send = w.Button(
-            description=label, button_style="warning", layout=auto_layout()
-        ).add_class(f"{prefix}-now")
-        self.send.on_click(lambda _: on_send())
-        self.panel = w.VBox([self.categories, self.comment, self.score, self.send]).add_class(
-            f"{prefix}-panel"
-        )
-
-    def values(self) -> tuple[list[str], str | None, int | None]:
-        """(categories, comment or None, score or None) as the fields hold them."""
-        return list(self.categories.value), self.comment.value.strip() or None, self.score.value
-
-
-def editor_options(editor: Any, say: Any) -> dict[str, Any] | None:
-    """The options editor's checked options, or None after saying why they are refused
-    (a card's Redo and the selected cards' Redo read them the same way)."""
-    from ...errors import ValidationError
-
-    try:
-        return dict(editor.options)
-    except ValidationError as exc:
-        say(str(exc), "error")
-        return None

@@ -1,11 +1,12 @@
 """The gallery's "selected" row: select the page or none, then buy, redo or report every
 selected photo at once (a few at a time, in the background; each card shows its own
-result, the gallery a summary)."""
+result, the gallery a summary). It sees the gallery's ``GalleryState``, never the
+gallery or its cards."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as w
 
@@ -15,18 +16,30 @@ from ...tracker import BatchResult, fan_out
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from .._options import EnhancementOptions
 from . import _actions as A
-
-if TYPE_CHECKING:
-    from ._gallery import OrderGallery
+from ._panels import RedoFlow, ReportFlow, fold
+from ._state import GalleryState
 
 __all__ = ["BulkActions"]
 
 
 class BulkActions(w.VBox):
-    def __init__(self, gallery: OrderGallery):
-        self.gallery = gallery
+    def __init__(self, state: GalleryState):
+        self.state = state
         self._actions = BackgroundActions(
             lambda: self.buttons, lambda t: self.say(t, "error"), name="autoenhance-gallery"
+        )
+        self._redo = RedoFlow(
+            state,
+            "Redo selected now",
+            "ae-redo-selected",
+            lambda call, done: self._each(self.redo_button, "Redoing…", "redone", call, done),
+            self.say,
+        )
+        self._report = ReportFlow(
+            state.tracker,
+            "Report selected now",
+            "ae-report-selected",
+            lambda call, done: self._each(self.report_button, "Reporting…", "reported", call, done),
         )
         self.count = SafeHTML().add_class("ae-selected-count")
         self.select_page = w.Button(description="Select page", layout=auto_layout())
@@ -45,9 +58,6 @@ class BulkActions(w.VBox):
         ).add_class("ae-report-selected")
         self.panel = w.VBox().add_class("ae-bulk-panel")
         self.message = SafeHTML().add_class("ae-bulk-message")
-        self.editor: EnhancementOptions | None = None
-        self._redo_panel: w.VBox | None = None
-        self._report_panel: w.VBox | None = None
         super().__init__(
             [
                 row(
@@ -71,18 +81,35 @@ class BulkActions(w.VBox):
         self.show_count()
 
     def close(self) -> None:
-        close_parts(self, getattr(self, "_redo_panel", None), getattr(self, "_report_panel", None))
+        if hasattr(self, "_redo"):
+            close_parts(self, self._redo.panel, self._report.panel)
         super().close()
 
     @property
     def buttons(self) -> list[w.Button]:
-        extra = [self.redo_now] if self._redo_panel is not None else []
-        if self._report_panel is not None:
-            extra.append(self.report_now)
-        return [self.buy_button, self.redo_button, self.report_button, *extra]
+        return [
+            self.buy_button,
+            self.redo_button,
+            self.report_button,
+            *self._redo.buttons,
+            *self._report.buttons,
+        ]
+
+    # the folded panels' fields, as tests and scripts reach them
+    @property
+    def editor(self) -> EnhancementOptions | None:
+        return self._redo.editor
+
+    @property
+    def redo_now(self) -> w.Button | None:
+        return self._redo.button
+
+    @property
+    def report_now(self) -> w.Button:
+        return self._report.open().send
 
     def show_count(self) -> None:
-        n = len(self.gallery.selected)
+        n = len(self.state.selected)
         self.count.value = html("<b>{}</b> selected", n)
 
     def say(self, text: str, kind: str = "info") -> None:
@@ -92,15 +119,29 @@ class BulkActions(w.VBox):
         self._actions.wait(timeout)
 
     def set_page_selected(self, value: bool, everywhere: bool = False) -> None:
+        selected = self.state.selected
         if everywhere and not value:
-            self.gallery.selected.clear()
-        for card in self.gallery.cards.values():
-            card.select.value = value
+            selected.clear()
+        for image_id in self.state.page():
+            if value:
+                selected.add(image_id)
+            else:
+                selected.discard(image_id)
+            self.state.changed(image_id)  # its card's box follows
         self.show_count()
 
     # -- acting on the selection ---------------------------------------------------------
-    def _each(self, button: w.Button, label: str, verb: str, call: Callable[[str], str]) -> bool:
-        ids = [r["image_id"] for r in self.gallery.rows if r["image_id"] in self.gallery.selected]
+    def _each(
+        self,
+        button: w.Button,
+        label: str,
+        verb: str,
+        call: Callable[[str], str],
+        done: Callable[[], None] | None = None,
+    ) -> bool:
+        """Run ``call`` on every selected image in the background (a few at a time), each
+        line on its card, a summary here; then ``done()`` if none failed."""
+        ids = [r["image_id"] for r in self.state.selected_rows()]
         if not ids:
             self.say("Select photos first (the box on each card)", "error")
             return False
@@ -127,76 +168,35 @@ class BulkActions(w.VBox):
             text = f"Selected photos: {result.summary()}"
             if result.failed:
                 text += f" – {one_line(result.failed[0].message, 160)}"
+            elif done is not None:
+                done()
             self.say(text, "error" if result.failed else "ok")
 
         return self._actions.run(button, label, job)
 
     def _note(self, image_id: str, text: str, kind: str) -> None:
-        card = self.gallery.cards.get(image_id)
-        if card is not None:
-            card.say(text, kind)
-        else:
-            self.gallery.notes[image_id] = message_html(one_line(text, 300), kind)
+        self.state.note(image_id, text, kind)
+        self.state.changed(image_id)
 
     def buy(self) -> bool:
         """Buy the full size of every selected photo (credits) into the export folder."""
-        names = {r["image_id"]: r.get("image_name") or r["image_id"] for r in self.gallery.rows}
-
-        def one(image_id: str) -> str:
-            text, path = A.buy(
-                self.gallery.tracker, self.gallery.exports, image_id, names[image_id]
-            )
-            self.gallery.bought[image_id] = path
-            card = self.gallery.cards.get(image_id)
-            if card is not None:
-                card.link.value = A.bought_link(path)
-            return text
-
-        return self._each(self.buy_button, "Buying…", "bought", one)
+        names = {r["image_id"]: r.get("image_name") or r["image_id"] for r in self.state.rows}
+        return self._each(
+            self.buy_button,
+            "Buying…",
+            "bought",
+            lambda image_id: A.buy(self.state, image_id, names[image_id]),
+        )
 
     def toggle_redo(self) -> None:
-        if self._redo_panel is None:
-            self.editor = EnhancementOptions(self.gallery.tracker)
-            self.redo_now = w.Button(
-                description="Redo selected now", button_style="primary", layout=auto_layout()
-            ).add_class("ae-redo-selected-now")
-            self.redo_now.on_click(lambda _: self.redo())
-            self._redo_panel = w.VBox([self.editor, self.redo_now])
-        self.panel.children = (
-            () if self.panel.children == (self._redo_panel,) else (self._redo_panel,)
-        )
+        fold(self.panel, self._redo.open())
 
     def redo(self, **options: Any) -> bool:
         """Enhance every selected photo again with ``options`` (or the editor's)."""
-        if not options:
-            if self.editor is None:
-                self.toggle_redo()
-            assert self.editor is not None
-            checked = A.editor_options(self.editor, self.say)
-            if checked is None:
-                return False
-            options = checked
-
-        def one(image_id: str) -> str:
-            text = A.redo(self.gallery.tracker, image_id, options)
-            self.gallery.redone(image_id)
-            return text
-
-        return self._each(self.redo_button, "Redoing…", "redone", one)
+        return self._redo.send(**options)
 
     def toggle_report(self) -> None:
-        if self._report_panel is None:
-            fields = A.ReportFields("Report selected now", "ae-report-selected", self.report)
-            self.categories, self.comment, self.score = (
-                fields.categories,
-                fields.comment,
-                fields.score,
-            )
-            self.report_now, self._report_panel = fields.send, fields.panel
-            self._report_fields = fields
-        self.panel.children = (
-            () if self.panel.children == (self._report_panel,) else (self._report_panel,)
-        )
+        fold(self.panel, self._report.open().panel)
 
     def report(
         self,
@@ -205,14 +205,4 @@ class BulkActions(w.VBox):
         score: int | None = None,
     ) -> bool:
         """Report every selected photo (categories, comment, score: or the fields')."""
-        if categories is None:
-            if self._report_panel is None:
-                self.toggle_report()
-            categories, comment, score = self._report_fields.values()
-        cats = list(categories)
-        return self._each(
-            self.report_button,
-            "Reporting…",
-            "reported",
-            lambda i: A.report(self.gallery.tracker, i, cats, comment, score),
-        )
+        return self._report.send(categories, comment, score)

@@ -1,45 +1,58 @@
 """One card of the gallery: the original and the enhanced preview side by side, the
 image's name, status, options and bracket count, a checkbox to select it, and its
 actions (buy the full size, redo with other options, report), each run in the
-background with the card's buttons disabled and its result on the card."""
+background with the card's buttons disabled and its result on the card. A card sees
+the gallery's ``GalleryState``, never the gallery."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import ipywidgets as w
 
-from ... import errors as E
-from ...display import message_html
-from ...errors import one_line
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from .._options import EnhancementOptions
 from . import _actions as A
+from ._panels import RedoFlow, ReportFlow, fold, options_of
+from ._state import GalleryState
 
-if TYPE_CHECKING:
-    from ._gallery import OrderGallery
-
-__all__ = ["ImageCard"]
+__all__ = ["HAS_ORIGINAL", "ImageCard"]
 
 #: Statuses with an original to show (the bytes are uploaded).
 HAS_ORIGINAL = ("processing", "processed", "error")
 
 
 class ImageCard(w.VBox):
-    """A card for one row of ``tracker.images_df`` (a dict), inside ``gallery``."""
+    """A card for one row of ``tracker.images_df`` (a dict), on a gallery's ``state``."""
 
-    def __init__(self, gallery: OrderGallery, image: dict[str, Any]):
-        self.gallery = gallery
+    def __init__(self, state: GalleryState, image: dict[str, Any]):
+        self.state = state
         self.image_id: str = image["image_id"]
         self.image: dict[str, Any] = dict(image)
         self.closed = False
         self._shown: dict[str, int | None] = {"original": None, "enhanced": None}
+        self._linked: Path | None = None
         self._actions = BackgroundActions(
             lambda: self.buttons, lambda text: self.say(text, "error"), name="autoenhance-card"
         )
+        self._redo = RedoFlow(
+            state,
+            "Redo now",
+            "ae-redo",
+            lambda call, done: self._act(self.redo_button, "Redoing…", call, done),
+            self.say,
+            preset=lambda: options_of(self.image),
+        )
+        self._report = ReportFlow(
+            state.tracker,
+            "Send report",
+            "ae-report",
+            lambda call, done: self._act(self.report_button, "Reporting…", call, done),
+        )
         self.select = w.Checkbox(
-            value=self.image_id in gallery.selected, indent=False, layout=w.Layout(width="auto")
+            value=self.image_id in state.selected, indent=False, layout=w.Layout(width="auto")
         ).add_class("ae-card-select")
         self.title = SafeHTML(layout=w.Layout(min_width="0", flex="1 1 auto")).add_class(
             "ae-card-head"
@@ -49,6 +62,26 @@ class ImageCard(w.VBox):
         self.meta = SafeHTML().add_class("ae-card-meta")
         self.message = SafeHTML().add_class("ae-card-message")
         self.link = SafeHTML().add_class("ae-card-link")
+        self._make_buttons()
+        self.panel = w.VBox().add_class("ae-card-panel")
+        super().__init__(
+            [
+                w.HBox([self.select, self.title], layout=w.Layout(max_width="100%")),
+                w.HBox([self.original, self.enhanced], layout=w.Layout(max_width="100%")),
+                self.meta,
+                row(self.buy_button, self.redo_button, self.report_button),
+                self.message,
+                self.link,
+                self.panel,
+            ],
+            layout=w.Layout(flex="0 1 340px", min_width="0", max_width="100%"),
+        )
+        self.add_class("ae-card")
+        self.select.observe(self._on_select, names="value")
+        self.show_state()
+        self._show_row(image)
+
+    def _make_buttons(self) -> None:
         self.buy_button = w.Button(
             description="Buy full size",
             icon="shopping-cart",
@@ -67,41 +100,44 @@ class ImageCard(w.VBox):
             tooltip="Report a problem with the result",
             layout=auto_layout(),
         ).add_class("ae-report")
-        self.panel = w.VBox().add_class("ae-card-panel")
-        self._redo_panel: w.VBox | None = None
-        self._report_panel: w.VBox | None = None
-        self.editor: EnhancementOptions | None = None
-        super().__init__(
-            [
-                w.HBox([self.select, self.title], layout=w.Layout(max_width="100%")),
-                w.HBox([self.original, self.enhanced], layout=w.Layout(max_width="100%")),
-                self.meta,
-                row(self.buy_button, self.redo_button, self.report_button),
-                self.message,
-                self.link,
-                self.panel,
-            ],
-            layout=w.Layout(flex="0 1 340px", min_width="0", max_width="100%"),
-        )
-        self.add_class("ae-card")
-        self.select.observe(self._on_select, names="value")
         self.buy_button.on_click(lambda _: self.buy())
         self.redo_button.on_click(lambda _: self.toggle_redo())
         self.report_button.on_click(lambda _: self.toggle_report())
-        note = gallery.notes.get(self.image_id)
-        if note:
-            self.message.value = note
-        bought = gallery.bought.get(self.image_id)
-        if bought is not None and bought.exists():
-            self.link.value = A.bought_link(bought)
-        self.update(image)
 
     @property
     def buttons(self) -> list[w.Button]:
-        extra = [self.redo_now] if self._redo_panel is not None else []
-        if self._report_panel is not None:
-            extra.append(self.report_now)
-        return [self.buy_button, self.redo_button, self.report_button, *extra]
+        return [
+            self.buy_button,
+            self.redo_button,
+            self.report_button,
+            *self._redo.buttons,
+            *self._report.buttons,
+        ]
+
+    # the folded panels' fields, as tests and scripts reach them
+    @property
+    def editor(self) -> EnhancementOptions | None:
+        return self._redo.editor
+
+    @property
+    def redo_now(self) -> w.Button | None:
+        return self._redo.button
+
+    @property
+    def report_now(self) -> w.Button:
+        return self._report.open().send
+
+    @property
+    def categories(self) -> w.SelectMultiple:
+        return self._report.open().categories
+
+    @property
+    def comment(self) -> w.Text:
+        return self._report.open().comment
+
+    @property
+    def score(self) -> w.Dropdown:
+        return self._report.open().score
 
     @property
     def name(self) -> str:
@@ -115,29 +151,44 @@ class ImageCard(w.VBox):
         self._actions.wait(timeout)
 
     def say(self, text: str, kind: str = "info") -> None:
-        """One line on the card (kept by the gallery for when the card is shown again)."""
-        self.message.value = self.gallery.notes[self.image_id] = message_html(
-            one_line(text, 300), kind
-        )
+        """One line on the card (kept in the state for when the card is shown again)."""
+        self.message.value = self.state.note(self.image_id, text, kind)
 
     # -- state --------------------------------------------------------------------------
+    def show_state(self) -> None:
+        """Show what the gallery's state holds for this image: selected or not, its last
+        line, the link to its bought full size."""
+        selected = self.image_id in self.state.selected
+        self.select.value = selected
+        (self.add_class if selected else self.remove_class)("ae-selected")
+        note = self.state.notes.get(self.image_id)
+        if note:
+            self.message.value = note
+        bought = self.state.bought.get(self.image_id)
+        if bought is not None and bought != self._linked and bought.exists():
+            self._linked = bought
+            self.link.value = A.bought_link(bought)
+
     def update(self, image: dict[str, Any]) -> None:
         """Show ``image`` (a fresh row): status, options, and thumbnails not yet shown."""
+        self._show_row(image)
+        if not self.closed:
+            self.load()
+
+    def _show_row(self, image: dict[str, Any]) -> None:
         self.image = dict(image)
         status = str(self.image.get("status") or "waiting")
-        self.title.value = A.title_html(self.name, status, self.gallery.brackets.get(self.image_id))
+        self.title.value = A.title_html(self.name, status, self.state.brackets.get(self.image_id))
         self.meta.value = A.options_text(self.image.get("options"))
         if status == "error":
             reason = self.image.get("status_reason") or "the API could not enhance it"
             self.say(f"Error: {reason}", "error")
         self.buy_button.disabled = status != "processed" or self.busy
-        if self.gallery.showing(self):
-            self.load()
 
     def load(self) -> None:
         """Fetch (or take from the cache) the thumbnails this card should show."""
         status = self.image.get("status")
-        revision = self.gallery.revisions.get(self.image_id, 0)
+        revision = self.state.revision(self.image_id)
         if status in HAS_ORIGINAL:
             self._want("original", 0)
         elif self._shown["original"] is None:
@@ -167,27 +218,41 @@ class ImageCard(w.VBox):
             else:
                 box.value = A.thumb_html(kind, data)
 
-        self.gallery.thumbs.get((self.image_id, kind, revision), done)
+        self.state.thumbs.get((self.image_id, kind, revision), done)
 
     def _on_select(self, change: dict[str, Any]) -> None:
         if change["new"]:
-            self.gallery.selected.add(self.image_id)
+            self.state.selected.add(self.image_id)
             self.add_class("ae-selected")
         else:
-            self.gallery.selected.discard(self.image_id)
+            self.state.selected.discard(self.image_id)
             self.remove_class("ae-selected")
-        self.gallery.selection_changed()
+        self.state.selection_changed()
 
     def close(self) -> None:
         """Close the card and every model it made: its widgets (shown or in a folded
         panel) and their layouts and styles (a closed box leaves all of them registered,
         thumbnails and all)."""
         self.closed = True
-        close_parts(self, self._redo_panel, self._report_panel)
+        close_parts(self, self._redo.panel, self._report.panel)
         super().close()
 
     # -- actions ------------------------------------------------------------------------
-    def _run(self, button: w.Button, label: str, job: Callable[[], None]) -> bool:
+    def _act(
+        self,
+        button: w.Button,
+        label: str,
+        call: Callable[[str], str],
+        done: Callable[[], None] | None = None,
+    ) -> bool:
+        """Run ``call(image_id)`` in the background, then ``done()``; its line on the card."""
+
+        def job() -> None:
+            text = call(self.image_id)
+            if done is not None:
+                done()
+            self.say(text, "ok")
+
         if not self._actions.run(button, label, job):
             self.say("Another action of this card is still running", "error")
             return False
@@ -195,61 +260,22 @@ class ImageCard(w.VBox):
 
     def buy(self) -> bool:
         """Buy the full size into the gallery's export folder; a link on the card."""
-        exports, name = self.gallery.exports, self.name
-
-        def job() -> None:
-            text, path = A.buy(self.gallery.tracker, exports, self.image_id, name)
-            self.gallery.bought[self.image_id] = path
-            self.link.value = A.bought_link(path)
-            self.say(text, "ok")
-
-        return self._run(self.buy_button, "Buying…", job)
+        name = self.name
+        return self._act(
+            self.buy_button, "Buying…", lambda image_id: A.buy(self.state, image_id, name)
+        )
 
     def toggle_redo(self) -> None:
         """Open (or close) the options editor for Redo, filled with the image's options."""
-        if self._redo_panel is None:
-            self.editor = EnhancementOptions(self.gallery.tracker)
-            try:
-                self.editor.set_options(_options_of(self.image))
-            except E.AutoenhanceError:
-                pass
-            self.redo_now = w.Button(
-                description="Redo now", button_style="primary", layout=auto_layout()
-            ).add_class("ae-redo-now")
-            self.redo_now.on_click(lambda _: self.redo())
-            self._redo_panel = w.VBox([self.editor, self.redo_now]).add_class("ae-redo-panel")
-        self._show_panel(self._redo_panel)
+        fold(self.panel, self._redo.open())
 
     def redo(self, **options: Any) -> bool:
         """Enhance again: with ``options``, or the editor's when none are given."""
-        if not options:
-            if self.editor is None:
-                self.toggle_redo()
-            assert self.editor is not None
-            checked = A.editor_options(self.editor, self.say)
-            if checked is None:
-                return False
-            options = checked
-
-        def job() -> None:
-            text = A.redo(self.gallery.tracker, self.image_id, options)
-            self.gallery.redone(self.image_id)
-            self.say(text, "ok")
-
-        return self._run(self.redo_button, "Redoing…", job)
+        return self._redo.send(**options)
 
     def toggle_report(self) -> None:
         """Open (or close) the report fields: categories, comment, score."""
-        if self._report_panel is None:
-            fields = A.ReportFields("Send report", "ae-report", self.report)
-            self.categories, self.comment, self.score = (
-                fields.categories,
-                fields.comment,
-                fields.score,
-            )
-            self.report_now, self._report_panel = fields.send, fields.panel
-            self._report_fields = fields
-        self._show_panel(self._report_panel)
+        fold(self.panel, self._report.open().panel)
 
     def report(
         self,
@@ -258,38 +284,4 @@ class ImageCard(w.VBox):
         score: int | None = None,
     ) -> bool:
         """Report a problem: with the arguments, or the report fields' values."""
-        if categories is None:
-            if self._report_panel is None:
-                self.toggle_report()
-            categories, comment, score = self._report_fields.values()
-
-        def job() -> None:
-            text = A.report(self.gallery.tracker, self.image_id, categories, comment, score)
-            if self._report_panel is not None:
-                self.categories.value, self.comment.value = (), ""
-            self.say(text, "ok")
-
-        return self._run(self.report_button, "Reporting…", job)
-
-    def _show_panel(self, panel: w.Widget) -> None:
-        self.panel.children = () if self.panel.children == (panel,) else (panel,)
-
-
-def _options_of(image: dict[str, Any]) -> dict[str, Any]:
-    options = image.get("options")
-    if isinstance(options, str) and options:
-        import json
-
-        try:
-            options = json.loads(options)
-        except ValueError:
-            return {}
-    return options if isinstance(options, dict) else {}
-
-
-def _descendants(box: w.Widget) -> list[w.Widget]:
-    found: list[w.Widget] = []
-    for child in getattr(box, "children", ()):
-        found.extend(_descendants(child))
-        found.append(child)
-    return found
+        return self._report.send(categories, comment, score)

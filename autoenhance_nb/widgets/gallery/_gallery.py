@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -39,6 +38,7 @@ from . import _actions as A
 from ._bulk import BulkActions
 from ._cache import CACHE_BYTES, ThumbCache, Thumbnailer
 from ._card import HAS_ORIGINAL, ImageCard
+from ._state import GalleryState
 
 __all__ = ["OrderGallery"]
 
@@ -60,20 +60,20 @@ class OrderGallery(w.VBox):
         refresh_max_seconds: float = 1800.0,
     ):
         self.order_id = validate_order_id(order_id)
-        self.tracker = tracker if tracker is not None else session()
+        tracker = tracker if tracker is not None else session()
         self.page_size = max(1, int(page_size))
-        self.exports = ExportFolder(export_dir)
-        self.thumbs = Thumbnailer(
-            self.tracker.client, ThumbCache(cache_bytes), workers, thumb_query
-        )
         self.page = 0
-        self.rows: list[dict[str, Any]] = []
         self.cards: dict[str, ImageCard] = {}
-        self.selected: set[str] = set()
-        self.notes: dict[str, str] = {}  # image_id -> the card's last line (HTML)
-        self.bought: dict[str, Path] = {}
-        self.revisions: dict[str, int] = {}  # bumped by a redo: a new enhanced picture
-        self.brackets: dict[str, int] = {}
+        # what the cards and the "selected" actions share with the gallery
+        self.state = GalleryState(
+            tracker,
+            ExportFolder(export_dir),
+            Thumbnailer(tracker.client, ThumbCache(cache_bytes), workers, thumb_query),
+            page=lambda: list(self.cards),
+            changed=self._changed,
+            redone=self.redone,
+            selection_changed=self.selection_changed,
+        )
         self._auto = AutoRefresher(
             self._auto_step,
             self._auto_stopped,
@@ -91,7 +91,7 @@ class OrderGallery(w.VBox):
         self.cards_box = w.Box(
             layout=w.Layout(flex_flow="row wrap", max_width="100%", width="100%")
         ).add_class("ae-cards")
-        self.bulk = BulkActions(self)
+        self.bulk = BulkActions(self.state)
         super().__init__(
             [
                 self.header,
@@ -115,7 +115,31 @@ class OrderGallery(w.VBox):
         if self.processing:
             self._auto.start()
 
-    # -- state ------------------------------------------------------------------------
+    # -- state (the ``GalleryState`` holds it) ---------------------------------------------
+    @property
+    def tracker(self) -> Any:
+        return self.state.tracker
+
+    @property
+    def exports(self) -> ExportFolder:
+        return self.state.exports
+
+    @property
+    def thumbs(self) -> Thumbnailer:
+        return self.state.thumbs
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.state.rows
+
+    @property
+    def selected(self) -> set[str]:
+        return self.state.selected
+
+    @property
+    def revisions(self) -> dict[str, int]:
+        return self.state.revisions
+
     @property
     def pages(self) -> int:
         return max(1, math.ceil(len(self.rows) / self.page_size))
@@ -134,24 +158,26 @@ class OrderGallery(w.VBox):
     def say(self, text: str, kind: str = "error") -> None:
         self.message.value = message_html(one_line(text, 300), kind)
 
-    def showing(self, card: ImageCard) -> bool:
-        return self.cards.get(card.image_id) is card
-
     def selection_changed(self) -> None:
         self.bulk.show_count()
+
+    def _changed(self, image_id: str) -> None:
+        card = self.cards.get(image_id)
+        if card is not None and not card.closed:
+            card.show_state()
 
     def _sync_rows(self) -> None:
         """Take the order's images from the tracker; update the cards shown."""
         images = self.tracker.images_df
         images = images[images["order_id"] == self.order_id]
-        self.rows = [
+        self.state.rows = [
             {
                 k: (None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
                 for k, v in rec.items()
             }
             for rec in images.to_dict("records")
         ]
-        self.brackets = self._bracket_counts()
+        self.state.brackets = self._bracket_counts()
         for r in self.rows:
             card = self.cards.get(r["image_id"])
             if card is not None and r != card.image:
@@ -208,7 +234,7 @@ class OrderGallery(w.VBox):
         for r in rows:
             kept = old.get(r["image_id"])
             self.cards[r["image_id"]] = (
-                kept if kept is not None and not kept.closed else ImageCard(self, r)
+                kept if kept is not None and not kept.closed else ImageCard(self.state, r)
             )
         self.page = page
         self.cards_box.children = [self.cards[i] for i in wanted]
@@ -226,13 +252,13 @@ class OrderGallery(w.VBox):
             if r.get("status") in HAS_ORIGINAL:
                 self.thumbs.prefetch((r["image_id"], "original", 0))
             if r.get("status") == "processed":
-                rev = self.revisions.get(r["image_id"], 0)
+                rev = self.state.revision(r["image_id"])
                 self.thumbs.prefetch((r["image_id"], "enhanced", rev))
 
     # -- refresh ----------------------------------------------------------------------
     def redone(self, image_id: str) -> None:
         """An image went back to processing: its next enhanced picture is new."""
-        self.revisions[image_id] = self.revisions.get(image_id, 0) + 1
+        self.revisions[image_id] = self.state.revision(image_id) + 1
         self.thumbs.cache.drop(image_id, "enhanced")
         self._sync_rows()
         card = self.cards.get(image_id)
@@ -277,7 +303,7 @@ class OrderGallery(w.VBox):
             self._unsubscribe()
         for card in getattr(self, "cards", {}).values():
             card.close()
-        if hasattr(self, "thumbs"):
+        if hasattr(self, "state"):
             self.thumbs.close()
         # every model the gallery made: its rows of buttons, labels, layouts and styles
         close_parts(self)
@@ -303,7 +329,7 @@ class OrderGallery(w.VBox):
         figures = []
         for r in self.page_rows(self.page):
             image_id = r["image_id"]
-            rev = self.revisions.get(image_id, 0)
+            rev = self.state.revision(image_id)
             thumbs = join(
                 A.thumb_html(kind, self.thumbs.cache.get((image_id, kind, k)), "not loaded")
                 for kind, k in (("original", 0), ("enhanced", rev))
