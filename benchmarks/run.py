@@ -203,7 +203,7 @@ def bench_http_batch(n: int, latency: float, worker_counts: list[int], loop_n: i
         # the default: workers chosen from the (assumed) limit and the observed latency
         tracker = tracker_for(sb.url)
         tracker.create_many(["warm"] * 20, workers=4, progress=False)
-        r["default_workers_chosen"] = tracker._batch_workers(None, n)
+        r["default_workers_chosen"] = tracker.orders.batch_workers(None, n)
         with timer(r, "toolkit_default_workers_s"):
             tracker.create_many([f"d{i}" for i in range(n)], progress=False)
     lo, hi = worker_counts[0], worker_counts[-1]
@@ -281,7 +281,7 @@ def bench_refresh(n: int, latency: float) -> dict:
 
         with timer(r, "sequential_get_loop_s"):
             loop()
-        r["workers_chosen"] = tracker._batch_workers(None, n)
+        r["workers_chosen"] = tracker.orders.batch_workers(None, n)
         with timer(r, "refresh_s"):
             tracker.refresh()
     r["speedup"] = r["sequential_get_loop_s"] / r["refresh_s"]
@@ -379,7 +379,7 @@ def bench_table(n: int, tmp: Path, magic_rows: int, memory: bool) -> dict:
     before = tracemalloc.get_traced_memory()[0] if memory else 0
     cols = fake_columns(n)
     tracker = OrderTracker(StubClient(api_key="bench", base_url="http://127.0.0.1:9"))
-    tracker._state.store.extend([list(c) for c in cols])
+    tracker._core.state.store.extend([list(c) for c in cols])
     del cols
     if memory:
         gc.collect()
@@ -388,7 +388,7 @@ def bench_table(n: int, tmp: Path, magic_rows: int, memory: bool) -> dict:
 
     records = [
         dict(zip(T.COLUMNS, row, strict=True))
-        for row in zip(*tracker._state.store.cols, strict=True)
+        for row in zip(*tracker._core.state.store.cols, strict=True)
     ]
     r["from_records_s"] = best_of(lambda: pd.DataFrame.from_records(records), 2)
     records.clear()
@@ -421,7 +421,7 @@ def bench_table(n: int, tmp: Path, magic_rows: int, memory: bool) -> dict:
 
     def record_all():
         for start in range(0, len(answers), 2048):
-            tracker._record_answers(answers[start : start + 2048], "python")
+            tracker._core.record_answers(answers[start : start + 2048], "python")
 
     r["toolkit_record_answers_s"] = best_of(record_all, 1)
     r["bookkeeping_ratio"] = r["toolkit_record_answers_s"] / r["pandas_update_s"]
@@ -481,7 +481,7 @@ def bench_magic(rows: int) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
             ip.run_line_magic("load_ext", "autoenhance_nb")
         tracker = ae.session()
-        tracker._state.store.extend(fake_columns(rows))
+        tracker._core.state.store.extend(fake_columns(rows))
         count = [0]
 
         def magic():

@@ -1,17 +1,18 @@
-"""The session's state: ``OrderTracker`` (the table, change callbacks, CSV) and its
-operations (orders, photos, HDR brackets), the one fan-out for batches, and the table
-package. Imports no widgets and no magics."""
+"""The session's state: ``OrderTracker`` (a core holding the table, the lock and the
+change callbacks, with order, photo and HDR bracket operations around it), the one
+fan-out for batches, and the table package. Imports no widgets and no magics."""
 
-from ._batch import BatchResult, Failure, fan_out
+from ._batch import BatchResult, Failure, FanOut, fan_out
 from ._brackets import BracketsResult
-from ._photos import set_gallery_factory
-from ._tracker import OrderTracker, TableState
+from ._core import TableState
+from ._tracker import OrderTracker, set_gallery_factory
 from .table import read_orders_csv
 
 __all__ = [
     "BatchResult",
     "BracketsResult",
     "Failure",
+    "FanOut",
     "OrderTracker",
     "TableState",
     "fan_out",

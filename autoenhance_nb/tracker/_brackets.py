@@ -1,12 +1,12 @@
 """The tracker's HDR operation: group a bracketed shoot, upload it, merge and enhance it.
-A mixin of ``OrderTracker``; the state it reads and writes is the tracker's."""
+``Brackets`` is given the tracker's core (state, lock, recording); what it remembers of
+the session's groups lives there too."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -15,13 +15,10 @@ from ..api import CLIENT_REF
 from ..errors import one_line
 from ..rules import validate_order_id
 from ..rules.brackets import DEFAULT_MAX_GAP, Grouping, Shot, plan_brackets
-from ._batch import BatchResult, fan_out
+from ._batch import BatchResult, FanOut, progress_bar
+from ._core import TrackerCore
 
-if TYPE_CHECKING:
-    from ..api import AutoenhanceClient
-    from ._tracker import TableState
-
-__all__ = ["BracketOperations", "BracketsResult"]
+__all__ = ["Brackets", "BracketsResult"]
 
 
 @dataclass
@@ -78,20 +75,11 @@ class BracketsResult:
         return f"<BracketsResult {self.summary()}>"
 
 
-class BracketOperations:
+class Brackets:
     """HDR brackets: ``add_brackets``, ``merged_images``."""
 
-    client: AutoenhanceClient
-    _lock: threading.RLock
-    _state: TableState
-
-    if TYPE_CHECKING:
-
-        def record(
-            self, order: dict[str, Any], source: str = "python", *, notify: bool = True
-        ) -> None: ...
-        @property
-        def images_df(self) -> pd.DataFrame: ...
+    def __init__(self, core: TrackerCore):
+        self.core = core
 
     def add_brackets(
         self,
@@ -106,18 +94,7 @@ class BracketOperations:
         progress: bool = True,
         on_progress: Callable[[int, int, str], None] | None = None,
     ) -> BracketsResult:
-        """Group a bracketed shoot (``per_image``: ``"auto"`` from EXIF, or N), upload
-        every bracket of the accepted groups concurrently, then process the order with
-        exactly those groups and the enhancement ``options``. ``paths``: file paths or
-        one glob. Returns a ``BracketsResult`` (``.df``: the grouping).
-
-        Before any request: every file is read and checked (one unreadable file refuses
-        the lot), and ``dry_run=True`` stops there. Then the order is looked up (an
-        unknown order is a ``NotFoundError``, nothing uploaded). Running it again after
-        a failure sends nothing twice: brackets already uploaded (same name and size in
-        their metadata) are reused, groups already merged (an image bears their first
-        bracket's name) are skipped; registrations whose answer was lost are never
-        uploaded and never grouped."""
+        """See ``OrderTracker.add_brackets``."""
         validate_order_id(order_id)
         grouping = plan_brackets(paths, per_image, max_gap)
         if dry_run:
@@ -128,19 +105,45 @@ class BracketOperations:
                 f"No bracket group to merge, nothing sent: {reasons}",
                 fields={"paths": [g.problem or "" for g in grouping.refused]},
             )
-        order = self.client.get_order(order_id)  # NotFoundError before any upload
-        self.record(order, notify=False)
+        client = self.core.client
+        order = client.get_order(order_id)  # NotFoundError before any upload
+        self.core.record(order, notify=False)
         result = BracketsResult(grouping)
+        todo = self._not_merged(order, result)
+        ids, sends = self._to_send(order_id, todo, result)
+        result.uploads = self._upload(order_id, sends, ids, workers, progress, on_progress)
+        if not result.uploads.ok or not todo:
+            if not todo:
+                result.order = order
+            return result
+        result.groups = [[ids[(g.number, k)] for k in range(len(g.shots))] for g in todo]
+        result.ignored = _lost_registrations(client.list_brackets(order_id), result.groups)
+        answer = client.process_order(order_id, groups=result.groups, **(options or {}))
+        result.order = answer
+        self._note_groups(order_id, todo)
+        self.core.record(answer)
+        return result
+
+    def _not_merged(self, order: dict[str, Any], result: BracketsResult) -> list[Any]:
+        """The accepted groups that no image of the order is named after yet (the others
+        go to ``result.already_merged``)."""
         merged_names = {
             i.get("image_name") for i in order.get("images") or [] if isinstance(i, dict)
         }
         todo = []
-        for group in grouping.accepted:
+        for group in result.grouping.accepted:
             if group.name in merged_names:
                 result.already_merged.append(group.name)
             else:
                 todo.append(group)
-        known = _uploaded_by_file(self.client.list_brackets(order_id)) if todo else {}
+        return todo
+
+    def _to_send(
+        self, order_id: str, todo: list[Any], result: BracketsResult
+    ) -> tuple[dict[tuple[int, int], str], list[tuple[int, int, Shot]]]:
+        """The bracket ids already uploaded by an earlier run, by (group, shot), and the
+        shots still to send."""
+        known = _uploaded_by_file(self.core.client.list_brackets(order_id)) if todo else {}
         ids: dict[tuple[int, int], str] = {}
         sends: list[tuple[int, int, Shot]] = []
         for group in todo:
@@ -151,27 +154,43 @@ class BracketOperations:
                     result.reused += 1
                 else:
                     sends.append((group.number, k, shot))
+        return ids, sends
+
+    def _upload(
+        self,
+        order_id: str,
+        sends: list[tuple[int, int, Shot]],
+        ids: dict[tuple[int, int], str],
+        workers: int,
+        progress: bool,
+        on_progress: Callable[[int, int, str], None] | None,
+    ) -> BatchResult:
+        """Upload the shots concurrently; each new bracket id goes into ``ids``."""
+        core = self.core
         uploads = BatchResult(total=len(sends), verb="uploaded")
-        result.uploads = uploads
 
         def one(item: tuple[int, int, Shot]) -> dict[str, Any]:
             number, _, shot = item
-            return self.client.upload_bracket(
+            return core.client.upload_bracket(
                 order_id, shot.path, name=shot.name, metadata=shot.metadata(number)
             )
 
         def record(index: int, bracket: dict[str, Any]) -> None:
             number, k, _ = sends[index]
-            with self._lock:
+            with core.lock:
                 ids[(number, k)] = bracket["bracket_id"]
 
         def progressed(done: int, total: int, _: Any) -> None:
             if on_progress is not None:
                 on_progress(done, total, "")
 
-        bar = _bar(len(sends), "Uploading brackets", "bracket") if progress and sends else None
+        bar = (
+            progress_bar(len(sends), "Uploading brackets", "bracket")
+            if progress and sends
+            else None
+        )
         try:
-            fan_out(
+            FanOut(
                 sends,
                 one,
                 workers=workers,
@@ -181,30 +200,19 @@ class BracketOperations:
                 progress=bar,
                 on_progress=progressed,
                 thread_name="autoenhance-bracket",
-            )
+            ).run()
         finally:
             if bar is not None:
                 bar.close()
-        if not uploads.ok or not todo:
-            if not todo:
-                result.order = order
-            return result
-        result.groups = [[ids[(g.number, k)] for k in range(len(g.shots))] for g in todo]
-        result.ignored = _lost_registrations(self.client.list_brackets(order_id), result.groups)
-        answer = self.client.process_order(order_id, groups=result.groups, **(options or {}))
-        result.order = answer
-        self._note_groups(order_id, todo)
-        self.record(answer)
-        return result
+        return uploads
 
     def merged_images(self, order_id: str | None = None) -> pd.DataFrame:
-        """``images_df`` with the brackets each merged image was made from (as grouped
-        by this session: the API's image answers do not say). ``order_id``: one order."""
-        images = self.images_df
+        """See ``OrderTracker.merged_images``."""
+        images = self.core.images_frame()
         if order_id is not None:
             images = images[images["order_id"] == order_id]
-        with self._lock:
-            known = dict(_groups_of(self))
+        with self.core.lock:
+            known = dict(self.core.bracket_groups)
         files = [
             known.get((o, n)) for o, n in zip(images["order_id"], images["image_name"], strict=True)
         ]
@@ -215,18 +223,9 @@ class BracketOperations:
         return images.reset_index(drop=True)
 
     def _note_groups(self, order_id: str, groups: list[Any]) -> None:
-        with self._lock:
-            store = _groups_of(self)
+        with self.core.lock:
             for group in groups:
-                store[(order_id, group.name)] = [s.name for s in group.shots]
-
-
-def _groups_of(tracker: Any) -> dict[tuple[str, str], list[str]]:
-    """The session's record of which files each merged image came from."""
-    store = tracker.__dict__.get("_bracket_groups")
-    if store is None:
-        store = tracker.__dict__["_bracket_groups"] = {}
-    return store
+                self.core.bracket_groups[(order_id, group.name)] = [s.name for s in group.shots]
 
 
 def _uploaded_by_file(brackets: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
@@ -249,9 +248,3 @@ def _lost_registrations(brackets: list[dict[str, Any]], groups: list[list[str]])
         and b["bracket_id"] not in chosen
         and CLIENT_REF in (b.get("metadata") or {})
     )
-
-
-def _bar(total: int, description: str, unit: str) -> Any:
-    from tqdm.auto import tqdm  # lazily: tqdm pulls in ipywidgets' front-end glue
-
-    return tqdm(total=total, desc=description, unit=unit, leave=True)

@@ -1,16 +1,13 @@
-"""``OrderTracker``: the session's order table and the operations that fill it (create,
-batches, refresh, sync, CSV). Owns the session's state; HTTP stays in the client, the
-columns and CSV format in ``table``, HTML in ``display``, photo operations in
-``tracker_photos``, the fan-out in ``batch``.
+"""``OrderTracker``: the session's order table and what fills it. A core (the state, the
+lock, the change callbacks, the recording: ``_core``) with operation objects built
+around it (``orders``, ``photos``, ``brackets``); every method here is a thin delegate.
+HTTP stays in the client, the columns and CSV format in ``table``, HTML in ``display``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +16,29 @@ import pandas as pd
 from ..api import AutoenhanceClient
 from ..display import HTML_ROWS, render_table
 from ..errors import one_line
-from . import table as T
-from ._brackets import BracketOperations
-from ._orders import OrderOperations
-from ._photos import PhotoOperations, image_row
-from .table import COLUMNS, IMAGE_COLUMNS, orders
+from ..rules import SessionOptions, merge_options
+from ..rules.brackets import DEFAULT_MAX_GAP
+from ._batch import BatchResult
+from ._brackets import Brackets, BracketsResult
+from ._core import TableState, TrackerCore
+from ._orders import Orders
+from ._photos import Photos
+from .table import orders
 
-__all__ = ["OrderTracker", "read_orders_csv"]
+__all__ = ["OrderTracker", "set_gallery_factory"]
 
-read_orders_csv = T.read_orders_csv
-log = logging.getLogger("autoenhance_nb")
-
-
-@dataclass
-class TableState:
-    """Everything the tracker knows about one API's orders (kept aside when the session
-    switches to another API, so that switching back finds it)."""
-
-    store: T.OrderStore = field(default_factory=T.OrderStore)
-    images: dict[str, list[Any]] = field(default_factory=dict)  # image_id -> IMAGE_COLUMNS
-    generated: set[str] = field(default_factory=set)
-    lost: dict[str | None, str] = field(default_factory=dict)  # name -> id of a lost create
+#: What ``tracker.gallery(...)`` calls to make the widget: set by the package's
+#: ``__init__`` (``set_gallery_factory``), since the tracker imports no widgets.
+_gallery_factory: Callable[..., Any] | None = None
 
 
-class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
+def set_gallery_factory(factory: Callable[..., Any] | None) -> None:
+    """Use ``factory(order_id, tracker, **kwargs)`` for ``OrderTracker.gallery``."""
+    global _gallery_factory
+    _gallery_factory = factory
+
+
+class OrderTracker:
     """One table of orders for a session.
 
     tracker = OrderTracker()                 # or autoenhance_nb.session()
@@ -51,15 +47,26 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
     tracker.refresh()
     tracker.df                               # a new DataFrame each time
     tracker.to_csv("orders.csv")
+
+    The work is done by ``tracker.orders``, ``tracker.photos`` and ``tracker.brackets``,
+    all around one core (the table, its lock, the change callbacks).
     """
 
     def __init__(self, client: AutoenhanceClient | None = None):
-        self.client = client if client is not None else AutoenhanceClient()
-        self._state = TableState()
-        self._lock = threading.RLock()
-        self._callbacks: list[Callable[[OrderTracker], None]] = []
+        self._core = TrackerCore(client if client is not None else AutoenhanceClient())
+        self.orders = Orders(self._core)
+        self.photos = Photos(self._core, self.orders)
+        self.brackets = Brackets(self._core)
 
     # -- environment -------------------------------------------------------------------
+    @property
+    def client(self) -> AutoenhanceClient:
+        return self._core.client
+
+    @client.setter
+    def client(self, client: AutoenhanceClient) -> None:
+        self._core.client = client
+
     @property
     def environment(self) -> str:
         return self.client.environment
@@ -75,114 +82,266 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
         """Talk to another API (e.g. live instead of the sandbox). The table shows
         ``state`` (by default: empty, as the old orders belong to the old API); returns
         the old table's state so that it can be brought back."""
-        with T.interrupts_deferred(), self._lock:
-            old = self._state
-            self.client = client
-            self._state = state if state is not None else TableState()
-        self._changed()
-        return old
+        return self._core.use_client(client, state)
 
-    # -- change notification -------------------------------------------------------------
+    @property
+    def default_options(self) -> SessionOptions:
+        """Enhancement options every photo added gets unless the call (or its preset)
+        says otherwise; each checked when set: ``tracker.default_options["enhance_type"]
+        = "warm"``, or assign a whole dict."""
+        return self._core.default_options
+
+    @default_options.setter
+    def default_options(self, value: Any) -> None:
+        self._core.default_options = SessionOptions(merge_options(value))
+
+    @property
+    def dev_mode(self) -> bool:
+        """The API's free, watermarked test processing (``x-dev-mode``), for this
+        session's client."""
+        return self.client.dev_mode
+
+    @dev_mode.setter
+    def dev_mode(self, value: bool) -> None:
+        self.client.dev_mode = bool(value)
+        self._core.changed()
+
+    # -- change notification and recording ----------------------------------------------
     def on_change(self, callback: Callable[[OrderTracker], None]) -> Callable[[], None]:
         """Call ``callback(tracker)`` after every change; returns a function that
         unsubscribes it."""
-        with self._lock:
-            self._callbacks.append(callback)
+        return self._core.on_change(lambda: callback(self))
 
-        def remove() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return remove
-
-    def _changed(self) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for cb in callbacks:
-            try:
-                cb(self)
-            except Exception:  # a broken display must not break the data path
-                log.exception("on_change callback failed")
-
-    # -- recording ------------------------------------------------------------------------
     def record(self, order: dict[str, Any], source: str = "python", *, notify: bool = True) -> None:
         """Add an API order dict to the table, or update its row."""
-        self._record_many([order], source)
-        if notify:
-            self._changed()
+        self._core.record(order, source, notify=notify)
 
-    def _record_many(self, answers: Iterable[dict[str, Any]], source: str) -> int:
-        rows = []
-        for order in answers:  # rows are built outside the lock and the deferral
-            row = T.row_of(order, source) if isinstance(order, dict) else None
-            if row is not None:
-                rows.append((row, order.get("images")))
-        with T.interrupts_deferred(), self._lock:
-            store = self._state.store
-            for row, images in rows:
-                store.upsert(row)
-                if images:
-                    self._record_images(images, row[T.ID])
-        return len(rows)
+    # -- orders ------------------------------------------------------------------------
+    def create(
+        self,
+        name: str | None = None,
+        order_id: str | None = None,
+        source: str = "python",
+        *,
+        adopt_existing: bool = False,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """Create an order, record it, and return the API's dict. Raises the client's
+        typed errors; nothing is recorded then.
 
-    def _record_images(self, images: list[Any], order_id: str) -> None:
-        for image in images:
-            if isinstance(image, dict) and isinstance(image.get("image_id"), str):
-                self._state.images[image["image_id"]] = image_row(image, order_id)
-
-    @property
-    def images_df(self) -> pd.DataFrame:
-        """The images of the tracked orders, as of the last create, upload or refresh."""
-        with self._lock:
-            rows = list(self._state.images.values())
-        columns = list(zip(*rows, strict=False)) if rows else [()] * len(IMAGE_COLUMNS)
-        return pd.DataFrame(
-            {
-                name: pd.array(list(values), dtype="string")
-                for name, values in zip(IMAGE_COLUMNS, columns, strict=False)
-            },
-            columns=IMAGE_COLUMNS,
+        ``resume=True`` (the magic and the form): when the last create with this name
+        failed without a clear answer (timeout, 5xx, ...), it may have made the order;
+        this create resends that order_id, so it finds the order instead of making a
+        second one."""
+        return self.orders.create(
+            name, order_id, source, adopt_existing=adopt_existing, resume=resume
         )
+
+    def create_many(
+        self,
+        items: Iterable[str | dict[str, Any] | None] | pd.DataFrame,
+        workers: int | None = None,
+        progress: bool = True,
+        source: str = "python",
+        adopt_existing: bool = False,
+        description: str = "Creating orders",
+    ) -> BatchResult:
+        """Create many orders concurrently over the pooled connection.
+
+        ``items`` are names, dicts with ``name`` and/or ``order_id``, or a DataFrame
+        with those columns. Never stops on one failure; returns a ``BatchResult``. Each
+        item gets its order_id before it is sent, so
+        ``create_many(result.retry_items())`` cannot duplicate an order that a lost
+        answer hid. The stop button stops the batch at once, keeping every order made.
+        ``workers=None`` sizes the batch from the client's rate limit and the latency
+        seen so far (``batch.choose_workers``: 8 to 64 threads).
+        """
+        return self.orders.create_many(
+            items, workers, progress, source, adopt_existing, description
+        )
+
+    def refresh(self, workers: int | None = None, progress: bool = False) -> dict[str, int]:
+        """Re-fetch every tracked order and update its row. An order gone from the
+        server is marked ``deleted``, not dropped. Returns counts; raises (after
+        updating what it could) when some orders could not be fetched. Answers are
+        recorded in chunks as they come (every quarter second or 2,048 answers), column
+        by column. ``workers=None``: chosen as for ``create_many``."""
+        return self.orders.refresh(workers, progress)
+
+    def track(self, order_id: str, source: str = "track") -> dict[str, Any]:
+        """Add an order that already exists (by id) to the table."""
+        return self.orders.track(order_id, source)
+
+    def sync(self, source: str = "sync", *, limit: int | None = None) -> int:
+        """Add (or update) the account's orders, newest first (at most ``limit``);
+        returns how many were listed. Rebuilds the table after a kernel restart. The
+        table stays readable while pages load: each page is recorded as it comes."""
+        return self.orders.sync(source, limit=limit)
+
+    # -- photos ------------------------------------------------------------------------
+    def add_images(
+        self,
+        order_id: str,
+        paths: Iterable[Any],
+        workers: int = 4,
+        progress: bool = True,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        preset: str | None = None,
+        **options: Any,
+    ) -> BatchResult:
+        """Upload photos into an existing order concurrently (each registered, then
+        streamed to its upload URL). ``paths`` holds file paths, bytes, or
+        ``(name, bytes)`` pairs. ``options`` are enhancement settings for every photo,
+        over ``preset`` (a name in ``options.presets``), over ``default_options``; all
+        checked before any request. The order is looked up first: an unknown order is a
+        ``NotFoundError`` and nothing is uploaded. Never stops on one bad file; returns
+        what was uploaded and what failed, then refreshes the order's row (image count, status).
+        ``on_progress(done, total, name)`` follows each file."""
+        return self.photos.add_images(
+            order_id, paths, workers, progress, on_progress, preset, **options
+        )
+
+    def watch(
+        self, interval: float = 5.0, timeout: float = 1800.0, progress: bool = True
+    ) -> pd.DataFrame:
+        """Refresh every ``interval`` seconds until no tracked order is processing (all
+        processed, in error, deleted, or waiting for photos); returns the table. Raises
+        when ``timeout`` seconds pass first."""
+        return self.photos.watch(interval, timeout, progress)
+
+    def download(
+        self,
+        order_id: str,
+        folder: str | os.PathLike[str],
+        kind: str = "enhanced",
+        workers: int = 4,
+        *,
+        full_size: bool = False,
+        **query: Any,
+    ) -> BatchResult:
+        """Save every processed image of an order (for ``kind="original"``: every
+        uploaded one) into ``folder``, named after the image (the extension follows
+        ``format``). Enhanced images are free previews unless ``full_size=True``, which
+        buys them (credits). ``query``: format, quality, max_width, scale, watermark,
+        checked before any request. Returns what was saved (``saved``), what was not
+        ready (``skipped``) and what failed."""
+        return self.photos.download(order_id, folder, kind, workers, full_size=full_size, **query)
+
+    def download_image(
+        self,
+        image_id: str,
+        path: str | os.PathLike[str],
+        kind: str = "enhanced",
+        *,
+        full_size: bool = False,
+        **query: Any,
+    ) -> Path:
+        """Save one image (see ``download``; its folder is made); a full-size one is
+        recorded as bought."""
+        return self.photos.download_image(image_id, path, kind, full_size=full_size, **query)
+
+    def reprocess(self, image_id: str, preset: str | None = None, **options: Any) -> dict[str, Any]:
+        """Enhance an uploaded image again with ``options`` (over ``preset``; settings
+        not given keep their values). Checked before any request; the image goes back
+        to ``processing`` in ``images_df``."""
+        return self.photos.reprocess(image_id, preset, **options)
+
+    def report(
+        self,
+        image_id: str,
+        categories: str | list[str],
+        comment: str | None = None,
+        score: int | None = None,
+    ) -> dict[str, Any]:
+        """Report a problem with an enhanced image (categories from
+        ``options.REPORT_CATEGORIES``, optional comment, score 0-5); returns the API's
+        acknowledgement."""
+        return self.photos.report(image_id, categories, comment, score)
+
+    def gallery(self, order_id: str, **kwargs: Any) -> Any:
+        """The order's photos as an ``OrderGallery`` widget (original and enhanced side
+        by side, per-photo actions); ``kwargs`` go to ``OrderGallery``."""
+        if _gallery_factory is None:
+            raise RuntimeError("the gallery needs autoenhance_nb's widgets (import autoenhance_nb)")
+        return _gallery_factory(order_id, self, **kwargs)
+
+    # -- HDR brackets ------------------------------------------------------------------
+    def add_brackets(
+        self,
+        order_id: str,
+        paths: Any,
+        per_image: int | str | None = "auto",
+        options: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        *,
+        max_gap: float = DEFAULT_MAX_GAP,
+        workers: int = 4,
+        progress: bool = True,
+        on_progress: Callable[[int, int, str], None] | None = None,
+    ) -> BracketsResult:
+        """Group a bracketed shoot (``per_image``: ``"auto"`` from EXIF, or N), upload
+        every bracket of the accepted groups concurrently, then process the order with
+        exactly those groups and the enhancement ``options``. ``paths``: file paths or
+        one glob. Returns a ``BracketsResult`` (``.df``: the grouping).
+
+        Before any request: every file is read and checked (one unreadable file refuses
+        the lot), and ``dry_run=True`` stops there. Then the order is looked up (an
+        unknown order is a ``NotFoundError``, nothing uploaded). Running it again after
+        a failure sends nothing twice: brackets already uploaded (same name and size in
+        their metadata) are reused, groups already merged (an image bears their first
+        bracket's name) are skipped; registrations whose answer was lost are never
+        uploaded and never grouped."""
+        return self.brackets.add_brackets(
+            order_id,
+            paths,
+            per_image,
+            options,
+            dry_run,
+            max_gap=max_gap,
+            workers=workers,
+            progress=progress,
+            on_progress=on_progress,
+        )
+
+    def merged_images(self, order_id: str | None = None) -> pd.DataFrame:
+        """``images_df`` with the brackets each merged image was made from (as grouped
+        by this session: the API's image answers do not say). ``order_id``: one order."""
+        return self.brackets.merged_images(order_id)
 
     # -- reading the table ------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._state.store)
+        return len(self._core)
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self._state.store.index
+        return order_id in self._core.state.store.index
 
     def row(self, order_id: str) -> dict[str, Any] | None:
         """The table's row for ``order_id`` as a dict (timestamps as ns), or None."""
-        with self._lock:
-            row = self._state.store.get(order_id)
-            return dict(zip(COLUMNS, row, strict=False)) if row is not None else None
+        return self._core.row(order_id)
 
     def order_ids(self) -> list[str]:
-        with self._lock:
-            return list(self._state.store.index)
+        return self._core.order_ids()
 
     def status_counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(sorted(self._state.store.counts.items()))
+        return self._core.status_counts()
 
     def check(self) -> None:
         """Raise AssertionError if the table's invariants are broken (for tests)."""
-        with self._lock:
-            self._state.store.check()
+        self._core.check()
 
     @property
     def df(self) -> pd.DataFrame:
         """A new DataFrame: one row per order, first-recorded first."""
-        with self._lock:
-            columns = self._state.store.columns()
-        return T.frame_of(columns)
+        return self._core.frame()
 
     def latest(self, n: int = HTML_ROWS) -> pd.DataFrame:
         """The last ``n`` rows only; cheap however long the session is."""
-        with self._lock:
-            columns = self._state.store.columns(last=n)
-        return T.frame_of(columns)
+        return self._core.frame(last=n)
+
+    @property
+    def images_df(self) -> pd.DataFrame:
+        """The images of the tracked orders, as of the last create, upload or refresh."""
+        return self._core.images_frame()
 
     # -- CSV ----------------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str], escape_formulas: bool = True) -> Path:
@@ -190,27 +349,14 @@ class OrderTracker(OrderOperations, PhotoOperations, BracketOperations):
         then a rename): UTF-8, ISO 8601 UTC timestamps, and cells that a spreadsheet
         would run as formulas prefixed with ``'`` unless ``escape_formulas=False``.
         Returns the absolute path. A failed write leaves any previous file intact."""
-        with self._lock:
-            columns = self._state.store.columns()
-        return T.write_columns(columns, path, escape_formulas=escape_formulas)
+        return self._core.to_csv(path, escape_formulas)
 
     def read_csv(
         self, path: str | os.PathLike[str], escape_formulas: bool = True, source: str | None = None
     ) -> pd.DataFrame:
         """Load a file written by ``to_csv`` into this tracker (undoing the formula
         escaping) so that tracking can resume; returns the table."""
-        columns = T.read_orders_columns(path, escape_formulas=escape_formulas)
-        if source is not None:
-            columns[T.SOURCE] = [source] * len(columns[T.ID])
-        with T.interrupts_deferred(), self._lock:
-            store = self._state.store
-            new = [i for i, oid in enumerate(columns[T.ID]) if oid not in store.index]
-            if len(new) == len(columns[T.ID]) and len(set(columns[T.ID])) == len(new):
-                store.extend(columns)
-            else:
-                for row in T.iter_rows(columns):
-                    store.upsert(row)
-        self._changed()
+        self._core.read_csv(path, escape_formulas, source)
         return self.df
 
     # -- display ------------------------------------------------------------------------------
