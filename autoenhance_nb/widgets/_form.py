@@ -82,7 +82,32 @@ class OrderForm(w.VBox):
         self._auto = AutoRefresher(
             self._auto_step, self._auto_stopped, auto_refresh_interval, auto_refresh_max_seconds
         )
+        self._make_fields()
+        self._make_parts(export_dir, allow_key_entry)
+        super().__init__(
+            [
+                self.header,
+                _row(self.name, self.name_error),
+                _row(self.order_id, self.order_id_error),
+                self.photo_row,
+                self.details,
+                _row(self.create_button, self.refresh_button, self.auto_refresh),
+                self.export_row,
+                self.message,
+                *([self.live_box] if allow_key_entry else []),
+                self.table,
+            ],
+            layout=w.Layout(max_width="100%"),
+        )
+        self.add_class("ae-form")
+        self._wire()
+        self._validate()
+        self._render()
+        # "Gallery of" an order of the table: its photos open under the form
+        self.gallery_picker = add_gallery_picker(self)
 
+    def _make_fields(self) -> None:
+        """The order's fields, the main buttons and the message line."""
         self.header = SafeHTML().add_class("ae-header")
         self.name = w.Text(
             description="Order name",
@@ -112,6 +137,9 @@ class OrderForm(w.VBox):
             layout=_auto(),
         ).add_class("ae-auto")
         self.message = SafeHTML().add_class("ae-message")
+
+    def _make_parts(self, export_dir: str | os.PathLike[str] | None, allow_key_entry: bool) -> None:
+        """The form's parts: the live/sandbox switch, the table, photos, export, options."""
         self.live_box = LiveControls(self.tracker, self._say, self._run, self._render)
         self.api_key = self.live_box.api_key
         self.live_button = self.live_box.live_button
@@ -141,23 +169,8 @@ class OrderForm(w.VBox):
             selected_index=None,
         ).add_class("ae-details")
 
-        super().__init__(
-            [
-                self.header,
-                _row(self.name, self.name_error),
-                _row(self.order_id, self.order_id_error),
-                self.photo_row,
-                self.details,
-                _row(self.create_button, self.refresh_button, self.auto_refresh),
-                self.export_row,
-                self.message,
-                *([self.live_box] if allow_key_entry else []),
-                self.table,
-            ],
-            layout=w.Layout(max_width="100%"),
-        )
-        self.add_class("ae-form")
-
+    def _wire(self) -> None:
+        """Buttons, fields and the tracker's changes to the form's methods."""
         self.create_button.on_click(lambda _: self.submit())
         self.refresh_button.on_click(lambda _: self.refresh())
         self.name.observe(self._clear_name_error, names="value")
@@ -165,10 +178,6 @@ class OrderForm(w.VBox):
         self.auto_refresh.observe(self._on_auto_toggle, names="value")
         self.photo_target.observe(lambda c: self.images.show(c["new"]), names="value")
         self._unsubscribe = self.tracker.on_change(weak_method(self, "_render"))
-        self._validate()
-        self._render()
-        # "Gallery of" an order of the table: its photos open under the form
-        self.gallery_picker = add_gallery_picker(self)
 
     @property
     def _action_buttons(self) -> tuple[w.Button, ...]:

@@ -81,17 +81,7 @@ class OrderGallery(w.VBox):
             refresh_max_seconds,
             name="autoenhance-gallery-refresh",
         )
-        self.header = SafeHTML().add_class("ae-gallery-header")
-        self.message = SafeHTML().add_class("ae-gallery-message")
-        self.prev_button = w.Button(description="Previous", icon="arrow-left", layout=auto_layout())
-        self.next_button = w.Button(description="Next", icon="arrow-right", layout=auto_layout())
-        self.prev_button.add_class("ae-prev")
-        self.next_button.add_class("ae-next")
-        self.page_label = SafeHTML().add_class("ae-page")
-        self.cards_box = w.Box(
-            layout=w.Layout(flex_flow="row wrap", max_width="100%", width="100%")
-        ).add_class("ae-cards")
-        self.bulk = BulkActions(self.state)
+        self._make_parts()
         super().__init__(
             [
                 self.header,
@@ -103,8 +93,6 @@ class OrderGallery(w.VBox):
             layout=w.Layout(max_width="100%"),
         )
         self.add_class("ae-gallery")
-        self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
-        self.next_button.on_click(lambda _: self.show_page(self.page + 1))
         try:
             self.tracker.record(self.tracker.client.get_order(self.order_id), notify=False)
         except Exception as exc:
@@ -114,6 +102,21 @@ class OrderGallery(w.VBox):
         self._unsubscribe = self.tracker.on_change(weak_method(self, "_sync_rows"))
         if self.processing:
             self._auto.start()
+
+    def _make_parts(self) -> None:
+        self.header = SafeHTML().add_class("ae-gallery-header")
+        self.message = SafeHTML().add_class("ae-gallery-message")
+        self.prev_button = w.Button(description="Previous", icon="arrow-left", layout=auto_layout())
+        self.next_button = w.Button(description="Next", icon="arrow-right", layout=auto_layout())
+        self.prev_button.add_class("ae-prev")
+        self.next_button.add_class("ae-next")
+        self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
+        self.next_button.on_click(lambda _: self.show_page(self.page + 1))
+        self.page_label = SafeHTML().add_class("ae-page")
+        self.cards_box = w.Box(
+            layout=w.Layout(flex_flow="row wrap", max_width="100%", width="100%")
+        ).add_class("ae-cards")
+        self.bulk = BulkActions(self.state)
 
     # -- state (the ``GalleryState`` holds it) ---------------------------------------------
     @property
