@@ -1,64 +1,42 @@
-"""All presentation: the order table as HTML, status and environment badges, message
-lines, and the one-line texts the magic and the form both say. Shared by the tracker's
-``_repr_html_``, the magic and the widgets; no state and no HTTP here.
+"""The order table and the small pieces every surface shares: status and environment
+badges, message lines, and the one-line texts the magic and the form both say.
 
-Colours come from JupyterLab's CSS variables (with fallbacks for Notebook, Voila and
-static HTML), so light, dark and high-contrast themes all work.
+``Table`` is the one renderer of the order table, for the magic, the tracker's
+``_repr_html_``, the form and the desk (``render_table``): a snapshot of the rows, the
+counts and the environment, shown as HTML or as text. It reads a tracker (or a
+DataFrame) once and keeps no reference to it. No state, no HTTP here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from ..errors import one_line
-from ._markup import Markup, clean, html, join, style
+from ._markup import Markup, clean, html, join
+from ._styles import ENV_COLOURS, MESSAGE_COLOURS, STATUS_COLOURS, TABLE_CSS
 
 __all__ = [
-    "render_table",
-    "status_badge",
+    "HTML_ROWS",
+    "TEXT_ROWS",
+    "Table",
+    "compact_table",
+    "created_line",
     "environment_badge",
     "message_html",
+    "orders",
+    "refreshed_line",
+    "render_table",
+    "status_badge",
     "status_line",
-    "created_line",
-    "HTML_ROWS",
-    "TABLE_CSS",
 ]
 
+#: Rows a table shows as HTML; the text form (a terminal) shows fewer.
 HTML_ROWS = 50
-
-# Status colours are saturated enough for white text on light and dark themes alike.
-STATUS_COLOURS = {
-    "waiting": "#4b5563",
-    "processing": "#1d4ed8",
-    "processed": "#15803d",
-    "error": "#b91c1c",
-    "deleted": "#6b7280",
-    "expired": "#6b7280",
-}
-ENV_COLOURS = {"sandbox": "#b45309", "live": "#15803d"}
-MESSAGE_COLOURS = {
-    "ok": "var(--jp-success-color1, #15803d)",
-    "error": "var(--jp-error-color1, #b91c1c)",
-    "info": "var(--jp-ui-font-color1, inherit)",
-}
-
-TABLE_CSS = style(
-    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
-    ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
-    ".autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px;"
-    "color:var(--jp-ui-font-color1,inherit)}"
-    ".autoenhance-orders th,.autoenhance-orders td{border-bottom:1px solid "
-    "var(--jp-border-color2,#d1d5db);padding:2px 8px;text-align:left;white-space:nowrap;"
-    "max-width:320px;overflow:hidden;text-overflow:ellipsis}"
-    ".autoenhance-orders th{background:var(--jp-layout-color2,#eef0f3);"
-    "color:var(--jp-ui-font-color1,#111827);font-weight:600}"
-    ".autoenhance-badge{color:#fff;padding:1px 6px;border-radius:8px;white-space:nowrap}"
-    ".autoenhance-env{color:#fff;padding:1px 6px;border-radius:3px;font-weight:bold}"
-    ".autoenhance-table a,.ae-download a{color:var(--jp-content-link-color,#1d4ed8);"
-    "text-decoration:underline}"
-)
+TEXT_ROWS = 20
+_TIMES = ("created_at", "last_updated_at")
 
 
 def status_badge(status: Any) -> Markup:
@@ -94,59 +72,126 @@ def _cell(col: str, value: Any) -> Markup:
     return html("<td>{}</td>", one_line(value, 120))
 
 
+@dataclass(frozen=True)
+class Table:
+    """The order table at one moment: ``repr`` is the status line and the latest rows as
+    text, ``_repr_html_`` the badges, counts and rows (the form's and the desk's table).
+    ``max_rows=0``: the status alone."""
+
+    environment: str
+    host: str
+    counts: dict[str, int]
+    total: int
+    rows: pd.DataFrame = field(repr=False)
+    dev_mode: bool = False
+    max_rows: int = HTML_ROWS
+
+    @classmethod
+    def of(
+        cls, tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+    ) -> Table:
+        """The tracker's table now (pass ``latest`` when you have ``tracker.latest(n)``)."""
+        rows = latest if latest is not None else None
+        if rows is None:
+            rows = tracker.latest(max_rows) if max_rows > 0 else pd.DataFrame()
+        return cls(
+            environment=tracker.environment,
+            host=tracker.client.host,
+            counts=tracker.status_counts(),
+            total=len(tracker),
+            rows=rows,
+            dev_mode=bool(tracker.client.dev_mode),
+            max_rows=max_rows,
+        )
+
+    @property
+    def label(self) -> str:
+        """``SANDBOX 127.0.0.1:8765`` (`` · dev mode`` added when it is on)."""
+        return f"{self.environment.upper()} {self.host}" + (" · dev mode" if self.dev_mode else "")
+
+    def status_line(self) -> str:
+        """ "[SANDBOX 127.0.0.1:5000] 3 orders in the table (waiting 3)"."""
+        counts = ", ".join(f"{one_line(k, 40)} {v}" for k, v in self.counts.items())
+        return f"[{self.label}] {orders(self.total)} in the table" + (
+            f" ({counts})" if counts else ""
+        )
+
+    def text(self, rows: int = TEXT_ROWS) -> str:
+        """The latest rows as text for a terminal: timestamps to the second, no index."""
+        frame = self.rows.tail(rows).copy()
+        for col in _TIMES:
+            if col in frame:
+                frame[col] = frame[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+        text = clean(frame.to_string(index=False, max_colwidth=40))  # no lone surrogate
+        if self.total > len(frame):
+            text += f"\n(latest {len(frame)} of {self.total}; -o VAR stores them all)"
+        return text
+
+    def html(self) -> Markup:
+        """Environment, counts per status, the latest rows in their own sideways-scrolling
+        box (so a narrow window never cuts a column off)."""
+        badge = environment_badge(self.environment, dev_mode=self.dev_mode)
+        parts = [
+            html('<div class="autoenhance-table">{}', TABLE_CSS),
+            html(
+                "<div>{} {} &middot; <b>{}</b> {}", badge, self.host, self.total, _noun(self.total)
+            ),
+        ]
+        parts.extend(html(" &middot; {} {}", status_badge(s), n) for s, n in self.counts.items())
+        parts.append(html("</div>"))
+        if self.total and self.max_rows > 0:
+            parts.append(self._rows_html())
+        parts.append(html("</div>"))
+        return join(parts)
+
+    def _rows_html(self) -> Markup:
+        columns = list(self.rows.columns)
+        head = join(html("<th>{}</th>", c) for c in columns)
+        body = join(
+            html("<tr>{}</tr>", join(_cell(c, v) for c, v in zip(columns, rec, strict=False)))
+            for rec in self.rows.itertuples(index=False)
+        )
+        note = html("")
+        if self.total > self.max_rows:
+            note = html(
+                "<div><i>Showing the latest {} of {} orders; "
+                "<code>.df</code> has them all.</i></div>",
+                self.max_rows,
+                self.total,
+            )
+        return html(
+            '<div class="autoenhance-scroll"><table class="autoenhance-orders"><thead><tr>{}'
+            "</tr></thead><tbody>{}</tbody></table></div>{}",
+            head,
+            body,
+            note,
+        )
+
+    def _repr_html_(self) -> str:
+        return str(self.html())
+
+    def __repr__(self) -> str:
+        if not (self.total and self.max_rows > 0):
+            return self.status_line()
+        return f"{self.status_line()}\n{self.text()}"
+
+
+def _noun(n: int) -> str:
+    return "order" if n == 1 else "orders"
+
+
 def render_table(
     tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
 ) -> Markup:
-    """The table as HTML: environment, counts per status, the latest rows (pass
-    ``latest`` when you already have ``tracker.latest(max_rows)``). The rows sit in
-    their own sideways-scrolling box, so a narrow window never cuts a column off."""
-    counts = tracker.status_counts()
-    total = len(tracker)
-    parts = [
-        html('<div class="autoenhance-table">{}', TABLE_CSS),
-        html(
-            "<div>{} {} &middot; <b>{}</b> {}",
-            environment_badge(tracker.environment, dev_mode=tracker.client.dev_mode),
-            tracker.client.host,
-            total,
-            "order" if total == 1 else "orders",
-        ),
-    ]
-    for status, n in counts.items():
-        parts.append(html(" &middot; {} {}", status_badge(status), n))
-    parts.append(html("</div>"))
-    if total:
-        frame = latest if latest is not None else tracker.latest(max_rows)
-        parts.append(
-            html('<div class="autoenhance-scroll"><table class="autoenhance-orders"><thead><tr>')
-        )
-        columns = list(frame.columns)
-        parts.extend(html("<th>{}</th>", c) for c in columns)
-        parts.append(html("</tr></thead><tbody>"))
-        for rec in frame.itertuples(index=False):
-            cells = join(_cell(c, v) for c, v in zip(columns, rec, strict=False))
-            parts.append(html("<tr>{}</tr>", cells))
-        parts.append(html("</tbody></table></div>"))
-        if total > max_rows:
-            parts.append(
-                html(
-                    "<div><i>Showing the latest {} of {} orders; "
-                    "<code>.df</code> has them all.</i></div>",
-                    max_rows,
-                    total,
-                )
-            )
-    parts.append(html("</div>"))
-    return join(parts)
+    """The table as HTML (``Table.of(tracker).html()``): the magic's, the form's and the
+    desk's table look the same."""
+    return Table.of(tracker, max_rows, latest).html()
 
 
 # -- the sentences the magic and the form both say ------------------------------------------
 def status_line(tracker: Any) -> str:
     """ "[SANDBOX 127.0.0.1:5000] 3 orders in the table (waiting 3)"."""
-    counts = ", ".join(f"{one_line(k, 40)} {v}" for k, v in tracker.status_counts().items())
-    return f"[{tracker.environment_label}] {orders(len(tracker))} in the table" + (
-        f" ({counts})" if counts else ""
-    )
+    return Table.of(tracker, max_rows=0).status_line()
 
 
 def created_line(order: dict[str, Any]) -> str:
@@ -163,15 +208,9 @@ def refreshed_line(counts: dict[str, int]) -> str:
     )
 
 
-def compact_table(tracker: Any, rows: int = 20) -> str:
+def compact_table(tracker: Any, rows: int = TEXT_ROWS) -> str:
     """The latest rows as text for a terminal: timestamps to the second, no index."""
-    frame = tracker.latest(rows)
-    for col in ("created_at", "last_updated_at"):
-        frame[col] = frame[col].dt.strftime("%Y-%m-%d %H:%M:%S")
-    text = clean(frame.to_string(index=False, max_colwidth=40))  # no lone surrogate
-    if len(tracker) > rows:
-        text += f"\n(latest {rows} of {len(tracker)}; -o VAR stores them all)"
-    return text
+    return Table.of(tracker, max_rows=rows).text(rows)
 
 
 def orders(n: int) -> str:
