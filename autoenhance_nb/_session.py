@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .api import AutoenhanceClient, check_base_url, hide_key
+from .api import AutoenhanceClient, ClientOptions, check_base_url, hide_key
 from .errors import ValidationError
 from .tracker import OrderTracker, TableState
 
@@ -39,38 +39,45 @@ SANDBOX_KEY = "sandbox"
 @dataclass
 class SessionContext:
     """The session's parts: the tracker every front end uses, the sandbox it runs (if
-    any), and the sandbox's table while the tracker talks to the live API."""
+    any), the sandbox's table while the tracker talks to the live API, and the client
+    settings the session started with (a fresh sandbox client gets them too)."""
 
     tracker: OrderTracker
     sandbox: Sandbox | None = None
     parked: dict[str, tuple[AutoenhanceClient, TableState]] = field(default_factory=dict)
-    client_options: dict[str, Any] = field(default_factory=dict)
+    client_options: ClientOptions = field(default_factory=ClientOptions)
 
 
 _lock = threading.RLock()
 _context: SessionContext | None = None
 
 
-def session(*, quiet: bool = False, **client_options: Any) -> OrderTracker:
+def session(
+    *, quiet: bool = False, options: ClientOptions | None = None, **client_options: Any
+) -> OrderTracker:
     """The session's ``OrderTracker``, created on first use.
 
-    ``client_options`` (timeout, max_retries, ...) apply when it is created.
+    ``options`` (a ``ClientOptions``) and ``client_options`` (timeout, max_retries, ...:
+    its fields, which win) apply when it is created.
     """
-    return context(quiet=quiet, **client_options).tracker
+    return context(quiet=quiet, options=options, **client_options).tracker
 
 
-def context(*, quiet: bool = False, **client_options: Any) -> SessionContext:
+def context(
+    *, quiet: bool = False, options: ClientOptions | None = None, **client_options: Any
+) -> SessionContext:
     """The session's parts, created on first use (see ``session``)."""
     global _context
+    settings = ClientOptions.build(options, **client_options)
     with _lock:
         if _context is None:
-            _context = _new_context(quiet=quiet, **client_options)
+            _context = _new_context(settings, quiet=quiet)
         return _context
 
 
-def _new_context(*, quiet: bool, **client_options: Any) -> SessionContext:
+def _new_context(client_options: ClientOptions, *, quiet: bool) -> SessionContext:
     if (os.environ.get("AUTOENHANCE_API_KEY") or "").strip():
-        tracker = OrderTracker(AutoenhanceClient(**client_options))
+        tracker = OrderTracker(AutoenhanceClient(options=client_options))
         if not quiet:
             print(
                 f"autoenhance: using the {tracker.environment_label} API "
@@ -93,9 +100,9 @@ def _start_sandbox() -> Sandbox:
     return Sandbox().start()
 
 
-def _sandbox_client(sandbox: Sandbox, options: dict[str, Any]) -> AutoenhanceClient:
+def _sandbox_client(sandbox: Sandbox, options: ClientOptions) -> AutoenhanceClient:
     return AutoenhanceClient(
-        api_key=SANDBOX_KEY, base_url=sandbox.url, environment="sandbox", **options
+        api_key=SANDBOX_KEY, base_url=sandbox.url, environment="sandbox", options=options
     )
 
 
@@ -111,14 +118,20 @@ def current_context() -> SessionContext | None:
 
 
 def use_live(
-    api_key: Any, base_url: str | None = None, *, verify: bool = True, **client_options: Any
+    api_key: Any,
+    base_url: str | None = None,
+    *,
+    verify: bool = True,
+    options: ClientOptions | None = None,
+    **client_options: Any,
 ) -> OrderTracker:
     """Switch the session to the live API with ``api_key``.
 
     The key is checked first with one cheap authenticated request (``verify=False``
     skips that): a wrong key raises ``AuthenticationError`` and the session stays as it
     was. The sandbox's table is kept aside (``use_sandbox()`` brings it back); the same
-    tracker object stays, so every form and magic follows."""
+    tracker object stays, so every form and magic follows. ``options`` and
+    ``client_options`` set the new client as in ``session``."""
     # rebinding the argument at once: no frame of a verbose traceback shows the key
     api_key, problem = hide_key(api_key)
     if api_key is None:
@@ -128,7 +141,8 @@ def use_live(
         ) from None
     if base_url is not None:
         base_url = check_base_url(base_url)
-    client = AutoenhanceClient(api_key=api_key, base_url=base_url, **client_options)
+    settings = ClientOptions.build(options, **client_options)
+    client = AutoenhanceClient(api_key=api_key, base_url=base_url, options=settings)
     if verify:
         check_key_works(client)
     ctx = context(quiet=True)

@@ -1,6 +1,6 @@
-"""The HDR bracket endpoints of ``AutoenhanceClient``: register and upload brackets, list
-an order's brackets, and process an order (group its brackets into images and enhance
-them). A mixin: the client's configuration and transport are its own.
+"""``client.brackets``: register and upload HDR brackets, list an order's brackets, and
+process an order (group its brackets into images and enhance them), each method a few
+lines around the client's one ``Transport``.
 
 Exactly once under retries:
 
@@ -20,17 +20,16 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import Any
 
 from .. import errors as E
 from ..errors import one_line, unexpected_shape
 from ..rules import ImageSource, validate_order_id
+from ._images import put_upload
+from ._orders import OrderService, checked_order, order_path
+from ._transport import Transport
 
-if TYPE_CHECKING:
-    from ._transport import Transport
-
-__all__ = ["BracketEndpoints", "CLIENT_REF", "GROUPING_KEYS"]
+__all__ = ["BracketService", "CLIENT_REF", "GROUPING_KEYS"]
 
 log = logging.getLogger("autoenhance_nb")
 
@@ -40,23 +39,18 @@ CLIENT_REF = "client_ref"
 #: Process options that choose the grouping: given by name, never in ``**options``.
 GROUPING_KEYS = ("images", "number_of_brackets_per_image")
 _MAYBE_DONE = frozenset({500, 502, 503, 504})
+_Brackets = list[dict[str, Any]]
 
 
-class BracketEndpoints:
-    """``/v3/brackets/``, ``/v3/orders/{id}/brackets``, ``/v3/orders/{id}/process``."""
+class BracketService:
+    """``/v3/brackets/``, ``/v3/orders/{id}/brackets``, ``/v3/orders/{id}/process``.
+    ``orders`` looks at the order around a process call."""
 
-    _http: Transport
+    def __init__(self, http: Transport, orders: OrderService):
+        self._http = http
+        self._orders = orders
 
-    if TYPE_CHECKING:
-
-        def get_order(self, order_id: str) -> dict[str, Any]: ...
-        def _need_key(self, what: str, order_id: str | None = None) -> None: ...
-        @staticmethod
-        def _order_path(order_id: str) -> str: ...
-        @staticmethod
-        def _order(value: Any, what: str, order_id: str) -> dict[str, Any]: ...
-
-    def create_bracket(
+    def create(
         self, order_id: str, name: str, metadata: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Register one bracket in an order; returns the API's answer (``bracket_id``,
@@ -75,7 +69,7 @@ class BracketEndpoints:
                 fields={"metadata": ["must be a dict"]},
             )
         what = f"Registering bracket {one_line(name)!r} in order {one_line(order_id)!r}"
-        self._need_key(what, order_id)
+        self._http.need_key(what, order_id)
         ref = uuid.uuid4().hex
         body = {
             "order_id": order_id,
@@ -101,7 +95,7 @@ class BracketEndpoints:
         try:
             extra = [
                 b["bracket_id"]
-                for b in self.list_brackets(order_id)
+                for b in self.list(order_id)
                 if (b.get("metadata") or {}).get(CLIENT_REF) == ref and b["bracket_id"] != keep
             ]
         except E.AutoenhanceError as exc:  # best effort: the registration itself succeeded
@@ -115,7 +109,7 @@ class BracketEndpoints:
                 ", ".join(extra),
             )
 
-    def upload_bracket(
+    def upload(
         self,
         order_id: str,
         source: str | os.PathLike[str] | bytes,
@@ -129,40 +123,19 @@ class BracketEndpoints:
         Refused before any request: a missing path, a folder, an empty file, content
         that is not an image."""
         photo = ImageSource(source, name)
-        bracket = self.create_bracket(order_id, photo.name, metadata)
-        url = bracket.get("upload_url")
+        bracket = self.create(order_id, photo.name, metadata)
         what = f"Uploading bracket {one_line(photo.name)!r}"
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise E.ServerError(f"{what} failed: the API gave no upload URL", order_id=order_id)
-        try:
-            self._http.send(
-                "PUT",
-                url,
-                what,
-                data=photo.open,
-                with_key=False,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(photo.size),
-                },
-                order_id=order_id,
-            )
-        except E.AuthenticationError as exc:
-            raise E.AutoenhanceError(
-                f"{what} failed: the storage host refused the upload URL (HTTP {exc.status_code})",
-                exc.status_code,
-                order_id=order_id,
-            ) from None
+        put_upload(self._http, bracket.get("upload_url"), photo, what, order_id)
         uploaded = {k: v for k, v in bracket.items() if k != "upload_url"}
         uploaded["is_uploaded"] = True
         uploaded.setdefault("order_id", order_id)
         return uploaded
 
-    def list_brackets(self, order_id: str) -> list[dict[str, Any]]:
+    def list(self, order_id: str) -> _Brackets:
         """The brackets registered on an order, in the API's order (``is_uploaded``
         says which hold bytes)."""
         what = f"Listing the brackets of order {one_line(validate_order_id(order_id))!r}"
-        path = "/v3/orders/" + quote(order_id, safe="") + "/brackets"
+        path = order_path(order_id) + "/brackets"
         answer = self._http.call("GET", path, what, order_id=order_id)
         brackets = answer.get("brackets") if isinstance(answer, dict) else None
         if not isinstance(brackets, list):
@@ -172,7 +145,7 @@ class BracketEndpoints:
                 raise unexpected_shape(what, bracket, "a bracket")
         return brackets
 
-    def process_order(
+    def process(
         self,
         order_id: str,
         *,
@@ -190,8 +163,8 @@ class BracketEndpoints:
         validate_order_id(order_id)
         body = {**options, **_grouping(brackets_per_image, groups, options)}
         what = f"Processing the brackets of order {one_line(order_id)!r}"
-        self._need_key(what, order_id)
-        before = self.get_order(order_id)
+        self._http.need_key(what, order_id)
+        before = self._orders.get(order_id)
 
         def done_already(error: E.AutoenhanceError, attempt: int) -> dict[str, Any] | None:
             maybe = (
@@ -202,7 +175,7 @@ class BracketEndpoints:
             if not maybe:
                 return None
             try:
-                now = self.get_order(order_id)
+                now = self._orders.get(order_id)
             except E.AutoenhanceError as exc:
                 raise E.ServerError(
                     f"{what}: the answer was lost and the order could not be checked "
@@ -223,13 +196,13 @@ class BracketEndpoints:
 
         order = self._http.call(
             "POST",
-            self._order_path(order_id) + "/process",
+            order_path(order_id) + "/process",
             what,
             json=body,
             order_id=order_id,
             on_error=done_already,
         )
-        return self._order(order, what, order_id)
+        return checked_order(order, what, order_id)
 
 
 def _grouping(

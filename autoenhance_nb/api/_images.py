@@ -1,12 +1,13 @@
-"""The image endpoints of ``AutoenhanceClient``: register, upload, fetch, delete and
-download images (a mixin: the client's configuration and transport are its own)."""
+"""``client.images``: register, upload, fetch, reprocess, report, delete and download
+images (``/v3/images/``), each method a few lines around the client's one
+``Transport``. A registration is exactly once under retries (see ``create``)."""
 
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from .. import errors as E
@@ -21,30 +22,26 @@ from ..rules import (
     validate_image_id,
     validate_order_id,
 )
-from ._transport import parse_json
+from ._orders import OrderService
+from ._transport import Transport
+from ._wire import parse_json
 
-if TYPE_CHECKING:
-    from ._transport import Transport
-
-__all__ = ["ImageEndpoints", "DOWNLOAD_KINDS"]
+__all__ = ["ImageService", "DOWNLOAD_KINDS", "put_upload"]
 
 DOWNLOAD_KINDS = ("enhanced", "original", "preview", "watermark")
 
 log = logging.getLogger("autoenhance_nb")
 
 
-class ImageEndpoints:
-    """``/v3/images/...``: one method per endpoint."""
+class ImageService:
+    """``/v3/images/...``: one method per endpoint. ``orders`` looks at an order after
+    a retried registration."""
 
-    _http: Transport
+    def __init__(self, http: Transport, orders: OrderService):
+        self._http = http
+        self._orders = orders
 
-    if TYPE_CHECKING:
-
-        def get_order(self, order_id: str) -> dict[str, Any]: ...
-        def _need_key(self, what: str, order_id: str | None = None) -> None: ...
-
-    # -- images ------------------------------------------------------------------------
-    def create_image(
+    def create(
         self, order_id: str, image_name: str, *, content_type: str | None = None, **options: Any
     ) -> dict[str, Any]:
         """Register an image in an order; returns the API's answer with ``upload_url``.
@@ -63,7 +60,7 @@ class ImageEndpoints:
                 fields={"image_name": ["must be a non-empty string"]},
             )
         what = f"Registering image {one_line(image_name)!r} in order {one_line(order_id)!r}"
-        self._need_key(what, order_id)
+        self._http.need_key(what, order_id)
         body = {**options, "order_id": order_id, "image_name": image_name}
         if content_type is not None:
             body["contentType"] = content_type
@@ -91,7 +88,7 @@ class ImageEndpoints:
 
     def _drop_phantom_images(self, order_id: str, image_name: str, keep: str | None) -> None:
         try:
-            order = self.get_order(order_id)
+            order = self._orders.get(order_id)
             for image in order.get("images") or []:
                 if (
                     isinstance(image, dict)
@@ -99,11 +96,11 @@ class ImageEndpoints:
                     and image.get("image_id") != keep
                     and image.get("status") in (None, "waiting")
                 ):
-                    self.delete_image(image["image_id"])
+                    self.delete(image["image_id"])
         except E.AutoenhanceError as exc:  # best effort: the upload itself succeeded
             log.info("could not tidy up after a retried image registration: %s", exc)
 
-    def upload_image(
+    def upload(
         self,
         order_id: str,
         source: str | os.PathLike[str] | bytes,
@@ -119,64 +116,40 @@ class ImageEndpoints:
         empty file, and content that is not an image (decided by its first bytes)."""
         options = check_options(options)
         photo = ImageSource(source, image_name)
-        image = self.create_image(order_id, photo.name, **options)
-        url = image.get("upload_url")
+        image = self.create(order_id, photo.name, **options)
         what = f"Uploading {one_line(photo.name)!r}"
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise E.ServerError(f"{what} failed: the API gave no upload URL", order_id=order_id)
-        self._put_upload(url, photo, what, order_id, options.get("contentType"))
-        fresh = self.get_image(image["image_id"])
+        put_upload(
+            self._http, image.get("upload_url"), photo, what, order_id, options.get("contentType")
+        )
+        fresh = self.get(image["image_id"])
         fresh.setdefault("order_id", order_id)
         return fresh
 
-    def _put_upload(
-        self, url: str, photo: ImageSource, what: str, order_id: str, content_type: str | None
-    ) -> None:
-        try:
-            self._http.send(
-                "PUT",
-                url,
-                what,
-                data=photo.open,
-                with_key=False,
-                headers={
-                    "Content-Type": content_type or "application/octet-stream",
-                    "Content-Length": str(photo.size),
-                },
-                order_id=order_id,
-            )
-        except E.AuthenticationError as exc:
-            raise E.AutoenhanceError(
-                f"{what} failed: the storage host refused the upload URL (HTTP {exc.status_code})",
-                exc.status_code,
-                order_id=order_id,
-            ) from None
-
-    def get_image(self, image_id: str) -> dict[str, Any]:
+    def get(self, image_id: str) -> dict[str, Any]:
         what = f"Fetching image {one_line(validate_image_id(image_id))!r}"
         image = self._http.call("GET", self._image_path(image_id), what)
         if not isinstance(image, dict) or image.get("image_id") not in (None, image_id):
             raise unexpected_shape(what, image, f"image {one_line(image_id)!r}")
         return image
 
-    def delete_image(self, image_id: str) -> None:
+    def delete(self, image_id: str) -> None:
         what = f"Deleting image {one_line(validate_image_id(image_id))!r}"
-        self._need_key(what)
+        self._http.need_key(what)
         self._http.call("DELETE", self._image_path(image_id), what, gone_is_done=True)
 
-    def reprocess_image(self, image_id: str, **options: Any) -> dict[str, Any]:
+    def reprocess(self, image_id: str, **options: Any) -> dict[str, Any]:
         """Enhance an uploaded image again (``POST /v3/images/{id}/process``) with
         ``options`` (``ImageInUpdate``: omitted ones keep their values), checked before
         any request. Returns the image, back to ``processing``."""
         what = f"Reprocessing image {one_line(validate_image_id(image_id))!r}"
         options = check_options(options)
-        self._need_key(what)
+        self._http.need_key(what)
         image = self._http.call("POST", self._image_path(image_id) + "/process", what, json=options)
         if not isinstance(image, dict):
             raise unexpected_shape(what, image, "an image")
         return image
 
-    def report_image(
+    def report(
         self,
         image_id: str,
         categories: str | list[str],
@@ -189,13 +162,13 @@ class ImageEndpoints:
         acknowledgement (``{"message": ...}``)."""
         what = f"Reporting image {one_line(validate_image_id(image_id))!r}"
         body = check_report(categories, comment, score)
-        self._need_key(what)
+        self._http.need_key(what)
         answer = self._http.call("POST", self._image_path(image_id) + "/report", what, json=body)
         if not isinstance(answer, dict):
             raise unexpected_shape(what, answer, "an acknowledgement")
         return answer
 
-    def download_image(
+    def download(
         self,
         image_id: str,
         path: str | os.PathLike[str],
@@ -224,7 +197,7 @@ class ImageEndpoints:
                 )
             params.setdefault("preview", "false" if full_size else "true")
         if kind in ("enhanced", "original"):
-            self._need_key(what)
+            self._http.need_key(what)
         resp = self._http.stream(
             "GET", self._image_path(image_id) + "/" + kind, what, params=params
         )
@@ -246,3 +219,36 @@ class ImageEndpoints:
     @staticmethod
     def _image_path(image_id: str) -> str:
         return "/v3/images/" + quote(image_id, safe="")
+
+
+def put_upload(
+    http: Transport,
+    url: Any,
+    photo: ImageSource,
+    what: str,
+    order_id: str,
+    content_type: str | None = None,
+) -> None:
+    """PUT ``photo``'s bytes to the upload URL a registration answered with (streamed,
+    no API key: the URL belongs to a storage host)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise E.ServerError(f"{what} failed: the API gave no upload URL", order_id=order_id)
+    try:
+        http.send(
+            "PUT",
+            url,
+            what,
+            data=photo.open,
+            with_key=False,
+            headers={
+                "Content-Type": content_type or "application/octet-stream",
+                "Content-Length": str(photo.size),
+            },
+            order_id=order_id,
+        )
+    except E.AuthenticationError as exc:
+        raise E.AutoenhanceError(
+            f"{what} failed: the storage host refused the upload URL (HTTP {exc.status_code})",
+            exc.status_code,
+            order_id=order_id,
+        ) from None
