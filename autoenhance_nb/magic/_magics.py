@@ -24,6 +24,7 @@ from traitlets import Bool, Dict, Float, Int, TraitError, Unicode, observe, vali
 
 from .. import errors as E
 from .._session import session, use_live, use_sandbox
+from ..api import ClientOptions
 from ..display import compact_table, created_line, refreshed_line, status_line
 from ..errors import one_line
 from ..rules import check_options, order_id_problem
@@ -181,14 +182,17 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         # wrapped at once: a refused key's verbose traceback shows no frame holding it
         key, _ = hide_key(os.environ.get("AUTOENHANCE_API_KEY"))
         if change["new"] and key is not None:
-            use_live(key, base_url=change["new"], **self._client_settings())
+            use_live(key, base_url=change["new"], options=self._client_settings())
 
     # -- helpers -------------------------------------------------------------------------
-    def _client_settings(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "max_retries": self.max_retries, "dev_mode": self.dev_mode}
+    def _client_settings(self) -> ClientOptions:
+        """The client settings of the magic's traits, as the session holds them."""
+        return ClientOptions(
+            timeout=self.timeout, max_retries=self.max_retries, dev_mode=self.dev_mode
+        )
 
     def _tracker(self, announce: bool = True) -> Any:
-        return session(quiet=not announce, **self._client_settings())
+        return session(quiet=not announce, options=self._client_settings())
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -396,7 +400,7 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         given = _login_base_url(line)  # before the prompt: a bad line asks for nothing
         with self._errors():
             base_url = _check_login_url(given) if given else self.base_url
-            tracker = use_live(_ask_key(), base_url=base_url, **self._client_settings())
+            tracker = use_live(_ask_key(), base_url=base_url, options=self._client_settings())
         print(
             f"autoenhance: now using the {tracker.environment_label} API "
             f"(the key is kept in memory only)"
