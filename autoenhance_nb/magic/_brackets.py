@@ -1,5 +1,5 @@
 """The ``--brackets auto|N GLOB`` and ``--dry-run`` part of ``%autoenhance_order``: a
-handler the magic calls, kept apart from ``magics.py``.
+command function over the tracker; its lines go to the cell's ``Summary``.
 
     %autoenhance_order Loft --brackets auto "shoot/*.jpg" --dry-run   # the grouping only
     %autoenhance_order Loft --brackets auto "shoot/*.jpg"             # create, upload, merge
@@ -7,29 +7,33 @@ handler the magic calls, kept apart from ``magics.py``.
 
 ``check_brackets`` runs with the other argument checks, before any request: the mode
 (``auto`` or a whole number of 2 or more), the glob (it must match), and every file
-(readable images; the grouping is made here). ``run_brackets`` shows the grouping, then
-(unless a dry run) uploads and processes with ``tracker.add_brackets``.
+(readable images; the grouping is made here). ``run_brackets`` shows the grouping (a
+``Message`` and a ``Frame``: a table in a notebook, text in a terminal), then (unless a
+dry run) uploads and processes with ``tracker.add_brackets``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import errors as E
+from ..display import Frame, Message
 from ..errors import one_line
 from ..rules.brackets import Grouping, plan_brackets
 from ..tracker import BracketsResult
 from ._cells import MagicError, match_files
+from ._run import MAX_FAILURE_LINES
 
-__all__ = ["check_brackets", "run_brackets", "show_grouping", "BRACKETS_HELP", "DRY_RUN_HELP"]
+__all__ = ["BRACKETS_HELP", "DRY_RUN_HELP", "check_brackets", "grouping_parts", "run_brackets"]
 
 BRACKETS_HELP = (
     'HDR brackets to upload, grouped "auto" (from EXIF) or N per image, e.g. '
     '--brackets auto "shoot/*.jpg"; merged and enhanced after the upload.'
 )
 DRY_RUN_HELP = "With --brackets: show how the files would be grouped; send nothing."
-#: How many failure lines are printed before summing up the rest.
-MAX_FAILURE_LINES = 20
+#: The grouping's columns shown as text (the HTML table has them all).
+TEXT_COLUMNS = ["group", "brackets", "files", "exposures", "status"]
 
 
 def check_brackets(mode: str, pattern: str) -> tuple[int | str, list[str], Grouping]:
@@ -51,19 +55,16 @@ def check_brackets(mode: str, pattern: str) -> tuple[int | str, list[str], Group
     return per_image, files, grouping
 
 
-def show_grouping(grouping: Grouping) -> None:
-    """The grouping, as a table in a notebook (text in a terminal), with its warnings."""
-    from IPython import get_ipython
-    from IPython.display import display
+def grouping_parts(grouping: Grouping) -> list[Any]:
+    """The grouping as display parts: its summary line, its warnings, its table."""
+    parts: list[Any] = [Message(f"Grouping: {grouping.summary()}")]
+    parts.extend(Message(f"warning: {w}", "warn", indent=True) for w in grouping.warnings)
+    parts.append(Frame(grouping.df, text_columns=TEXT_COLUMNS))
+    return parts
 
-    print(f"Grouping: {grouping.summary()}")
-    for warning in grouping.warnings:
-        print(f"  warning: {warning}")
-    if getattr(get_ipython(), "kernel", None) is not None:
-        display(grouping.df)  # a notebook: an HTML table
-    else:
-        columns = ["group", "brackets", "files", "exposures", "status"]
-        print(grouping.df[columns].to_string(index=False, max_colwidth=120))
+
+def _print(part: Any) -> None:
+    print(repr(part))
 
 
 def run_brackets(
@@ -77,15 +78,18 @@ def run_brackets(
     workers: int = 4,
     progress: bool = True,
     checked: tuple[int | str, list[str], Grouping] | None = None,
+    sink: Callable[[Any], None] = _print,
 ) -> BracketsResult:
     """Show the grouping, then (unless ``dry_run``) upload the brackets into
     ``order_id`` and process them. ``checked``: what ``check_brackets`` returned (the
-    magic checks before creating the order). A failure ends with a ``MagicError`` after
+    magic checks before creating the order). Each line goes to ``sink`` (the magic's
+    ``Summary.add``; printed by default). A failure ends with a ``MagicError`` after
     the lines saying what failed."""
     per_image, files, grouping = checked or check_brackets(mode, pattern)
-    show_grouping(grouping)
+    for part in grouping_parts(grouping):
+        sink(part)
     if dry_run:
-        print("Dry run: nothing was sent")
+        sink(Message("Dry run: nothing was sent"))
         return BracketsResult(grouping, dry_run=True)
     if order_id is None:
         raise MagicError("--brackets needs an order: give a new order's name or --order-id")
@@ -94,11 +98,19 @@ def run_brackets(
     result = tracker.add_brackets(
         order_id, files, per_image, options=options, workers=workers, progress=progress
     )
-    print(f"Brackets for {one_line(order_id)}: {result.summary()}")
     uploads = result.uploads
     failed = uploads.failed if uploads is not None else []
+    sink(
+        Message(
+            f"Brackets for {one_line(order_id)}: {result.summary()}", "error" if failed else "ok"
+        )
+    )
     for failure in failed[:MAX_FAILURE_LINES]:
-        print(f"  {one_line(failure.item['source'], 120)}: {failure.message}")
+        sink(
+            Message(
+                f"{one_line(failure.item['source'], 120)}: {failure.message}", "error", indent=True
+            )
+        )
     if failed:
         raise MagicError(
             f"{len(failed)} of {uploads.total if uploads else 0} brackets failed (see above); "

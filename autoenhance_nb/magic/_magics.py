@@ -1,19 +1,17 @@
 """IPython magics: ``%autoenhance_order`` (line and cell) and ``%autoenhance_login``.
 
-Thin on purpose: parse and check the whole line (before any request), then dispatch
-each flag to a small handler that calls the session's ``OrderTracker`` and prints one
-line. Errors stop the cell with one line (``MagicError``, which IPython, nbclient and
-papermill all report with its reason) unless ``%config AutoenhanceMagics.short_errors
-= False``.
+Thin on purpose, as JupySQL's magic: check the whole line (``_line``, before any
+request), hand each command to its plain function (``_dispatch`` over ``_orders``,
+``_photos``, ``_batch``, ``_brackets``, ``_gallery``), and return one display object
+(``Summary``), shown once under the cell in every front end. Errors stop the cell with
+one line (``MagicError``, which IPython, nbclient and papermill all report with its
+reason) unless ``%config AutoenhanceMagics.short_errors = False``.
 """
 
 from __future__ import annotations
 
-import functools
-import getpass
 import os
-import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,104 +23,21 @@ from traitlets import Bool, Dict, Float, Int, TraitError, Unicode, observe, vali
 from .. import errors as E
 from .._session import session, use_live, use_sandbox
 from ..api import ClientOptions
-from ..display import compact_table, created_line, refreshed_line, status_line
+from ..display import Message
 from ..errors import one_line
-from ..rules import check_options, order_id_problem
-from ..tracker.table import orders
+from ..rules import check_options
 from ._args import order_arguments
-from ._batch import BatchCell
-from ._brackets import check_brackets, run_brackets
-from ._cells import (
-    MagicError,
-    check_export_path,
-    check_var,
-    match_files,
-)
-from ._gallery import show_gallery
-from ._photos import PhotoFlags, check_photo_flags
+from ._cells import MagicError
+from ._dispatch import commands, dry_run, result
+from ._line import check_line
+from ._login import ask_key, check_login_url, login_base_url
+from ._run import Run
 
 __all__ = ["AutoenhanceMagics", "load_ipython_extension", "unload_ipython_extension", "magics_of"]
 
 
-def parse_line(magic: Any, line: str) -> Any:
-    """Parse a magic line with shell-like quoting ("a b" and 'a b' are one argument,
-    quotes removed). Bad quoting or unknown flags are a UsageError, which names the flags
-    but never repeats a value typed on the line (it could be a pasted API key)."""
-    try:
-        argv = shlex.split(line, posix=True)
-    except ValueError as exc:
-        raise MagicError(
-            f'Cannot read the line: {exc}; put the name in double quotes, e.g. "O\'Brien house"'
-        ) from None
-    try:
-        return magic.parser.parse_args(argv)
-    except UsageError as exc:
-        raise UsageError(_without_values(str(exc), argv)) from None
-
-
-def _without_values(message: str, argv: list[str]) -> str:
-    """``message`` with every value of ``argv`` (words that are not flags, and what
-    follows ``=`` in a flag) shown as "…"; values under 4 characters cannot be a key."""
-    values = {a.partition("=")[2] if a.startswith("-") else a for a in argv}
-    for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
-        message = message.replace(value, "…")
-    return message
-
-
-LOGIN_ARGUMENTS = (
-    "%autoenhance_login takes no arguments (only --base-url URL): the key is never typed "
-    "into a cell (it would be saved in the notebook); run %autoenhance_login alone and "
-    "paste it at the hidden prompt"
-)
-
-
-def _login_base_url(line: str) -> str | None:
-    """The ``--base-url`` of a ``%autoenhance_login`` line, or None. Any other argument
-    (a key typed on the line, most likely) is a one-line error that never repeats it."""
-    try:
-        argv = shlex.split(line, posix=True)
-    except ValueError:
-        raise MagicError(LOGIN_ARGUMENTS) from None
-    if not argv:
-        return None
-    if len(argv) == 2 and argv[0] == "--base-url":
-        url = argv[1]
-    elif len(argv) == 1 and argv[0].startswith("--base-url="):
-        url = argv[0].partition("=")[2]
-    else:
-        raise MagicError(LOGIN_ARGUMENTS)
-    return url
-
-
-def _check_login_url(url: str) -> str:
-    """``url`` if it is an http(s) URL without a user name or password; else a
-    ``ValidationError`` that does not repeat it (it could be the key, typed there)."""
-    from urllib.parse import urlsplit
-
-    from ..api import check_base_url
-
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
-    except ValueError:
-        ok = False
-    if not ok:
-        raise E.ValidationError(
-            "--base-url must be an http(s) URL such as https://api.autoenhance.ai, with no "
-            "user name or password (what was typed is not repeated: it could be the key); "
-            "the key itself goes at the hidden prompt of %autoenhance_login alone",
-            fields={"base_url": ["must be an http(s) URL"]},
-        )
-    return check_base_url(url)
-
-
-def _in_terminal(shell: Any) -> bool:
-    """True in terminal IPython, where a notebook's rich display does not exist."""
-    return type(shell).__name__ == "TerminalInteractiveShell"
-
-
 @magics_class
-class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
+class AutoenhanceMagics(Magics):
     """Create and track Autoenhance orders from notebook cells."""
 
     short_errors = Bool(
@@ -249,134 +164,30 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         is never an argument: use the AUTOENHANCE_API_KEY environment variable or
         ``%autoenhance_login``.
         """
-        args = parse_line(self.autoenhance_order, line)
-        if args.report:  # the words after its flags are the report's comment
-            args.comment, args.name = " ".join(args.name) or None, []
-        args.name = " ".join(args.name) if args.name else None
-        # every argument is checked before anything is sent
-        check_var(args.out)
-        check_export_path(args.export)
-        options = check_photo_flags(args, self.default_options)
-        if cell is not None and (args.name is not None or args.order_id is not None or args.images):
-            raise MagicError(
-                "%%autoenhance_order takes names in the cell body, not on its "
-                "first line (and no --images: add photos per order with "
-                "--add-images)"
-            )
-        if cell is None and args.images and args.name is None and args.order_id is None:
-            raise MagicError(
-                "--images goes with a new order's name; use --add-images "
-                "ORDER_ID GLOB for an existing order"
-            )
-        if args.gallery is not None and order_id_problem(args.gallery):
-            raise MagicError(f"--gallery: the order ID {order_id_problem(args.gallery)}")
-        plan = check_brackets(*args.brackets) if args.brackets else None
-        if args.dry_run and plan is None:
-            raise MagicError("--dry-run goes with --brackets")
-        if plan is not None and args.dry_run:
-            run_brackets(None, None, *args.brackets, dry_run=True, checked=plan)
-            return None
-        if plan is not None and (cell is not None or (args.name is None and args.order_id is None)):
-            raise MagicError(
-                "--brackets goes with a new order's name, e.g. "
-                '%autoenhance_order Loft --brackets auto "shoot/*.jpg"'
-            )
-        photos = match_files(args.images) if args.images else None
-        extra = match_files(args.add_images[1]) if args.add_images else None
-        if args.sandbox:
+        checked = check_line(self.autoenhance_order, line, cell, self.default_options)
+        if checked.args.dry_run:
+            return dry_run(checked)
+        steps = commands(checked, cell)
+        if checked.args.sandbox:
             use_sandbox()
-        tracker = self._tracker()
-        steps: list[Callable[[], None]] = []
-        if cell is not None:
-            steps.append(lambda: self._run_batch(tracker, cell, args.out))
-        elif args.name is not None or args.order_id is not None:
-            steps.append(
-                lambda: self._create(tracker, args.name, args.order_id, photos, options, plan)
-            )
-        if args.add_images:
-            steps.append(lambda: self._upload(tracker, args.add_images[0], extra or [], options))
-        if args.reprocess:
-            steps.append(lambda: self._reprocess(tracker, args.reprocess, options))
-        if args.report:
-            steps.append(lambda: self._report(tracker, args.report, args))
-        for flag, handler in (
-            ("sync", self._sync),
-            ("refresh", self._refresh),
-            ("watch", self._watch),
-        ):
-            if getattr(args, flag):
-                steps.append(functools.partial(handler, tracker))
-        if args.download:
-            steps.append(lambda: self._download(tracker, args.download[0], args.download[1], args))
-        if args.export:
-            steps.append(lambda: self._export(tracker, args.export))
-        if args.gallery:
-            steps.append(lambda: self._gallery(tracker, args.gallery))
-        with self._errors():
-            for step in steps:
-                step()
-        self._store(args.out, tracker)
-        print(status_line(tracker))
-        wants_table = args.list or args.refresh or args.sync or args.watch
-        if _in_terminal(self.shell):
-            if wants_table and len(tracker):
-                print(compact_table(tracker))
-            return None
-        if wants_table:
-            return tracker.df
-        if (
-            args.export
-            or args.download
-            or args.sandbox
-            or args.reprocess
-            or args.report
-            or args.gallery
-        ):
-            return None  # their own line says what happened
-        return tracker  # a bounded HTML view; .df (or -o) gives the whole table
-
-    # -- the handlers, one per flag ----------------------------------------------------------
-    def _create(
-        self,
-        tracker: Any,
-        name: str | None,
-        order_id: str | None,
-        photos: list[str] | None,
-        options: dict[str, Any],
-        plan: Any = None,
-    ) -> None:
-        order = tracker.create(name=name, order_id=order_id, source="magic", resume=True)
-        print(created_line(order))
-        if photos:
-            self._upload(tracker, order["order_id"], photos, options)
-        if plan is not None:
-            run_brackets(
-                tracker,
-                order["order_id"],
-                "",
-                "",
-                checked=plan,
-                options=options,
-                workers=self.upload_workers,
-                progress=self.progress,
-            )
-
-    def _gallery(self, tracker: Any, order_id: str) -> None:
-        show_gallery(tracker, order_id)
-
-    def _sync(self, tracker: Any) -> None:
-        print(f"Synced {orders(tracker.sync())} from the account")
-
-    def _refresh(self, tracker: Any) -> None:
-        print(refreshed_line(tracker.refresh(workers=self.workers)))
-
-    def _watch(self, tracker: Any) -> None:
-        tracker.watch(interval=self.watch_interval, progress=self.progress)
-        print("Done: no order is processing")
-
-    def _export(self, tracker: Any, path: str) -> None:
-        written = tracker.to_csv(os.path.expanduser(path))
-        print(f"Exported {orders(len(tracker))} to {written}")
+        run = Run(
+            self._tracker(),
+            workers=self.workers,
+            upload_workers=self.upload_workers,
+            progress=self.progress,
+            watch_interval=self.watch_interval,
+        )
+        try:
+            with self._errors():
+                for step in steps:
+                    step(run)
+        except BaseException:
+            self._store(checked.args.out, run.tracker)
+            if run.summary:
+                print(repr(run.summary))  # what was done before the one-line error
+            raise
+        self._store(checked.args.out, run.tracker)
+        return result(checked, run)
 
     # -- %autoenhance_login ------------------------------------------------------------------
     @magic_arguments()
@@ -387,7 +198,7 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
         help="API base URL (default: AUTOENHANCE_BASE_URL, else the live API).",
     )
     @line_magic
-    def autoenhance_login(self, line: str = "") -> None:
+    def autoenhance_login(self, line: str = "") -> Message:
         """Ask for the API key (nothing echoed, nothing stored in history or in the
         notebook), check it with one request, and switch the session to the live API.
         The sandbox's table is kept aside: ``%autoenhance_order --sandbox`` goes back.
@@ -397,24 +208,15 @@ class AutoenhanceMagics(Magics, PhotoFlags, BatchCell):
             %autoenhance_login
             %autoenhance_login --base-url https://api.autoenhance.ai
         """
-        given = _login_base_url(line)  # before the prompt: a bad line asks for nothing
+        given = login_base_url(line)  # before the prompt: a bad line asks for nothing
         with self._errors():
-            base_url = _check_login_url(given) if given else self.base_url
-            tracker = use_live(_ask_key(), base_url=base_url, options=self._client_settings())
-        print(
+            base_url = check_login_url(given) if given else self.base_url
+            tracker = use_live(ask_key(), base_url=base_url, options=self._client_settings())
+        return Message(
             f"autoenhance: now using the {tracker.environment_label} API "
-            f"(the key is kept in memory only)"
+            f"(the key is kept in memory only)",
+            "ok",
         )
-
-
-def _ask_key() -> Any:
-    """The key from a hidden prompt, wrapped at once so no frame holds it plainly."""
-    from ..api import hide_key
-
-    key, problem = hide_key(getpass.getpass("Autoenhance API key (input hidden): "))
-    if key is None:
-        raise E.AuthenticationError(f"{problem}; the session stays as it was")
-    return key
 
 
 def magics_of(shell: Any) -> AutoenhanceMagics | None:

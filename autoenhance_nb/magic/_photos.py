@@ -1,7 +1,7 @@
-"""The photo part of ``%autoenhance_order``: enhancement options (``--option KEY=VALUE``,
-``--preset NAME``), uploads, downloads (previews, or ``--full-size`` bought),
-``--reprocess`` and ``--report``. A mixin of ``AutoenhanceMagics``: each flag one small
-handler; everything is checked (``check_photo_flags``) before any request.
+"""The photo commands of ``%autoenhance_order``: enhancement options (``--option
+KEY=VALUE``, ``--preset NAME``), uploads, downloads (previews, or ``--full-size``
+bought), ``--reprocess`` and ``--report``. Plain functions over a ``Run``; everything is
+checked (``check_photo_flags``) before any request.
 
     %autoenhance_order Loft --images "shoot/*.jpg" --option enhance_type=warm --preset exterior
     %autoenhance_order --download ORDER_ID out/ --full-size --format png
@@ -12,6 +12,8 @@ handler; everything is checked (``check_photo_flags``) before any request.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .. import errors as E
@@ -24,11 +26,9 @@ from ..rules import (
     validate_image_id,
 )
 from ._cells import MagicError
+from ._run import Run
 
-__all__ = ["PhotoFlags", "check_photo_flags", "MAX_FAILURE_LINES"]
-
-#: How many failure lines a batch prints before summing up the rest.
-MAX_FAILURE_LINES = 20
+__all__ = ["check_photo_flags", "download", "download_query", "reprocess", "report", "upload"]
 
 
 def check_photo_flags(args: Any, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def check_photo_flags(args: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     with _as_magic_error():
         parsed = dict(parse_assignment(text) for text in args.options or [])
         if args.download:
-            check_download_query(_download_query(args))
+            check_download_query(download_query(args))
         if args.report:
             validate_image_id(args.report)
             check_report(args.category or [], _comment(args), args.score)
@@ -54,16 +54,16 @@ def check_photo_flags(args: Any, defaults: dict[str, Any]) -> dict[str, Any]:
         return merge_options(defaults, parsed, preset=args.preset)
 
 
-class _as_magic_error:
-    def __enter__(self) -> None:
-        return None
+@contextmanager
+def _as_magic_error() -> Iterator[None]:
+    try:
+        yield
+    except E.ValidationError as exc:
+        raise MagicError(str(exc)) from None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if isinstance(exc, E.ValidationError):
-            raise MagicError(str(exc)) from None
 
-
-def _download_query(args: Any) -> dict[str, Any]:
+def download_query(args: Any) -> dict[str, Any]:
+    """``--format`` and ``--max-width`` as the API's download query."""
     query: dict[str, Any] = {}
     if args.format:
         query["format"] = args.format
@@ -77,51 +77,49 @@ def _comment(args: Any) -> str | None:
     return getattr(args, "comment", None)
 
 
-class PhotoFlags:
-    """The handlers of the photo flags (the magic's settings are its own)."""
-
-    upload_workers: int
-    progress: bool
-
-    def _upload(
-        self, tracker: Any, order_id: str, files: list[str], options: dict[str, Any]
-    ) -> None:
-        result = tracker.add_images(
-            order_id, files, workers=self.upload_workers, progress=self.progress, **options
-        )
-        print(f"Photos for {one_line(order_id)}: {result.summary()}")
-        for failure in result.failed[:MAX_FAILURE_LINES]:
-            print(f"  {one_line(failure.item['source'], 120)}: {failure.message}")
-        if result.failed:
-            raise MagicError(
-                f"{len(result.failed)} of {result.total} photos failed (see "
-                f"above); the others were uploaded"
-            )
-
-    def _download(self, tracker: Any, order_id: str, folder: str, args: Any) -> None:
-        result = tracker.download(
-            order_id, folder, full_size=args.full_size, **_download_query(args)
-        )
-        what = "full size, bought" if args.full_size else "previews"
-        print(
-            f"Saved {len(result.saved)} images to "
-            f"{os.path.abspath(os.path.expanduser(folder))} ({what})"
-            + (f"; {len(result.skipped)} not processed yet" if result.skipped else "")
-        )
-        for failure in result.failed[:MAX_FAILURE_LINES]:
-            print(f"  {failure.item['image']}: {failure.message}")
-        if result.failed:
-            raise MagicError(f"{len(result.failed)} downloads failed (see above)")
-
-    def _reprocess(self, tracker: Any, image_id: str, options: dict[str, Any]) -> None:
-        image = tracker.reprocess(image_id, **options)
-        shown = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "its own options"
-        print(
-            f"Reprocessing image {one_line(image_id)} with {one_line(shown, 200)} "
-            f"({image.get('status') or 'processing'})"
+def upload(run: Run, order_id: str, files: list[str], options: dict[str, Any]) -> None:
+    """``--images`` / ``--add-images``: upload, say how it went; a failure stops the cell."""
+    result = run.tracker.add_images(
+        order_id, files, workers=run.upload_workers, progress=run.progress, **options
+    )
+    run.say(
+        f"Photos for {one_line(order_id)}: {result.summary()}", "error" if result.failed else "ok"
+    )
+    run.failures([f"{one_line(f.item['source'], 120)}: {f.message}" for f in result.failed])
+    if result.failed:
+        raise MagicError(
+            f"{len(result.failed)} of {result.total} photos failed (see "
+            f"above); the others were uploaded"
         )
 
-    def _report(self, tracker: Any, image_id: str, args: Any) -> None:
-        answer = tracker.report(image_id, args.category, comment=_comment(args), score=args.score)
-        message = answer.get("message") or "received"
-        print(f"Reported image {one_line(image_id)}: {one_line(message, 200)}")
+
+def download(run: Run, order_id: str, folder: str, args: Any) -> None:
+    """``--download ORDER_ID FOLDER`` (previews, or ``--full-size`` bought)."""
+    result = run.tracker.download(
+        order_id, folder, full_size=args.full_size, **download_query(args)
+    )
+    what = "full size, bought" if args.full_size else "previews"
+    run.say(
+        f"Saved {len(result.saved)} images to "
+        f"{os.path.abspath(os.path.expanduser(folder))} ({what})"
+        + (f"; {len(result.skipped)} not processed yet" if result.skipped else ""),
+        "error" if result.failed else "ok",
+    )
+    run.failures([f"{f.item['image']}: {f.message}" for f in result.failed])
+    if result.failed:
+        raise MagicError(f"{len(result.failed)} downloads failed (see above)")
+
+
+def reprocess(run: Run, image_id: str, options: dict[str, Any]) -> None:
+    image = run.tracker.reprocess(image_id, **options)
+    shown = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "its own options"
+    run.say(
+        f"Reprocessing image {one_line(image_id)} with {one_line(shown, 200)} "
+        f"({image.get('status') or 'processing'})"
+    )
+
+
+def report(run: Run, image_id: str, args: Any) -> None:
+    answer = run.tracker.report(image_id, args.category, comment=_comment(args), score=args.score)
+    message = answer.get("message") or "received"
+    run.say(f"Reported image {one_line(image_id)}: {one_line(message, 200)}", "ok")
