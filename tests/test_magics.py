@@ -107,9 +107,9 @@ def test_line_magic_creates_one_order(ip, sandbox, line, name):
     oid = sandbox.orders[0]["order_id"]
     assert f"Created order {oid} {name!r} (waiting)" in out
     assert "1 order in the table (waiting 1)" in out and "SANDBOX" in out
-    # a line magic shows the bounded HTML view (the tracker); --list or -o give the frame
-    assert result.result is ae.session() and list(result.result.df["name"]) == [name]
-    assert "<table" in result.result._repr_html_()
+    # one summary (the line, then the bounded table); --list or -o give the frame
+    assert isinstance(result.result, ae.display.Summary) and list(ae.session().df["name"]) == [name]
+    assert result.result._repr_html_().count("<table") == 1
 
 
 def test_line_magic_with_custom_order_id(ip, sandbox):
@@ -225,7 +225,7 @@ def test_refresh_sync_and_export(ip, sandbox, tmp_path, client):
     target.parent.mkdir()
     result, out = run(ip, f'%autoenhance_order --export "{target}"')
     assert result.success and f"Exported 2 orders to {target}" in out
-    assert result.result is None
+    assert "<table" not in result.result._repr_html_()  # its line and the status, no rows
     assert len(pd.read_csv(target)) == 2
 
 
