@@ -1,19 +1,27 @@
-"""Shared fixtures: a running sandbox per test, and a validator for the API spec
-that ships with the package (never ../shared)."""
+"""Shared fixtures: one sandbox for the session, reset for each test, with the client,
+tracker, form and IPython shell built on it; the browser fixtures; a validator for the
+API spec that ships with the package (never ../shared). Plain helpers live in
+tests/helpers.py."""
 
 from __future__ import annotations
-
-import json
-import os
-import re
-from importlib import resources
 
 import pytest
 from openapi_schema_validator import OAS30Validator
 
 from autoenhance_nb.sandbox import Sandbox
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# re-exported for modules that still import them from here; new code imports .helpers
+from .helpers import (  # noqa: F401
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IN_CI,
+    LAB_OVERRIDES,
+    SPEC,
+    UUID_HEX,
+    need_browser,
+    png_bytes,
+    run_lab,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +31,30 @@ def _no_live_environment(monkeypatch):
     monkeypatch.delenv("AUTOENHANCE_BASE_URL", raising=False)
 
 
-@pytest.fixture
-def sandbox():
+@pytest.fixture(scope="session")
+def _session_sandbox():
+    """The one sandbox of the test session (starting and stopping one costs ~100 ms)."""
     with Sandbox(processing_seconds=0) as sb:
         yield sb
+
+
+@pytest.fixture
+def sandbox(request, _session_sandbox):
+    """A running, empty sandbox with processing_seconds=0: the session's, reset before
+    and after the test (reset() restores the constructed knobs without restarting it).
+
+    A test that stops, restarts or rebinds its sandbox is marked ``own_sandbox`` and gets
+    a new one instead (``client``, ``tracker`` and ``form`` follow it)."""
+    if request.node.get_closest_marker("own_sandbox"):
+        with Sandbox(processing_seconds=0) as sb:
+            yield sb
+        return
+    sb = _session_sandbox
+    yield sb.reset()
+    if not sb.running:
+        sb.start()  # back on the same port for the next test; this one is wrong
+        pytest.fail("a test stopped the shared sandbox: mark it @pytest.mark.own_sandbox")
+    sb.reset()
 
 
 @pytest.fixture
@@ -45,12 +73,53 @@ def tracker(client):
     return OrderTracker(client)
 
 
-def _load_spec() -> dict:
-    text = resources.files("autoenhance_nb").joinpath("spec/autoenhance-v3.openapi.json")
-    return json.loads(text.read_text(encoding="utf-8"))
+@pytest.fixture
+def form(tracker):
+    """An OrderForm on the test's tracker, closed afterwards."""
+    from autoenhance_nb import OrderForm
+
+    f = OrderForm(tracker)
+    yield f
+    f.close()
 
 
-SPEC = _load_spec()
+# -- IPython ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shell():
+    """A real IPython shell for the module: in-memory history, no colours."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"  # real history, nothing on disk
+    ip = InteractiveShell.instance(config=config)
+    ip.run_line_magic("colors", "nocolor")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def ip(shell, sandbox, monkeypatch):
+    """The shell with the extension loaded and the session pointed at this test's
+    sandbox (through the environment, as a user of a CLI sandbox would)."""
+    import autoenhance_nb as ae
+    from autoenhance_nb.magic._magics import magics_of
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.reset_session()
+    shell.extension_manager.load_extension("autoenhance_nb")
+    magics = magics_of(shell)
+    saved = {
+        k: getattr(magics, k)
+        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
+    }
+    magics.max_retries = 1
+    magics.progress = False
+    yield shell
+    for k, v in saved.items():
+        setattr(magics, k, v)
+    ae.reset_session()
 
 
 class SpecChecker:
@@ -95,26 +164,27 @@ def spec_check() -> SpecChecker:
     return SpecChecker(SPEC)
 
 
-def png_bytes(width: int = 2, height: int = 2) -> bytes:
-    """A real, tiny PNG built without any imaging library."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+# -- browsers (JupyterLab in headless Chromium) -------------------------------------------------
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from run_lab(tmp_path_factory, LAB_OVERRIDES)
 
 
-UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
+@pytest.fixture(scope="module")
+def dark_lab(tmp_path_factory):
+    """A second JupyterLab whose settings overrides pick the dark theme (the server reads
+    overrides.json once, at start)."""
+    dark = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+    yield from run_lab(tmp_path_factory, {**LAB_OVERRIDES, **dark})
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright, for the module's tests."""
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

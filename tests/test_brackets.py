@@ -7,13 +7,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -25,7 +22,8 @@ from autoenhance_nb.rules.brackets import plan_brackets
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.widgets._brackets import BracketsChoice
 
-SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "brackets"
+from .helpers import SAMPLES, bomb, exif_with_exposure_time, png_file, sample_files
+
 _spec = importlib.util.spec_from_file_location("make_brackets", SAMPLES / "make_brackets.py")
 assert _spec is not None and _spec.loader is not None
 make = importlib.util.module_from_spec(_spec)
@@ -36,10 +34,6 @@ EXPECTED = [
     ["DSC_0004.jpg", "DSC_0005.jpg", "DSC_0006.jpg"],
     ["DSC_0007.jpg", "DSC_0008.jpg", "DSC_0009.jpg", "DSC_0010.jpg", "DSC_0011.jpg"],
 ]
-
-
-def sample_files() -> list[Path]:
-    return sorted(SAMPLES.glob("DSC_*.jpg"))
 
 
 @pytest.fixture
@@ -299,29 +293,6 @@ def test_the_magic_groups_uploads_and_merges_a_shoot(hdr, monkeypatch):
 
 
 # -- issue 22: EXIF read without decoding pixels, bombs, insane exposure values -------------
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def png_file(
-    path: Path, side: int, *, exif: bytes | None = None, idat: bytes | None = None
-) -> Path:
-    """A solid-colour RGB PNG of ``side`` x ``side`` written row by row with zlib (no
-    Pillow image in memory), its ``exif`` in an eXIf chunk placed after the pixel data
-    (Pillow reads the chunks before it on open; those after only once it decodes)."""
-    if idat is None:
-        row = b"\x00" + b"\x80\x90\xa0" * side
-        packer = zlib.compressobj(1)
-        idat = b"".join([*(packer.compress(row) for _ in range(side)), packer.flush()])
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    parts = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", idat)]
-    if exif is not None:
-        parts.append(_chunk(b"eXIf", exif))
-    path.write_bytes(b"".join([*parts, _chunk(b"IEND", b"")]))
-    return path
-
-
 @pytest.fixture(scope="session")
 def huge_png(tmp_path_factory):
     """13000 x 13000 pixels (507 MB decoded) in about 2 MB, with its EXIF after IDAT."""
@@ -365,11 +336,6 @@ def test_an_exif_chunk_after_the_pixel_data_is_read_and_grouped(tmp_path):
     assert grouping.df["camera"].iloc[0] == "SONY ILCE-7M4" and grouping.warnings == []
 
 
-def bomb(path: Path) -> Path:
-    """A PNG declaring 50000 x 50000 pixels (a decompression bomb), 60 bytes long."""
-    return png_file(path, 50000, idat=zlib.compress(b"\x00" * 64))
-
-
 def test_a_decompression_bomb_is_a_one_line_error_naming_the_file(tmp_path):
     files = [shutil.copy(p, tmp_path) for p in sample_files()[:3]]
     with pytest.raises(E.ValidationError) as info:
@@ -389,22 +355,12 @@ def test_a_decompression_bomb_uploads_nothing(hdr, hdr_tracker, tmp_path):
     assert hdr.request_log == []
 
 
-def _exif_with_exposure_time(taken: datetime, seconds: float) -> bytes:
-    """EXIF whose ExposureTime is a DOUBLE (Pillow writes a float as type 12)."""
-    exif = Image.Exif()
-    exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
-    ifd = exif.get_ifd(0x8769)
-    ifd[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
-    ifd[0x829A] = seconds
-    return exif.tobytes()
-
-
 @pytest.mark.parametrize("bad", [1e-310, 1e300, float("inf"), float("nan"), -0.5, 0.0])
 def test_an_insane_exposure_time_is_treated_as_missing_with_a_warning(tmp_path, bad):
     files = []
     for i, seconds in enumerate((1 / 250, bad, 1 / 15)):
         path = tmp_path / f"IMG_{i}.jpg"
-        exif = _exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
+        exif = exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
         Image.new("RGB", (16, 8), (i * 60,) * 3).save(path, exif=exif)
         files.append(path)
     with Image.open(files[1]) as check:  # the file really carries the value

@@ -9,153 +9,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import requests
 
-from .conftest import IN_CI
+from .helpers import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("AUTOENHANCE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
 SCREENSHOT = ROOT / "docs" / "images" / "form.png"
 SENTINEL = "sk-SENTINEL-browser-91d4"
-BASE_OVERRIDES = {
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    # saved notebooks carry the widget state, as a user who turned it on would have
-    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
-}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _need_browser():
-    problem = None
-    if not Path(CHROMIUM).exists():
-        problem = (
-            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set AUTOENHANCE_CHROMIUM)"
-        )
-    else:
-        try:
-            import playwright  # noqa: F401
-        except ImportError:
-            problem = "playwright is not installed (pip install -e '.[test]')"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"browser test cannot run in CI: {problem}")
-        pytest.skip(problem)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    yield from _lab(tmp_path_factory, BASE_OVERRIDES)
-
-
-@pytest.fixture(scope="module")
-def dark_lab(tmp_path_factory):
-    """A second JupyterLab whose settings overrides pick the dark theme (the server reads
-    overrides.json once, at start)."""
-    dark = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
-    yield from _lab(tmp_path_factory, {**BASE_OVERRIDES, **dark})
-
-
-def _lab(tmp_path_factory, overrides):
-    _need_browser()
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "root"
-    shutil.copytree(ROOT / "notebooks", root)
-    settings = base / "settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(json.dumps(overrides))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
-    for name in (
-        "JUPYTER_CONFIG_DIR",
-        "JUPYTER_RUNTIME_DIR",
-        "JUPYTERLAB_SETTINGS_DIR",
-        "JUPYTERLAB_WORKSPACES_DIR",
-    ):
-        path = base / name.lower()
-        path.mkdir()
-        env[name] = str(path)
-    port, token = _free_port(), secrets.token_hex(16)
-    log = open(base / "lab.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--ServerApp.root_dir={root}",
-            f"--IdentityProvider.token={token}",
-            f"--LabServerApp.app_settings_dir={settings}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
-    yield {"url": url, "token": token, "root": root, "log": base / "lab.log"}
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_quickstart_form_in_jupyterlab(lab, browser):

@@ -26,7 +26,7 @@ import requests
 
 from autoenhance_nb.desk.page import gallery_class
 
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _need_browser
+from .helpers import ARTIFACTS, free_port, need_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -41,7 +41,7 @@ CULL = 4  # --cull-after: far less than the test takes
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    _need_browser()
+    need_browser()
     pytest.importorskip("voila")
     base = tmp_path_factory.mktemp("desk")
     exports = base / "exports"
@@ -51,7 +51,7 @@ def desk(tmp_path_factory):
         env[name] = str(base / name.lower())
     command = shutil.which("autoenhance-desk")
     prefix = [command] if command else [sys.executable, "-m", "autoenhance_nb.desk"]
-    port = _free_port()
+    port = free_port()
     log_path = base / "desk.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
@@ -88,16 +88,6 @@ def desk(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser(desk):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, url):

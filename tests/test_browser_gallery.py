@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_browser import ARTIFACTS, browser, lab  # noqa: F401  (fixtures)
+from .helpers import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -58,7 +58,7 @@ def _notebook(*sources: str) -> str:
     )
 
 
-def test_gallery_in_jupyterlab(lab, browser):  # noqa: F811
+def test_gallery_in_jupyterlab(lab, browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
@@ -172,7 +172,7 @@ print("Hostile notebook ready")
 """
 
 
-def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):  # noqa: F811
+def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
     """Every string of every answer poisoned (a proxy in the kernel) and hostile names,
     ids, file names and options typed in: the table, the form and the gallery show them
     as text. No dialog opens, no element or handler is injected; the card's Redo panel

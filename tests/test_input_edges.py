@@ -11,49 +11,13 @@ import os
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceError
-from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
-
-@pytest.fixture(scope="module")
-def shell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    ip.run_line_magic("colors", "nocolor")
-    yield ip
-    InteractiveShell.clear_instance()
-
-
-@pytest.fixture
-def ip(shell, sandbox, monkeypatch):
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    shell.extension_manager.load_extension("autoenhance_nb")
-    magics = magics_of(shell)
-    saved = {
-        k: getattr(magics, k)
-        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
-    }
-    magics.max_retries = 1
-    magics.progress = False
-    yield shell
-    for k, v in saved.items():
-        setattr(magics, k, v)
-    ae.reset_session()
-
-
-def run(ip, code):
-    with capture_output() as cap:
-        result = ip.run_cell(code)
-    return result, cap.stdout + cap.stderr
+from .helpers import run
 
 
 def posts(sb: Sandbox) -> int:

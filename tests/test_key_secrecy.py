@@ -12,29 +12,17 @@ import logging
 import re
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
-from .conftest import png_bytes
+from .helpers import png_bytes, run
 from .hostile import Kernel
 
 SENTINEL = "sk-SENTINEL-secrecy-5b1e"
-
-
-@pytest.fixture(scope="module")
-def shell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    ip.run_line_magic("colors", "nocolor")
-    yield ip
-    InteractiveShell.clear_instance()
 
 
 @pytest.fixture
@@ -53,12 +41,6 @@ def verbose(shell):
     for k, v in saved.items():
         setattr(magics, k, v)
     ae.reset_session()
-
-
-def run(ip, code):
-    with capture_output() as cap:
-        result = ip.run_cell(code)
-    return result, cap.stdout + cap.stderr
 
 
 def no_key(*texts: str) -> None:

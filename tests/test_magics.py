@@ -8,54 +8,23 @@ import os
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb.magic._cells import MagicError, derived_order_id, parse_batch
 from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
+from .helpers import (
+    EVERY_OPTION,
+    bomb,
+    exif_with_exposure_time,
+    picture,
+    run,
+    sample_files,
+)
+
 SENTINEL = "sk-SENTINEL-magic-77c1"
-
-
-@pytest.fixture(scope="module")
-def shell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"  # real history, nothing on disk
-    ip = InteractiveShell.instance(config=config)
-    ip.run_line_magic("colors", "nocolor")
-    yield ip
-    InteractiveShell.clear_instance()
-
-
-@pytest.fixture
-def ip(shell, sandbox, monkeypatch):
-    """The shell with the extension loaded and the session pointed at this test's
-    sandbox (through the environment, as a user of a CLI sandbox would)."""
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    shell.extension_manager.load_extension("autoenhance_nb")
-    magics = magics_of(shell)
-    saved = {
-        k: getattr(magics, k)
-        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
-    }
-    magics.max_retries = 1
-    magics.progress = False
-    yield shell
-    for k, v in saved.items():
-        setattr(magics, k, v)
-    ae.reset_session()
-
-
-def run(ip, code):
-    """Run a cell like a notebook does; returns (result, captured output)."""
-    with capture_output() as cap:
-        result = ip.run_cell(code)
-    return result, cap.stdout + cap.stderr
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -391,8 +360,6 @@ def test_a_key_typed_on_a_magic_line_is_never_repeated(ip, sandbox, monkeypatch,
 def test_a_decompression_bomb_in_brackets_stops_the_magic_in_one_line(ip, sandbox, tmp_path):
     import shutil
 
-    from .test_brackets import bomb, sample_files
-
     for path in sample_files()[:3]:
         shutil.copy(path, tmp_path)
     bomb(tmp_path / "bomb.jpg.png")
@@ -411,10 +378,8 @@ def test_an_insane_exif_exposure_time_still_gives_a_dry_run(ip, sandbox, tmp_pat
 
     from PIL import Image
 
-    from .test_brackets import _exif_with_exposure_time
-
     for i, seconds in enumerate((1 / 250, 1e-310, 1 / 15)):
-        exif = _exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
+        exif = exif_with_exposure_time(datetime(2026, 3, 14, 10, 0, i), seconds)
         Image.new("RGB", (16, 8), (i * 60,) * 3).save(tmp_path / f"IMG_{i}.jpg", exif=exif)
     result, out = run(ip, f'%autoenhance_order Loft --brackets auto "{tmp_path}/*.jpg" --dry-run')
     assert result.success and "Dry run: nothing was sent" in out, out
@@ -424,8 +389,6 @@ def test_an_insane_exif_exposure_time_still_gives_a_dry_run(ip, sandbox, tmp_pat
 
 # -- enhancement options, downloads, reprocess, report -------------------------------------
 def _shoot(tmp_path):
-    from .test_options import picture
-
     folder = tmp_path / "shoot"
     folder.mkdir()
     (folder / "room.png").write_bytes(picture())
@@ -433,8 +396,6 @@ def _shoot(tmp_path):
 
 
 def test_every_option_from_the_magic_reaches_the_sandbox_unchanged(ip, sandbox, tmp_path):
-    from .test_options import EVERY_OPTION
-
     folder = _shoot(tmp_path)
     flags = " ".join(
         f"--option '{k}={json.dumps(v) if isinstance(v, (dict, bool)) else v}'"

@@ -15,34 +15,7 @@ from PIL import Image
 from autoenhance_nb import errors as E
 from autoenhance_nb import options as O
 
-from .conftest import SPEC
-
-
-def picture(width: int = 64, height: int = 48) -> bytes:
-    image = Image.new("RGB", (width, height))
-    image.putdata([(x * 4 % 256, y * 5 % 256, 90) for y in range(height) for x in range(width)])
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
-#: One allowed, non-default value for every option the spec lists.
-EVERY_OPTION = {
-    "ai_version": "4.7",
-    "cloud_type": "HIGH_CLOUD",
-    "enhance": False,
-    "enhance_type": "modern",
-    "finetune_settings": {"strength": 0.5, "zones": ["sky"]},
-    "lens_correction": False,
-    "metadata": {"shoot": "loft", "n": 3},
-    "privacy": True,
-    "rating": 4,
-    "sky_replacement": True,
-    "threesixty": True,
-    "upscale": True,
-    "vertical_correction": False,
-    "window_pull": True,
-}
+from .helpers import EVERY_OPTION, SPEC, picture
 
 
 def test_the_options_are_the_specs():

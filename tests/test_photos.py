@@ -8,13 +8,11 @@ import subprocess
 import sys
 import threading
 import tracemalloc
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -25,7 +23,7 @@ from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.rules._photos import image_format
 from autoenhance_nb.sandbox import Sandbox
 
-from .conftest import png_bytes
+from .helpers import chosen_files, png_bytes, run
 
 JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 
@@ -288,7 +286,8 @@ def test_download_names_are_safe_and_unique(sandbox, tmp_path):
 
 # -- magic ---------------------------------------------------------------------------------------------
 @pytest.fixture
-def ip(slow_sandbox, monkeypatch):
+def slow_ip(slow_sandbox, monkeypatch):
+    """A shell with the extension on the slow sandbox (watching polls every 0.1 s)."""
     monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", slow_sandbox.url)
     ae.reset_session()
@@ -301,39 +300,33 @@ def ip(slow_sandbox, monkeypatch):
     ae.reset_session()
 
 
-def run(ip, code):
-    with capture_output() as cap:
-        result = ip.run_cell(code)
-    return result, cap.stdout + cap.stderr
-
-
-def test_magic_images_watch_download(ip, slow_sandbox, photos, tmp_path):
+def test_magic_images_watch_download(slow_ip, slow_sandbox, photos, tmp_path):
     result, out = run(
-        ip, f'%autoenhance_order "Loft – 5 Rue des Martyrs" --images "{photos}/*.png"'
+        slow_ip, f'%autoenhance_order "Loft – 5 Rue des Martyrs" --images "{photos}/*.png"'
     )
     assert result.success, out
     assert "uploaded 3 of 3, 0 failed" in out
     oid = slow_sandbox.orders[0]["order_id"]
-    result, out = run(ip, f'%autoenhance_order --add-images {oid} "{photos}/room-0.png"')
+    result, out = run(slow_ip, f'%autoenhance_order --add-images {oid} "{photos}/room-0.png"')
     assert result.success and "uploaded 1 of 1" in out
-    result, out = run(ip, "%autoenhance_order --watch")
+    result, out = run(slow_ip, "%autoenhance_order --watch")
     assert result.success and "Done: no order is processing" in out
     assert list(result.result["status"]) == ["processed"]
     assert list(result.result["image_count"]) == [4]
-    result, out = run(ip, f"%autoenhance_order --download {oid} {tmp_path}/enhanced")
+    result, out = run(slow_ip, f"%autoenhance_order --download {oid} {tmp_path}/enhanced")
     assert result.success and f"Saved 4 images to {tmp_path}/enhanced" in out
     assert len(list((tmp_path / "enhanced").iterdir())) == 4
 
 
-def test_magic_glob_that_matches_nothing_creates_nothing(ip, slow_sandbox, tmp_path):
-    result, out = run(ip, f'%autoenhance_order Kitchen --images "{tmp_path}/*.jpg"')
+def test_magic_glob_that_matches_nothing_creates_nothing(slow_ip, slow_sandbox, tmp_path):
+    result, out = run(slow_ip, f'%autoenhance_order Kitchen --images "{tmp_path}/*.jpg"')
     assert not result.success and "No files match" in out and "Traceback" not in out
     assert slow_sandbox.orders == []
 
 
-def test_magic_bad_photos_are_reported_and_stop_the_cell(ip, slow_sandbox, photos):
+def test_magic_bad_photos_are_reported_and_stop_the_cell(slow_ip, slow_sandbox, photos):
     _write(photos / "broken.png", b"not an image")
-    result, out = run(ip, f'%autoenhance_order Mixed --images "{photos}/*.png"')
+    result, out = run(slow_ip, f'%autoenhance_order Mixed --images "{photos}/*.png"')
     assert not result.success
     assert "uploaded 3 of 4, 1 failed" in out and "broken.png" in out
     assert "MagicError: 1 of 4 photos failed" in out
@@ -341,23 +334,10 @@ def test_magic_bad_photos_are_reported_and_stop_the_cell(ip, slow_sandbox, photo
 
 
 # -- form ----------------------------------------------------------------------------------------------
-def _chosen(*named: tuple[str, bytes]) -> tuple[dict, ...]:
-    return tuple(
-        {
-            "name": n,
-            "type": "image/png",
-            "size": len(b),
-            "content": memoryview(b),
-            "last_modified": datetime.now(timezone.utc),
-        }
-        for n, b in named
-    )
-
-
 def test_form_attaches_photos_to_the_new_order(sandbox):
     form = OrderForm(tracker_on(sandbox))
     form.name.value = "With photos"
-    form.photos.value = _chosen(("a.png", png_bytes()), ("b.png", png_bytes()))
+    form.photos.value = chosen_files(("a.png", png_bytes()), ("b.png", png_bytes()))
     form.create_button.click()
     form.wait()
     assert "photos for" in form.message.value and "uploaded 2 of 2" in form.message.value
@@ -375,7 +355,7 @@ def test_form_uploads_into_an_order_chosen_from_the_table(sandbox):
     form.upload_button.click()
     form.wait()
     assert "Choose photos" in form.message.value
-    form.photos.value = _chosen(("c.png", png_bytes()), ("bad.png", b"nope"))
+    form.photos.value = chosen_files(("c.png", png_bytes()), ("bad.png", b"nope"))
     form.upload_button.click()
     form.wait()
     assert "Pick an order" in form.message.value

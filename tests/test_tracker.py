@@ -12,14 +12,13 @@ import time
 
 import pandas as pd
 import pytest
-import requests
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb import errors as E
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.tracker.table import COLUMNS, derive_status, read_orders_csv
 
-from .conftest import png_bytes
+from .helpers import upload_photo
 
 EXPECTED_DTYPES = {
     "order_id": "string",
@@ -187,23 +186,10 @@ def test_concurrent_batches_from_several_threads(tracker, sandbox):
 
 
 # -- refresh, track, sync --------------------------------------------------------------------
-def _upload_photo(sb, order_id):
-    created = requests.post(
-        sb.url + "/v3/images/",
-        headers={"x-api-key": "k"},
-        json={"image_name": "p.png", "order_id": order_id},
-    ).json()
-    requests.put(
-        created["upload_url"],
-        data=png_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-    )
-
-
 def test_refresh_updates_statuses_and_marks_deleted_orders(tracker, client, sandbox):
     keep = tracker.create("with photo")["order_id"]
     gone = tracker.create("deleted elsewhere")["order_id"]
-    _upload_photo(sandbox, keep)
+    upload_photo(sandbox, keep)
     client.delete_order(gone)
     counts = tracker.refresh()
     assert counts == {"updated": 1, "deleted": 1, "failed": 0}
@@ -304,7 +290,7 @@ def test_a_failing_write_leaves_the_previous_file_intact(tracker, tmp_path, monk
 def test_read_csv_resumes_tracking(tracker, client, tmp_path, sandbox):
     oid = tracker.create("resume me")["order_id"]
     path = tracker.to_csv(tmp_path / "orders.csv")
-    _upload_photo(sandbox, oid)
+    upload_photo(sandbox, oid)
     restarted = OrderTracker(client)
     df = restarted.read_csv(path)
     assert list(df["order_id"]) == [oid] and df.loc[0, "status"] == "waiting"

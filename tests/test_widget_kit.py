@@ -21,7 +21,8 @@ from autoenhance_nb.widgets._kit import (
 
 
 @pytest.fixture
-def form():
+def kit():
+    """Two buttons, their BackgroundActions, and the errors and after-calls it made."""
     buttons = [w.Button(description="Create"), w.Button(description="Refresh")]
     errors, afters = [], []
     actions = BackgroundActions(
@@ -31,8 +32,8 @@ def form():
 
 
 # -- BackgroundActions ------------------------------------------------------------------------
-def test_an_action_runs_in_the_background_with_buttons_disabled_and_relabelled(form):
-    buttons, actions, errors, afters = form
+def test_an_action_runs_in_the_background_with_buttons_disabled_and_relabelled(kit):
+    buttons, actions, errors, afters = kit
     release, seen = threading.Event(), {}
 
     def job():
@@ -51,8 +52,8 @@ def test_an_action_runs_in_the_background_with_buttons_disabled_and_relabelled(f
     assert errors == [] and afters == [1]
 
 
-def test_only_one_action_runs_at_a_time(form):
-    buttons, actions, errors, afters = form
+def test_only_one_action_runs_at_a_time(kit):
+    buttons, actions, errors, afters = kit
     release, ran = threading.Event(), []
     assert actions.run(buttons[0], "Creating…", lambda: release.wait(10))
     assert actions.run(buttons[1], "Refreshing…", lambda: ran.append("second")) is False
@@ -65,8 +66,8 @@ def test_only_one_action_runs_at_a_time(form):
     assert ran == ["third"]
 
 
-def test_an_error_goes_to_on_error_as_one_line_and_the_buttons_come_back(form):
-    buttons, actions, errors, afters = form
+def test_an_error_goes_to_on_error_as_one_line_and_the_buttons_come_back(kit):
+    buttons, actions, errors, afters = kit
 
     def job():
         raise ValueError("bad\nthing")
@@ -78,8 +79,8 @@ def test_an_error_goes_to_on_error_as_one_line_and_the_buttons_come_back(form):
     assert buttons[1].description == "Refresh" and afters == [1] and not actions.busy
 
 
-def test_a_toolkit_error_is_shown_as_its_message(form):
-    buttons, actions, errors, _ = form
+def test_a_toolkit_error_is_shown_as_its_message(kit):
+    buttons, actions, errors, _ = kit
 
     def job():
         raise E.NotFoundError("Fetching order 'x' failed: not found (HTTP 404)", 404)
@@ -89,8 +90,8 @@ def test_a_toolkit_error_is_shown_as_its_message(form):
     assert errors == ["Fetching order 'x' failed: not found (HTTP 404)"]
 
 
-def test_wait_times_out_while_the_action_runs(form):
-    buttons, actions, _, _ = form
+def test_wait_times_out_while_the_action_runs(kit):
+    buttons, actions, _, _ = kit
     release = threading.Event()
     actions.run(buttons[0], "…", lambda: release.wait(10))
     with pytest.raises(TimeoutError, match="still running"):

@@ -17,14 +17,9 @@ import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb.sandbox import Sandbox
 
+from .helpers import EVERY_OPTION, chosen_files, picture, upload_photo
+
 SENTINEL = "sk-SENTINEL-form-5be0"
-
-
-@pytest.fixture
-def form(tracker):
-    f = OrderForm(tracker)
-    yield f
-    f.close()
 
 
 def create(form, name, order_id=""):
@@ -94,6 +89,7 @@ def test_wrong_key_shows_a_clear_error():
         form.close()
 
 
+@pytest.mark.own_sandbox  # stops it
 def test_server_down_shows_a_clear_error(form, sandbox):
     form.tracker.client.max_retries = 0
     sandbox.stop()
@@ -184,9 +180,7 @@ def test_auto_refresh_stops_by_itself_when_nothing_is_processing():
         tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url))
         form = OrderForm(tracker, auto_refresh_interval=0.1)
         oid = tracker.create("With a photo")["order_id"]
-        from .test_tracker import _upload_photo
-
-        _upload_photo(sb, oid)
+        upload_photo(sb, oid)
         tracker.refresh()
         assert tracker.status_counts() == {"processing": 1}
         form.auto_refresh.value = True
@@ -224,15 +218,10 @@ def test_going_live_with_an_empty_field_says_so(form):
 
 # -- the Enhancement section and the Image row ---------------------------------------------
 def _photo(name="room.png"):
-    from .test_options import picture
-    from .test_photos import _chosen
-
-    return _chosen((name, picture()))
+    return chosen_files((name, picture()))
 
 
 def test_every_option_from_the_form_reaches_the_sandbox_unchanged(form, sandbox):
-    from .test_options import EVERY_OPTION
-
     assert set(form.enhancement.fields) == set(EVERY_OPTION)
     for name, value in EVERY_OPTION.items():
         field = form.enhancement.fields[name]

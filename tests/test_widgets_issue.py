@@ -19,13 +19,13 @@ from autoenhance_nb.sandbox import Sandbox
 SENTINEL = "sk-SENTINEL-issue-7c31"
 
 
-@pytest.fixture
-def form(tracker, tmp_path, monkeypatch):
-    (tmp_path / "exports").mkdir()
-    monkeypatch.chdir(tmp_path / "exports")  # the default export folder
-    f = OrderForm(tracker)
-    yield f
-    f.close()
+@pytest.fixture(autouse=True)
+def _export_folder(request, tmp_path, monkeypatch):
+    """For a test with a form (conftest's), the working directory, its default export
+    folder, is tmp_path/exports; autouse, so it is set before the form is made."""
+    if "form" in request.fixturenames:
+        (tmp_path / "exports").mkdir()
+        monkeypatch.chdir(tmp_path / "exports")
 
 
 def create(form, name):

@@ -1,0 +1,290 @@
+"""Plain helpers shared by the test modules (fixtures live in conftest.py): images and
+files, a notebook-like cell runner, the spec, and what the browser tests need to find
+and start Chromium and JupyterLab. Test modules import from here, never from each
+other."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+UUID_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _load_spec() -> dict:
+    text = resources.files("autoenhance_nb").joinpath("spec/autoenhance-v3.openapi.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+#: The API spec that ships with the package (never ../shared).
+SPEC = _load_spec()
+
+
+# -- images and files -----------------------------------------------------------------------
+def png_bytes(width: int = 2, height: int = 2) -> bytes:
+    """A real, tiny PNG built without any imaging library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    raw = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def picture(width: int = 64, height: int = 48) -> bytes:
+    """A PNG with a gradient (so enhanced renditions differ), made with Pillow."""
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height))
+    image.putdata([(x * 4 % 256, y * 5 % 256, 90) for y in range(height) for x in range(width)])
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+#: One allowed, non-default value for every option the spec lists.
+EVERY_OPTION = {
+    "ai_version": "4.7",
+    "cloud_type": "HIGH_CLOUD",
+    "enhance": False,
+    "enhance_type": "modern",
+    "finetune_settings": {"strength": 0.5, "zones": ["sky"]},
+    "lens_correction": False,
+    "metadata": {"shoot": "loft", "n": 3},
+    "privacy": True,
+    "rating": 4,
+    "sky_replacement": True,
+    "threesixty": True,
+    "upscale": True,
+    "vertical_correction": False,
+    "window_pull": True,
+}
+
+
+def chosen_files(*named: tuple[str, bytes]) -> tuple[dict, ...]:
+    """What a FileUpload widget's value holds for these (name, bytes) files."""
+    return tuple(
+        {
+            "name": n,
+            "type": "image/png",
+            "size": len(b),
+            "content": memoryview(b),
+            "last_modified": datetime.now(timezone.utc),
+        }
+        for n, b in named
+    )
+
+
+def upload_photo(sb, order_id):
+    """Register and upload one photo to ``order_id`` straight over HTTP."""
+    import requests
+
+    created = requests.post(
+        sb.url + "/v3/images/",
+        headers={"x-api-key": "k"},
+        json={"image_name": "p.png", "order_id": order_id},
+    ).json()
+    requests.put(
+        created["upload_url"],
+        data=png_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+
+# -- bracketed shoots -------------------------------------------------------------------------
+#: The sample HDR shoot (and its generator, make_brackets.py).
+SAMPLES = ROOT / "notebooks" / "data" / "brackets"
+
+
+def sample_files() -> list[Path]:
+    return sorted(SAMPLES.glob("DSC_*.jpg"))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def png_file(
+    path: Path, side: int, *, exif: bytes | None = None, idat: bytes | None = None
+) -> Path:
+    """A solid-colour RGB PNG of ``side`` x ``side`` written row by row with zlib (no
+    Pillow image in memory), its ``exif`` in an eXIf chunk placed after the pixel data
+    (Pillow reads the chunks before it on open; those after only once it decodes)."""
+    if idat is None:
+        row = b"\x00" + b"\x80\x90\xa0" * side
+        packer = zlib.compressobj(1)
+        idat = b"".join([*(packer.compress(row) for _ in range(side)), packer.flush()])
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    parts = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", idat)]
+    if exif is not None:
+        parts.append(_chunk(b"eXIf", exif))
+    path.write_bytes(b"".join([*parts, _chunk(b"IEND", b"")]))
+    return path
+
+
+def bomb(path: Path) -> Path:
+    """A PNG declaring 50000 x 50000 pixels (a decompression bomb), 60 bytes long."""
+    return png_file(path, 50000, idat=zlib.compress(b"\x00" * 64))
+
+
+def exif_with_exposure_time(taken: datetime, seconds: float) -> bytes:
+    """EXIF whose ExposureTime is a DOUBLE (Pillow writes a float as type 12)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    ifd[0x829A] = seconds
+    return exif.tobytes()
+
+
+# -- IPython ----------------------------------------------------------------------------------
+def run(ip, code):
+    """Run a cell like a notebook does; returns (result, captured output)."""
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        result = ip.run_cell(code)
+    return result, cap.stdout + cap.stderr
+
+
+# -- browsers ---------------------------------------------------------------------------------
+CHROMIUM = os.environ.get("AUTOENHANCE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    # saved notebooks carry the widget state, as a user who turned it on would have
+    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+}
+
+
+def need_browser():
+    """Skip (fail in CI) when Chromium or Playwright is missing."""
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = (
+            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set AUTOENHANCE_CHROMIUM)"
+        )
+    else:
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            problem = "playwright is not installed (pip install -e '.[test]')"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"browser test cannot run in CI: {problem}")
+        pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_lab(tmp_path_factory, overrides):
+    """Start JupyterLab on a copy of notebooks/ with these settings overrides; yield
+    its url, token, root and log path; stop it afterwards."""
+    import requests
+
+    need_browser()
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    shutil.copytree(ROOT / "notebooks", root)
+    settings = base / "settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(json.dumps(overrides))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    for name in (
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_RUNTIME_DIR",
+        "JUPYTERLAB_SETTINGS_DIR",
+        "JUPYTERLAB_WORKSPACES_DIR",
+    ):
+        path = base / name.lower()
+        path.mkdir()
+        env[name] = str(path)
+    port, token = free_port(), secrets.token_hex(16)
+    log = open(base / "lab.log", "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.root_dir={root}",
+            f"--IdentityProvider.token={token}",
+            f"--LabServerApp.app_settings_dir={settings}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
+    yield {"url": url, "token": token, "root": root, "log": base / "lab.log"}
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
