@@ -57,9 +57,10 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from tornado.httputil import HTTPServerRequest
 from voila.app import Voila
 
+from ..display import html
 from .cli import ENV_SERVER, bare_host
 
-__all__ = ["ENV_SERVER", "Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
+__all__ = ["Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
 
 MAX_BODY_BYTES = 1024 * 1024
 IDLE_CONNECTION_SECONDS = 60.0
@@ -325,8 +326,8 @@ def page_handler_class(base: type) -> type:
             self.set_header("Content-Type", "text/html; charset=utf-8")
             self.set_header("Cache-Control", "no-store")
             self.set_header("Retry-After", str(retry))
-            # only integers go into the page (it is static text otherwise)
-            self.finish(BUSY_PAGE.format(retry=int(retry), limit=int(GUARD.max_kernels)))
+            # built like every page of the package: values escaped (only integers here)
+            self.finish(html(BUSY_PAGE, retry=int(retry), limit=int(GUARD.max_kernels)))
 
     return DeskPageHandler
 
