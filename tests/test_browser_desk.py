@@ -217,3 +217,87 @@ def test_the_desk_in_a_browser(desk, browser):
         page.close()
         if other is not None:
             other.close()
+
+
+HOSTILE = (
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(2)>',
+    "</style></div><script>alert(3)</script>",
+    "' onmouseover='alert(4)",
+)
+INJECTED = """root => [
+    ...[...root.querySelectorAll('script, svg, iframe, object, embed')].map(e => e.tagName),
+    ...[...root.querySelectorAll('img')]
+        .filter(i => !i.classList.contains('ae-thumb')).map(i => 'img ' + i.src),
+    ...[...root.querySelectorAll('*')].flatMap(e => [...e.attributes])
+        .filter(a => a.name.startsWith('on')).map(a => a.name),
+]"""
+
+
+def test_hostile_strings_stay_text_on_the_desk(desk, browser):
+    """Another client on the account names orders, ids and photos with markup and puts
+    markup in an image's options (``finetune_settings`` is free JSON): a visitor's desk
+    shows it all as text, in the table, the pickers and the gallery (with a card's Redo
+    panel open); a visitor typing markup into the desk's own fields gets text too. No
+    dialog opens and no element or handler is injected (this was stored XSS: a card's
+    options line ran in every visitor's page)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    headers = {"x-api-key": "k", "content-type": "application/json"}
+    api = desk["sandbox"]
+    made = []
+    for i, text in enumerate(HOSTILE):
+        body = {"name": f"{text} name", "order_id": f"{text} #{i}"}
+        answer = requests.post(f"{api}/v3/orders/", json=body, headers=headers, timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+        made.append(answer.json()["order_id"])
+    for text in HOSTILE:
+        body = {
+            "order_id": made[0],
+            "image_name": f"{text}.png",
+            "finetune_settings": {"sky": text, "deep": {"x": [text]}},
+            "metadata": {"note": text},
+        }
+        answer = requests.post(f"{api}/v3/images/", json=body, headers=headers, timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+    page = _open(browser, desk["url"])
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        desk_root = page.locator(".ae-desk")
+        expect(desk_root.locator(".ae-form .ae-table")).to_contain_text("onerror=alert(1)")
+        picker = page.locator(".ae-gallery-picker")
+        choice = picker.locator(".ae-gallery-order select")
+        labels = [t.replace("\xa0", " ") for t in choice.locator("option").all_inner_texts()]
+        first = [i for i, label in enumerate(labels) if label.startswith(HOSTILE[0] + " name")]
+        assert first, labels
+        first = first[0]
+        choice.select_option(index=first)
+        picker.locator("button.ae-show-gallery").click()
+        gallery = page.locator(".ae-desk .ae-gallery")
+        expect(gallery.locator(".ae-card")).to_have_count(len(HOSTILE))
+        gallery.locator(".ae-card").first.locator("button.ae-redo").click()
+        expect(gallery.locator(".ae-redo-panel").first).to_be_visible()
+        # a visitor types markup into the desk's own fields
+        form = page.locator(".ae-form")
+        form.locator(".ae-name input").fill(HOSTILE[0] + " typed")
+        form.locator(".ae-order-id input").fill(made[1])  # taken: an error line
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("onerror=alert(1)")
+        page.wait_for_timeout(1000)  # any injected handler has had its chance
+
+        assert desk_root.evaluate(INJECTED) == [] and dialogs == []
+        text = desk_root.inner_text()
+        assert text.count("onerror=alert(1)") >= 4 and "alert(3)" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hostile-desk.png"), full_page=True)
+        log = desk["log"].read_text()
+        assert "Traceback" not in log, log[-3000:]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-hostile-desk.png"), full_page=True)
+        shutil.copy(desk["log"], ARTIFACTS / "desk-hostile.log")
+        raise
+    finally:
+        page.close()
