@@ -55,11 +55,6 @@ def _graph():
     return grimp.build_graph("autoenhance_nb", exclude_type_checking_imports=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tracker's operations and the gallery's cards still import their owner "
-    "(composition is the next step of issue 23)",
-)
 def test_no_import_cycle_between_modules():
     """A cycle hides which module depends on which (the table <-> CSV cycle was held
     together by an import at the bottom of a file)."""
