@@ -186,7 +186,10 @@ def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
-        page.goto(f"{lab['url']}/lab/tree/hostile.ipynb?token={lab['token']}")
+        # a workspace of its own: the lab may still show an earlier test's notebook there
+        page.goto(
+            f"{lab['url']}/lab/workspaces/hostile/tree/hostile.ipynb?token={lab['token']}&reset"
+        )
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
