@@ -120,8 +120,8 @@ def test_every_stylesheet_is_exported_and_themed_by_jupyter_variables(name):
                 assert value in ("#fff", "transparent"), (selector, prop, value)
 
 
-def test_no_stylesheet_outside_display_besides_the_copies_being_replaced():
-    """``_styles`` holds every stylesheet; the widgets' own copies are switched to it."""
+def test_no_stylesheet_outside_display():
+    """``_styles`` holds every stylesheet of the package."""
     from pathlib import Path
 
     package = Path(D.__file__).resolve().parent.parent
@@ -130,5 +130,4 @@ def test_no_stylesheet_outside_display_besides_the_copies_being_replaced():
         for p in package.rglob("*.py")
         if re.search(r"^[A-Z_]+_CSS = style\(", p.read_text(encoding="utf-8"), re.M)
     )
-    assert "display/_styles.py" in holders
-    assert set(holders) <= {"display/_styles.py", "widgets/_form.py", "widgets/gallery/_actions.py"}
+    assert holders == ["display/_styles.py"]

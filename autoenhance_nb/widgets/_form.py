@@ -17,13 +17,13 @@ import ipywidgets as w
 from .._session import session
 from ..api import AutoenhanceClient
 from ..display import (
+    FORM_CSS,
     created_line,
     environment_badge,
     html,
     message_html,
     refreshed_line,
     render_table,
-    style,
 )
 from ..rules import order_id_problem
 from ..tracker import OrderTracker
@@ -47,13 +47,6 @@ from ._rows import ExportRow, PhotoRow
 from .gallery import add_gallery_picker
 
 __all__ = ["OrderForm"]
-
-#: The form's own layout rules: the table's HTML widget may shrink below the table's
-#: width (its box then scrolls sideways), so a narrow window never cuts the table off.
-FORM_CSS = style(
-    ".ae-form .ae-table{max-width:100%;min-width:0}"
-    ".ae-form .ae-table>.widget-html-content{min-width:0;max-width:100%;flex:1 1 auto}"
-)
 
 
 class OrderForm(w.VBox):

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...display import Markup, html, status_badge, style
+from ...display import Markup, html, status_badge
 from ...errors import one_line
 from .._exports import download_link
 from ._cache import data_url
@@ -23,36 +23,7 @@ __all__ = [
     "thumb_html",
     "title_html",
     "options_text",
-    "GALLERY_CSS",
 ]
-
-GALLERY_CSS = style(
-    ".ae-gallery{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
-    ".ae-gallery .ae-cards{display:flex;flex-flow:row wrap;gap:8px;max-width:100%}"
-    ".ae-gallery .ae-card{border:1px solid var(--jp-border-color2,#d1d5db);border-radius:4px;"
-    "background:var(--jp-layout-color1,transparent);padding:4px;box-sizing:border-box;"
-    "min-width:0;max-width:100%}"
-    ".ae-gallery .ae-card.ae-selected{border-color:var(--jp-brand-color1,#1d4ed8);"
-    "box-shadow:0 0 0 1px var(--jp-brand-color1,#1d4ed8)}"
-    ".ae-gallery .ae-thumb-box{flex:1 1 0;min-width:0}"
-    ".ae-gallery .ae-thumb-box>.widget-html-content{min-width:0}"
-    ".ae-gallery img.ae-thumb{display:block;width:100%;max-width:160px;height:auto;"
-    "border-radius:2px}"
-    ".ae-gallery .ae-thumb-empty{width:100%;max-width:160px;height:96px;display:flex;"
-    "align-items:center;justify-content:center;font-size:11px;"
-    "color:var(--jp-ui-font-color2,#6b7280);background:var(--jp-layout-color2,#eef0f3)}"
-    ".ae-gallery .ae-caption{font-size:11px;color:var(--jp-ui-font-color2,#6b7280)}"
-    ".ae-gallery .ae-card-title{font-weight:600;white-space:nowrap;overflow:hidden;"
-    "text-overflow:ellipsis;max-width:100%}"
-    ".ae-gallery .ae-card-meta,.ae-gallery .ae-card-message{font-size:11px;"
-    "white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%}"
-    ".ae-gallery .ae-card-meta{color:var(--jp-ui-font-color2,#6b7280)}"
-    ".ae-gallery .widget-html-content{max-width:100%}"
-    ".ae-gallery a{color:var(--jp-content-link-color,#1d4ed8);text-decoration:underline}"
-    ".ae-gallery-static .ae-static-grid{display:flex;flex-wrap:wrap;gap:8px}"
-    ".ae-gallery-static figure{margin:0;max-width:330px}"
-    ".ae-gallery-static img{max-width:160px;height:auto}"
-)
 
 
 def thumb_html(kind: str, data: bytes | None, note: str = "") -> Markup:

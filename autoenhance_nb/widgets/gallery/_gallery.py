@@ -21,7 +21,15 @@ import ipywidgets as w
 import pandas as pd
 
 from ..._session import session
-from ...display import Markup, environment_badge, html, join, message_html, status_badge
+from ...display import (
+    GALLERY_CSS,
+    Markup,
+    environment_badge,
+    html,
+    join,
+    message_html,
+    status_badge,
+)
 from ...errors import one_line
 from ...rules import validate_order_id
 from .._exports import ExportFolder
@@ -209,7 +217,7 @@ class OrderGallery(w.VBox):
             counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
         env = self.tracker.environment
         parts = [
-            A.GALLERY_CSS,
+            GALLERY_CSS,
             html(
                 "<div><b>Order {}</b> {} &middot; {} {}",
                 one_line(self.order_id, 64),
@@ -350,7 +358,7 @@ class OrderGallery(w.VBox):
             '<div class="ae-gallery-static">{}<p><i>Autoenhance gallery of order {}: it needs '
             "a live kernel (run the cell). Page {} of {} when the notebook was saved:</i></p>"
             '<div class="ae-static-grid">{}</div></div>',
-            A.GALLERY_CSS,
+            GALLERY_CSS,
             one_line(self.order_id, 64),
             self.page + 1,
             self.pages,
