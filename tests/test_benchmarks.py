@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # runs the quick benchmark (tens of seconds)
 @pytest.mark.timeout(300)
 def test_quick_benchmark_runs_and_writes_every_section(tmp_path):
     out = tmp_path / "results.json"

@@ -312,6 +312,7 @@ print(json.dumps({"growth_mb": (after - before) / unit, "exposure": shot.describ
 """
 
 
+@pytest.mark.slow  # writes a 13000 px PNG and reads it in a subprocess
 def test_reading_the_exif_of_a_13000_px_png_decodes_no_pixels(huge_png):
     proc = subprocess.run(
         [sys.executable, "-W", "error", "-c", RSS_SCRIPT, str(huge_png)],

@@ -116,6 +116,7 @@ def test_a_lost_process_answer_is_not_sent_twice(hdr, api):
     assert len(api.get_order("hdr")["images"]) == 1
 
 
+@pytest.mark.slow  # soak: sixty brackets under faults
 def test_a_sixty_bracket_shoot_under_faults_ends_exactly_right(tmp_path):
     views = [((-2, 0, 2), 10), ((-4, -2, 0, 2, 4), 1)] * 6 + [((-2, 0, 2), 10)] * 4
     files = make.write_shoot(tmp_path, views)

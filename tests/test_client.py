@@ -234,6 +234,7 @@ def test_a_taken_id_with_another_name_is_still_a_conflict(client):
     assert client.create_order(name="A", order_id="taken", adopt_existing=True)["name"] == "A"
 
 
+@pytest.mark.slow  # soak: 200 creates under faults
 def test_two_hundred_creates_under_faults_make_exactly_two_hundred_orders():
     with Sandbox(ambiguous_rate=0.3, error_rate=0.2, seed=5) as sb:
         client = make_client(sb, max_retries=10)

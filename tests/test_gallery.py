@@ -138,6 +138,7 @@ def _heap() -> int:
     return sys.getallocatedblocks()
 
 
+@pytest.mark.slow  # memory soak
 def test_visiting_every_page_again_and_again_holds_no_more_models_or_heap(sandbox, tracker):
     """A closed card closed its children but not their layouts and styles (25 models a
     card): 4 passes over the 9 pages of a 200-photo order registered 21,008 models and

@@ -182,6 +182,7 @@ def test_a_batch_that_finds_the_api_unreachable_stops_early(dead):
     assert "unreachable" in _unreachable_text(outcome).lower(), _unreachable_text(outcome)[:300]
 
 
+@pytest.mark.slow  # waits out the whole retry budget
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("dead", ["refused", "black-hole"])
 def test_a_500_line_cell_against_a_dead_api_fails_within_the_retry_budget(dead):
@@ -394,6 +395,7 @@ def test_sync_takes_a_limit(srv):
     assert srv.pages_served <= 31
 
 
+@pytest.mark.slow  # waits for a slow page by design
 @pytest.mark.timeout(60)
 def test_the_table_answers_while_a_sync_waits_for_a_slow_page(srv):
     srv.on(

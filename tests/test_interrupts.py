@@ -58,6 +58,7 @@ def assert_interrupt_summary(run) -> None:
 
 
 # -- 1. every order the server made is in the table ------------------------------------------
+@pytest.mark.slow  # real kernels
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("how", ["cell", "create_many"])
 def test_an_interrupted_batch_keeps_every_order_the_server_made(how):
@@ -87,6 +88,7 @@ def test_an_interrupted_batch_keeps_every_order_the_server_made(how):
         assert_interrupt_summary(run)
 
 
+@pytest.mark.slow  # a real kernel
 def test_rerunning_an_interrupted_cell_completes_it_without_duplicates():
     with Sandbox(processing_seconds=0, latency=0.03) as sb, kernel_for(sb) as k:
         cell = batch_cell("Rerun")
@@ -100,6 +102,7 @@ def test_rerunning_an_interrupted_cell_completes_it_without_duplicates():
 
 
 # -- 2. an interrupt stops a batch against a dead API --------------------------------------
+@pytest.mark.slow  # real kernels, waits out a timeout
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("dead", ["refused", "black-hole"])
 def test_an_interrupt_stops_a_batch_against_a_dead_api_within_one_timeout(dead):
@@ -195,6 +198,7 @@ def _kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+@pytest.mark.slow  # a SIGINT at every line of the bookkeeping
 @pytest.mark.timeout(300)
 def test_an_interrupt_at_any_step_of_create_many_leaves_a_consistent_table():
     with Sandbox(processing_seconds=0) as sb:
@@ -253,6 +257,7 @@ def shell_on(monkeypatch):
         ae.reset_session()
 
 
+@pytest.mark.slow  # a SIGINT at every line of the bookkeeping
 @pytest.mark.timeout(300)
 def test_an_interrupt_at_any_step_of_a_cell_leaves_a_consistent_table(shell_on):
     ip, sb = shell_on

@@ -142,6 +142,7 @@ def test_verbose_traceback_of_a_two_line_key_hides_it(verbose, monkeypatch, sand
     no_key(out)
 
 
+@pytest.mark.slow  # a real kernel
 @pytest.mark.timeout(120)
 def test_verbose_traceback_of_an_interrupted_create_hides_the_key():
     with Sandbox(api_key=SENTINEL, latency=4, processing_seconds=0) as sb:

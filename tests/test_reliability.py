@@ -350,6 +350,7 @@ def _python_api_examples(hostile_sandbox, name, order_id):
     _check_log(sb, oid)
 
 
+@pytest.mark.slow  # soak: every hostile payload
 def test_hostile_input_through_the_python_api(hostile_sandbox):
     before = COUNTS["python"]
     _python_api_examples(hostile_sandbox)
@@ -395,6 +396,7 @@ def _magic_examples(hostile_shell, hostile_sandbox, name, order_id):
     _check_log(sb, oid)
 
 
+@pytest.mark.slow  # soak: every hostile payload through the magic
 def test_hostile_input_through_the_magic(hostile_shell, hostile_sandbox):
     before = COUNTS["magic"]
     _magic_examples(hostile_shell, hostile_sandbox)
@@ -531,6 +533,7 @@ def test_sync_or_csv_rebuilds_the_table_in_a_new_process(tmp_path, capsys):
 
 
 # -- 7. sandbox hardening under load ---------------------------------------------------------------------------
+@pytest.mark.slow  # soak: 50 clients, 1300 requests
 def test_sandbox_stays_correct_under_50_mixed_clients(capsys):
     with Sandbox(processing_seconds=0) as sb:
         errors: list = []
