@@ -123,9 +123,6 @@ def test_no_module_family_shares_a_prefix_and_implementation_is_private():
 PUBLIC_MODULES = {
     "autoenhance_nb.errors",
     "autoenhance_nb.rules.brackets",
-    "autoenhance_nb.desk.cli",
-    "autoenhance_nb.desk.env",
-    "autoenhance_nb.desk.page",
 }
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import requests
 
-from autoenhance_nb.desk.page import gallery_class
+from autoenhance_nb.desk import gallery_class
 
 from .helpers import ARTIFACTS, free_port, need_browser
 

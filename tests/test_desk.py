@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from autoenhance_nb.desk import cli
-from autoenhance_nb.desk.page import ENV_EXPORT_DIR, ENV_SYNC_LIMIT, Desk, gallery_class
+from autoenhance_nb.desk import ENV_EXPORT_DIR, ENV_SYNC_LIMIT, Desk, gallery_class
+from autoenhance_nb.desk import _cli as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -164,7 +164,7 @@ def test_a_local_ip_gives_no_warning(tmp_path, capsys):
 def test_without_voila_the_command_says_what_to_install():
     code = (
         "import sys; sys.modules['voila'] = None\n"
-        "from autoenhance_nb.desk.cli import main\n"
+        "from autoenhance_nb.desk import main\n"
         "sys.exit(main([]))\n"
     )
     proc = subprocess.run(
@@ -408,7 +408,7 @@ def test_an_unreachable_api_is_one_line_on_the_page(tmp_path):
 
 def test_show_desk_reads_its_settings_from_the_environment(monkeypatch, tmp_path, sandbox):
     from autoenhance_nb import reset_session
-    from autoenhance_nb.desk.page import show_desk
+    from autoenhance_nb.desk import show_desk
 
     monkeypatch.setenv("AUTOENHANCE_API_KEY", "sandbox")
     monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)

@@ -30,7 +30,7 @@ import pytest
 import requests
 import websocket
 
-from autoenhance_nb.desk import cli
+from autoenhance_nb.desk import _cli as cli
 
 pytestmark = pytest.mark.timeout(150)
 BUSY = "The desk is busy, try again in a minute"

@@ -148,7 +148,7 @@ def poisoned(tmp_path):
 
 
 def test_no_string_from_the_api_or_a_person_becomes_markup_anywhere(poisoned, tmp_path):
-    from autoenhance_nb.desk.page import Desk
+    from autoenhance_nb.desk import Desk
     from autoenhance_nb.rules.brackets import plan_brackets
 
     tracker, sb, proxy = poisoned

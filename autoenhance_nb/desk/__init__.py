@@ -1,23 +1,36 @@
 """The order desk: the form, the table and the gallery as a web page (Voila) for people
-who do not write code. ``autoenhance-desk`` (``cli.py``) serves it; ``page.py`` builds
-it in each visitor's kernel. Imports nothing heavy, so the command starts fast."""
+who do not write code. ``autoenhance-desk`` (``main``, in ``_cli.py``) serves it;
+``show_desk`` (``_page.py``) builds it in each visitor's kernel; ``_env.py`` names the
+settings the command hands to the kernels. Imports nothing heavy (the page's widgets load
+on first use), so the command starts fast."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Desk", "show_desk", "main"]
+from ._cli import build_parser, main
+from ._env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
+if TYPE_CHECKING:
+    from ._page import Desk, gallery_class, show_desk
 
-def main(argv: list[str] | None = None) -> int:
-    from .cli import main as run
+__all__ = [
+    "DEFAULT_SYNC_LIMIT",
+    "ENV_EXPORT_DIR",
+    "ENV_SYNC_LIMIT",
+    "Desk",
+    "build_parser",
+    "gallery_class",
+    "main",
+    "show_desk",
+]
 
-    return run(argv)
+_PAGE_NAMES = ("Desk", "gallery_class", "show_desk")
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Desk", "show_desk"):
-        from . import page
+    if name in _PAGE_NAMES:
+        from . import _page
 
-        return getattr(page, name)
+        return getattr(_page, name)
     raise AttributeError(f"module 'autoenhance_nb.desk' has no attribute {name!r}")

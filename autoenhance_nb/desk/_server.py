@@ -1,5 +1,5 @@
 """``python -m autoenhance_nb.desk._server NOTEBOOK [Voila options]``: Voila (0.5) with the
-desk's guards, started by ``autoenhance-desk`` (``cli.py``) instead of ``python -m voila``.
+desk's guards, started by ``autoenhance-desk`` (``_cli.py``) instead of ``python -m voila``.
 
 Voila serves the page, its static files and the kernels' websockets; this module adds
 what a desk a team can reach needs, with Voila's and jupyter_server's own hooks:
@@ -58,7 +58,7 @@ from tornado.httputil import HTTPServerRequest
 from voila.app import Voila
 
 from ..display import html
-from .cli import ENV_SERVER, bare_host
+from ._cli import ENV_SERVER, bare_host
 
 __all__ = ["Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
 

@@ -19,7 +19,7 @@ from ..display import environment_badge, html, message_html, safe
 from ..errors import one_line
 from ..tracker import OrderTracker
 from ..widgets import SafeHTML, close_parts, error_message
-from .env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+from ._env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
 __all__ = ["Desk", "show_desk", "gallery_class"]
 

@@ -4,7 +4,7 @@ people who do not write code.
 The API key comes only from the server: ``AUTOENHANCE_API_KEY`` or ``--config PATH`` (a
 file only its owner can read). Without a key, ONE sandbox process serves every visit, so
 visitors see the same orders. Settings reach each Voila kernel through environment
-variables (see ``page.py``); the page reads no path from its visitors.
+variables (see ``_page.py``); the page reads no path from its visitors.
 
 Voila runs from ``_server.py`` (``python -m autoenhance_nb.desk._server``), which adds the
 guards a desk others can reach needs: the Host check (``--allowed-host``), the token
@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .env import ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+from ._env import ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
 #: The environment variable the guards' settings reach ``_server.py`` through (JSON; it
 #: removes it before Voila starts, so kernels never see the token).
