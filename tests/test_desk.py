@@ -19,6 +19,7 @@ import requests
 
 from autoenhance_nb.desk import ENV_EXPORT_DIR, ENV_SYNC_LIMIT, Desk, gallery_class
 from autoenhance_nb.desk import _cli as cli
+from autoenhance_nb.desk import _settings as settings
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -110,7 +111,7 @@ def _gone(pid: int) -> bool:
 
 # -- arguments ----------------------------------------------------------------------------
 def test_defaults_bind_to_this_machine_and_use_a_light_theme():
-    args = cli.build_parser().parse_args([])
+    args = settings.build_parser().parse_args([])
     assert (args.port, args.ip, args.theme, args.open) == (8866, "127.0.0.1", "light", False)
     assert args.export_dir == "autoenhance-desk-exports" and args.config is None
     assert (args.cull_after, args.max_kernels, args.allowed_host, args.token) == (60, 10, [], None)
@@ -129,7 +130,7 @@ def test_defaults_bind_to_this_machine_and_use_a_light_theme():
 
 
 def test_dark_theme_open_and_port_are_passed_to_voila():
-    args = cli.build_parser().parse_args(["--theme", "dark", "--open", "--port", "9001"])
+    args = settings.build_parser().parse_args(["--theme", "dark", "--open", "--port", "9001"])
     command = cli.voila_command(args)
     assert "--theme=dark" in command and "--port=9001" in command
     assert "--no-browser" not in command
@@ -137,14 +138,14 @@ def test_dark_theme_open_and_port_are_passed_to_voila():
 
 def test_an_unknown_theme_is_refused(capsys):
     with pytest.raises(SystemExit) as info:
-        cli.build_parser().parse_args(["--theme", "blue"])
+        settings.build_parser().parse_args(["--theme", "blue"])
     assert info.value.code == 2
     assert "invalid choice: 'blue'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_addresses_are_local(ip):
-    assert cli.is_local(ip)
+    assert settings.is_local(ip)
 
 
 def test_a_non_local_ip_warns_that_the_token_link_spends_credits(tmp_path, capsys):
@@ -278,14 +279,17 @@ def test_a_private_json_config_gives_the_key_and_url(tmp_path):
     path = tmp_path / "desk.json"
     path.write_text(json.dumps({"api_key": "sk-json-1", "base_url": "http://127.0.0.1:1"}))
     path.chmod(0o600)
-    assert cli.read_config(str(path)) == {"api_key": "sk-json-1", "base_url": "http://127.0.0.1:1"}
+    assert settings.read_config(str(path)) == {
+        "api_key": "sk-json-1",
+        "base_url": "http://127.0.0.1:1",
+    }
 
 
 def test_a_private_ini_config_gives_the_key(tmp_path):
     path = tmp_path / "desk.ini"
     path.write_text("[autoenhance]\napi_key = sk-ini-1\n")
     path.chmod(0o600)
-    assert cli.read_config(str(path)) == {"api_key": "sk-ini-1"}
+    assert settings.read_config(str(path)) == {"api_key": "sk-ini-1"}
 
 
 def test_a_config_others_can_read_is_refused_without_showing_the_key(tmp_path, capsys):
@@ -310,8 +314,8 @@ def test_a_bad_config_is_one_line(tmp_path, text, problem):
     path = tmp_path / "desk.cfg"
     path.write_text(text)
     path.chmod(0o600)
-    with pytest.raises(cli.DeskError, match=problem.replace("[", r"\[")) as info:
-        cli.read_config(str(path))
+    with pytest.raises(settings.DeskError, match=problem.replace("[", r"\[")) as info:
+        settings.read_config(str(path))
     assert "\n" not in str(info.value) and "two words" not in str(info.value)
 
 
@@ -330,7 +334,7 @@ def test_the_config_key_reaches_voila_and_the_desk_uses_no_sandbox(tmp_path):
 # -- the export folder ------------------------------------------------------------------------
 def test_export_dir_is_made_and_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    path = cli.export_folder("out/desk")
+    path = settings.export_folder("out/desk")
     assert path == tmp_path / "out" / "desk" and path.is_dir() and path.is_absolute()
 
 

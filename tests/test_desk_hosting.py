@@ -31,6 +31,7 @@ import requests
 import websocket
 
 from autoenhance_nb.desk import _cli as cli
+from autoenhance_nb.desk import _settings as settings
 
 pytestmark = pytest.mark.timeout(150)
 BUSY = "The desk is busy, try again in a minute"
@@ -427,8 +428,8 @@ def test_a_bad_token_in_the_config_is_one_line_without_the_key(tmp_path):
     path = tmp_path / "desk.json"
     path.write_text(json.dumps({"api_key": "sk-cfg-77", "token": "tiny"}))
     path.chmod(0o600)
-    with pytest.raises(cli.DeskError, match="at least 16 characters") as info:
-        cli.read_config(str(path))
+    with pytest.raises(settings.DeskError, match="at least 16 characters") as info:
+        settings.read_config(str(path))
     assert "sk-cfg-77" not in str(info.value) and "tiny" not in str(info.value)
 
 
@@ -442,7 +443,7 @@ def test_a_bad_token_in_the_config_is_one_line_without_the_key(tmp_path):
     ],
 )
 def test_a_token_is_needed_when_the_desk_answers_beyond_this_machine(args, needed):
-    assert cli.needs_token(cli.build_parser().parse_args(args)) is needed
+    assert settings.needs_token(settings.build_parser().parse_args(args)) is needed
 
 
 # -- the real defaults (slow) ------------------------------------------------------------------
@@ -459,7 +460,7 @@ def test_thirty_gets_with_the_default_settings_leave_no_kernel_90_seconds_later(
             codes = [a.status_code for a in pool.map(lambda _: d.get("/"), range(30))]
         flood_seconds = time.monotonic() - started
         after_flood, flood_mb = kernel_count(d.pid), tree_mb(d.pid)
-        assert after_flood <= cli.DEFAULT_MAX_KERNELS and set(codes) <= {200, 503}
+        assert after_flood <= settings.DEFAULT_MAX_KERNELS and set(codes) <= {200, 503}
         assert codes.count(503) == 30 - codes.count(200)
         culled_in = wait_for_kernels(d.pid, 0, 90)
         time.sleep(1)

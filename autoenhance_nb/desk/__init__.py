@@ -1,15 +1,16 @@
 """The order desk: the form, the table and the gallery as a web page (Voila) for people
-who do not write code. ``autoenhance-desk`` (``main``, in ``_cli.py``) serves it;
-``show_desk`` (``_page.py``) builds it in each visitor's kernel; ``_env.py`` names the
-settings the command hands to the kernels. Imports nothing heavy (the page's widgets load
-on first use), so the command starts fast."""
+who do not write code. ``autoenhance-desk`` (``main``, in ``_cli.py``, with its options
+and their checks in ``_settings.py``) serves it; ``show_desk`` (``_page.py``) builds it in
+each visitor's kernel; ``_env.py`` names the settings the command hands to the kernels.
+Imports nothing heavy (the page's widgets load on first use), so the command starts fast."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._cli import build_parser, main
+from ._cli import main
 from ._env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+from ._settings import DeskError, build_parser
 
 if TYPE_CHECKING:
     from ._page import Desk, gallery_class, show_desk
@@ -19,6 +20,7 @@ __all__ = [
     "ENV_EXPORT_DIR",
     "ENV_SYNC_LIMIT",
     "Desk",
+    "DeskError",
     "build_parser",
     "gallery_class",
     "main",

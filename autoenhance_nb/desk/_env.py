@@ -1,12 +1,15 @@
 """The settings the desk command hands to each Voila kernel, as environment variables
-(the page reads them; visitors never choose them)."""
+(the page reads them; visitors never choose them), and the one it hands to the server."""
 
 from __future__ import annotations
 
-__all__ = ["ENV_EXPORT_DIR", "ENV_SYNC_LIMIT", "DEFAULT_SYNC_LIMIT"]
+__all__ = ["ENV_EXPORT_DIR", "ENV_SYNC_LIMIT", "DEFAULT_SYNC_LIMIT", "ENV_SERVER"]
 
 #: The folder exports and downloads go into (absolute; made by the desk command).
 ENV_EXPORT_DIR = "AUTOENHANCE_DESK_EXPORT_DIR"
 #: How many of the account's newest orders each visit starts with.
 ENV_SYNC_LIMIT = "AUTOENHANCE_DESK_SYNC_LIMIT"
 DEFAULT_SYNC_LIMIT = 100
+#: The guards' settings for ``_server.py`` (JSON; it removes the variable before Voila
+#: starts, so kernels never see the token).
+ENV_SERVER = "AUTOENHANCE_DESK_SERVER"

@@ -58,7 +58,8 @@ from tornado.httputil import HTTPServerRequest
 from voila.app import Voila
 
 from ..display import html
-from ._cli import ENV_SERVER, bare_host
+from ._env import ENV_SERVER
+from ._settings import bare_host
 
 __all__ = ["Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
 
