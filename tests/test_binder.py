@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IN_CI
+from .helpers import IN_CI
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

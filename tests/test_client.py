@@ -17,7 +17,7 @@ from autoenhance_nb.api._client import DEFAULT_BASE_URL
 from autoenhance_nb.rules import validate_order_id
 from autoenhance_nb.sandbox import Sandbox
 
-from .conftest import UUID_HEX, png_bytes
+from .helpers import UUID_HEX, png_bytes
 
 
 def make_client(sb, **kw):
