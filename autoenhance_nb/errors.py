@@ -205,34 +205,52 @@ def error_from_response(
     if status == 404:
         return NotFoundError(f"{what} failed: not found {suffix}", status, body, order_id=order_id)
     if status in (400, 422):
-        fields = _field_errors(detail)
-        if fields:
-            text = "; ".join(f"{f}: {' '.join(map(str, m))}" for f, m in fields.items())
-        else:
-            text = server_msg or "the request was not valid"
-        return ValidationError(
-            f"{what} failed: {one_line(text, 200)} {suffix}",
-            status,
-            body,
-            fields=fields,
-            order_id=order_id,
-        )
+        return _validation_error(status, body, what, order_id)
     if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-        return RateLimitError(
-            f"{what} failed: rate limited by {host}{hint} {suffix}",
-            status,
-            body,
-            retry_after=retry_after,
-            order_id=order_id,
-        )
+        return _rate_limit_error(status, body, headers, what, host, order_id)
     if status >= 500:
         return ServerError(
             f"{what} failed: {host} had a server error {suffix}", status, body, order_id=order_id
         )
     text = one_line(server_msg or reason or "unexpected answer")
     return AutoenhanceError(f"{what} failed: {text} {suffix}", status, body, order_id=order_id)
+
+
+def _validation_error(status: int, body: Any, what: str, order_id: str | None) -> ValidationError:
+    """400/422: the fields the API named and their problems, else its message."""
+    server_msg = body.get("message") if isinstance(body, dict) else None
+    fields = _field_errors(body.get("detail") if isinstance(body, dict) else None)
+    if fields:
+        text = "; ".join(f"{f}: {' '.join(map(str, m))}" for f, m in fields.items())
+    else:
+        text = server_msg or "the request was not valid"
+    return ValidationError(
+        f"{what} failed: {one_line(text, 200)} (HTTP {status})",
+        status,
+        body,
+        fields=fields,
+        order_id=order_id,
+    )
+
+
+def _rate_limit_error(
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    what: str,
+    host: str,
+    order_id: str | None,
+) -> RateLimitError:
+    """429: with the wait the API asked for, when it said."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+    return RateLimitError(
+        f"{what} failed: rate limited by {host}{hint} (HTTP {status})",
+        status,
+        body,
+        retry_after=retry_after,
+        order_id=order_id,
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -274,6 +292,36 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
     return fields
 
 
+_NO_CONNECTION = "cannot reach {host} (no connection within {timeout:g} s)"
+_NO_ANSWER = "no answer from {host} within {timeout:g} s (timeout)"
+#: Failures sorted by the exception (``False``) or by urllib3's reason under it
+#: (``True``), in this order: the message after "<what> failed: " and whether a
+#: connection was made.
+_SORTED: tuple[tuple[bool, type[BaseException], str, bool], ...] = (
+    (False, requests.exceptions.ConnectTimeout, _NO_CONNECTION, False),
+    (False, requests.exceptions.ReadTimeout, _NO_ANSWER, True),
+    (False, requests.exceptions.SSLError, "the secure connection to {host} failed (TLS)", False),
+    (False, requests.exceptions.ProxyError, "the proxy refused the connection to {host}", False),
+    (True, u3.NameResolutionError, "cannot reach {host} (unknown host name)", False),
+    (True, u3.NewConnectionError, "cannot reach {host} (connection refused)", False),
+    (True, u3.ConnectTimeoutError, _NO_CONNECTION, False),
+    (True, u3.ReadTimeoutError, _NO_ANSWER, True),
+)
+#: A connection made, then lost.
+_DROPPED = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+#: Nothing sent: the request itself is wrong.
+_UNBUILDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
 def transport_error(
     exc: requests.exceptions.RequestException, what: str, host: str, timeout: float
 ) -> TransportError:
@@ -281,61 +329,16 @@ def transport_error(
     reason: Any = exc.args[0] if exc.args else None
     if isinstance(reason, u3.MaxRetryError):
         reason = reason.reason
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TransportError(
-            f"{what} failed: cannot reach {host} (no connection within {timeout:g} s)",
-            connected=False,
-        )
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportError(
-            f"{what} failed: no answer from {host} within {timeout:g} s (timeout)"
-        )
-    if isinstance(exc, requests.exceptions.SSLError):
-        return TransportError(
-            f"{what} failed: the secure connection to {host} failed (TLS)", connected=False
-        )
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return TransportError(
-            f"{what} failed: the proxy refused the connection to {host}", connected=False
-        )
-    if isinstance(reason, u3.NameResolutionError):
-        return TransportError(
-            f"{what} failed: cannot reach {host} (unknown host name)", connected=False
-        )
-    if isinstance(reason, u3.NewConnectionError):
-        return TransportError(
-            f"{what} failed: cannot reach {host} (connection refused)", connected=False
-        )
-    if isinstance(reason, u3.ConnectTimeoutError):
-        return TransportError(
-            f"{what} failed: cannot reach {host} (no connection within {timeout:g} s)",
-            connected=False,
-        )
-    if isinstance(reason, u3.ReadTimeoutError):
-        return TransportError(
-            f"{what} failed: no answer from {host} within {timeout:g} s (timeout)"
-        )
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ),
-    ):
+    for of_reason, kind, text, connected in _SORTED:
+        if isinstance(reason if of_reason else exc, kind):
+            message = text.format(host=host, timeout=timeout)
+            return TransportError(f"{what} failed: {message}", connected=connected)
+    if isinstance(exc, _DROPPED):
         return TransportError(
             f"{what} failed: the connection to {host} dropped "
             f"({failure_kind(reason if reason is not None else exc)})"
         )
-    if isinstance(
-        exc,
-        (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidHeader,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-        ),
-    ):
+    if isinstance(exc, _UNBUILDABLE):
         return TransportError(
             f"{what} failed: the request could not be built ({type(exc).__name__})",
             connected=False,
