@@ -186,3 +186,58 @@ def test_every_public_name_of_the_readme_and_docs_imports():
             obj = getattr(obj, part)
     assert missing == []
     assert len(names) >= 10
+
+
+def _classes() -> dict[str, tuple[str, list[str]]]:
+    """Every class of the package: qualified name -> (module, the names of its bases)."""
+    found = {}
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                found[f"{name}.{node.name}"] = (name, [ast.unparse(b) for b in node.bases])
+    return found
+
+
+def test_no_class_inherits_from_more_than_one_project_class():
+    """The four biggest objects were one class spread over files and joined by
+    inheritance (``OrderTracker(OrderOperations, PhotoOperations, BracketOperations)``):
+    composition now, as stripe's client builds services around one requestor."""
+    classes = _classes()
+    ours = {q.rsplit(".", 1)[1] for q in classes}
+    framework = {"Exception", "Generic", "Protocol", "NamedTuple", "TypedDict", "Enum"}
+    offenders = []
+    for qualified, (_, bases) in classes.items():
+        project = [b for b in bases if b.split(".")[-1].split("[")[0] in ours - framework]
+        if len(project) > 1:
+            offenders.append(f"{qualified}({', '.join(bases)})")
+    assert offenders == []
+
+
+def test_no_type_checking_stub_declares_methods():
+    """Mixins re-declared each other's methods under ``TYPE_CHECKING`` and drifted."""
+    offenders = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                        offenders.append(f"{name}: {inner.name}")
+    assert offenders == []
+
+
+def test_modules_and_functions_stay_small():
+    """About 400 lines a module, 60 a function (complexity 12 is ruff's C901, in CI)."""
+    big_modules = []
+    long_functions = []
+    for name, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 420:
+            big_modules.append(f"{name}: {text.count(chr(10))}")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    long_functions.append(f"{name}.{node.name}: {length}")
+    assert big_modules == [] and long_functions == []
