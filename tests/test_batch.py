@@ -237,3 +237,30 @@ def test_a_failure_to_record_an_answer_is_that_items_failure_not_a_hang():
     assert time.monotonic() - started < 5
     assert result.done == [0, 20] and [f.index for f in result.failed] == [1]
     assert "OverflowError" in result.failed[0].message
+
+
+def test_a_batch_never_cancels_its_callers_context(sandbox):
+    """The batch's stop lived in the caller's context while the batch ran: a stop landing
+    between setting and resetting that scope left every later call of the session
+    'Cancelled: not sent, the batch was stopped' (found by a SIGINT at every line). The
+    workers' contexts carry the stop; the caller's never does, during or after."""
+    from autoenhance_nb.api._transport import _CANCEL
+
+    client = AutoenhanceClient(api_key="test-key", base_url=sandbox.url, backoff_factor=0.01)
+    in_caller: list[object] = []
+    in_workers: list[object] = []
+
+    def call(i):
+        in_workers.append(_CANCEL.get())
+        return client.create_order(name=f"n{i}")
+
+    def progress(done, total, item):
+        in_caller.append(_CANCEL.get())  # on_progress runs in the caller's thread
+
+    result = run(list(range(6)), call, workers=2, on_progress=progress)
+    assert len(result.done) == 6
+    assert in_workers and all(e is not None for e in in_workers)  # the batch's stop
+    assert in_caller and all(e is None for e in in_caller)
+    assert _CANCEL.get() is None
+    client.create_order(name="after the batch")  # the session's calls still go out
+    client.close()

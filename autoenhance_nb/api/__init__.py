@@ -12,7 +12,7 @@ from ._keys import ApiKey, hide_key
 from ._options import ClientOptions
 from ._orders import OrderService
 from ._retry import RetryPolicy
-from ._transport import Cancelled, Transport, cancel_scope
+from ._transport import Cancelled, Transport, cancel_scope, cancellable
 
 __all__ = [
     "AutoenhanceClient",
@@ -27,6 +27,7 @@ __all__ = [
     "Transport",
     "__version__",
     "cancel_scope",
+    "cancellable",
     "check_base_url",
     "hide_key",
 ]

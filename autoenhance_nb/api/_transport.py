@@ -34,7 +34,7 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._wire import error_body, mount_pool, new_session, parse_json, read_body
 
-__all__ = ["Transport", "Cancelled", "cancel_scope", "OnError"]
+__all__ = ["Transport", "Cancelled", "cancel_scope", "cancellable", "OnError"]
 
 #: How many recent answered attempts the median latency is taken over.
 LATENCY_SAMPLES = 256
@@ -60,6 +60,16 @@ def cancel_scope(event: threading.Event) -> Iterator[None]:
         yield
     finally:
         _CANCEL.reset(token)
+
+
+def cancellable(event: threading.Event) -> contextvars.Context:
+    """A copy of the current context in which calls stop retrying once ``event`` is set;
+    run a batch's worker in it (``ctx.run(worker)``). The caller's own context is never
+    changed, so a stop pressed at any moment (even between setting and resetting a
+    scope) cannot leave later calls of the caller cancelled."""
+    ctx = contextvars.copy_context()
+    ctx.run(_CANCEL.set, event)
+    return ctx
 
 
 def _cancelled() -> bool:

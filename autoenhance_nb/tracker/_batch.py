@@ -14,7 +14,6 @@ the limit busy, never more than 64 threads.
 
 from __future__ import annotations
 
-import contextvars
 import math
 import queue
 import threading
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors as E
-from ..api import Cancelled, cancel_scope
+from ..api import Cancelled, cancellable
 from ..errors import one_line
 
 __all__ = [
@@ -173,9 +172,8 @@ class FanOut:
         bar = _Pace(self.progress, self.pace)
         threads: list[threading.Thread] = []
         try:
-            with cancel_scope(self.cancel):
-                self._start(threads)
-                self._follow(len(threads), bar)
+            self._start(threads)
+            self._follow(len(threads), bar)
         except BaseException as exc:
             # the stop button, or a progress callback that failed: stop the workers, wait
             self.cancel.set()
@@ -200,8 +198,10 @@ class FanOut:
 
     def _start(self, threads: list[threading.Thread]) -> None:
         for n in range(max(1, min(int(self.workers), len(self.items)))):
-            # each thread runs in its own copy of this context (the cancel scope)
-            ctx = contextvars.copy_context()
+            # each worker runs in its own copy of this context, cancelled by the batch's
+            # stop; the caller's context is never touched (a stop pressed at any moment
+            # cannot leave the session's later calls cancelled)
+            ctx = cancellable(self.cancel)
             thread = threading.Thread(
                 target=ctx.run, args=(self._worker,), name=f"{self.thread_name}_{n}", daemon=True
             )
