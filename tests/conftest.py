@@ -191,10 +191,10 @@ def browser():
 
 
 # -- tiers ------------------------------------------------------------------------------------
-#: Tests in the desk's modules (tests/test_desk*.py, edited by their owner) that start a real
+#: Tests in the desk's modules (tests/desk/) that start a real
 #: desk process (Voila and its kernels): slow, as if marked in place. Better marked in their
 #: module with @pytest.mark.slow; then drop them here.
-_DESK_PROCESS_FIXTURES = {"desk", "fresh", "remote_desk"}  # test_desk_hosting.py's
+_DESK_PROCESS_FIXTURES = {"desk", "fresh", "remote_desk"}  # desk/test_hosting.py's
 _DESK_PROCESS_TESTS = {
     "test_desk.py": {
         "test_without_a_key_every_kernel_points_at_one_sandbox_which_stops_with_the_desk",
@@ -204,7 +204,7 @@ _DESK_PROCESS_TESTS = {
         "test_a_local_desk_has_no_token_unless_given",
         "test_the_config_key_reaches_voila_and_the_desk_uses_no_sandbox",
     },
-    "test_desk_hosting.py": {
+    "test_hosting.py": {
         "test_a_token_from_the_config_file_is_required_and_never_printed",
     },
 }
@@ -214,7 +214,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         name = item.path.name
         process = item.originalname in _DESK_PROCESS_TESTS.get(name, ()) or (
-            name == "test_desk_hosting.py"
+            name == "test_hosting.py"
             and _DESK_PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
         if process:

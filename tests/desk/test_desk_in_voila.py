@@ -1,0 +1,303 @@
+"""The order desk in a real browser: ``autoenhance-desk`` on a free port (its own sandbox
+process), headless Chromium on the Voila page. Create an order from the page with the
+sample photos and a preset, watch them process, open the gallery and buy one full size
+(when the gallery exists), export the CSV and download it through the page's link; a
+file name with ``..`` or ``/`` is refused and nothing lands outside the export folder;
+a second visit sees the same orders; no code on the page, no traceback in the log.
+
+The desk runs as a team would host it: with a token (the page is opened with
+``?token=``, its websocket then rides on the login cookie) and a short ``--cull-after``,
+so the test also shows that an open page, idle longer than that, keeps its kernel."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from autoenhance_nb.desk import gallery_class
+
+from ..helpers import ARTIFACTS, free_port, need_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTOS = sorted((ROOT / "notebooks" / "data" / "photos").glob("*.png"))
+SCREENSHOT = ROOT / "docs" / "images" / "desk.png"
+ORDER_ID = "desk-e2e-1"
+ORDER_NAME = "Desk order – Rue Oberkampf"
+TOKEN = "browser-desk-token-5f2a91"
+CULL = 4  # --cull-after: far less than the test takes
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    need_browser()
+    pytest.importorskip("voila")
+    base = tmp_path_factory.mktemp("desk")
+    exports = base / "exports"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
+        (base / name.lower()).mkdir()
+        env[name] = str(base / name.lower())
+    command = shutil.which("autoenhance-desk")
+    prefix = [command] if command else [sys.executable, "-m", "autoenhance_nb.desk"]
+    port = free_port()
+    log_path = base / "desk.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            "--port",
+            str(port),
+            "--export-dir",
+            str(exports),
+            "--sandbox-processing-seconds",
+            "1",
+            "--token",
+            TOKEN,
+            "--cull-after",
+            str(CULL),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=base,
+    )
+    url = f"http://127.0.0.1:{port}/?token={TOKEN}"
+    deadline = time.monotonic() + 60
+    while "Voil" not in log_path.read_text() or "running at" not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the desk did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    sandbox_url = re.search(r"SANDBOX at (http://\S+)", log_path.read_text()).group(1)
+    yield {"url": url, "base": base, "exports": exports, "log": log_path, "sandbox": sandbox_url}
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _open(browser, url):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+    page.goto(url)
+    expect(page.locator(".ae-desk")).to_be_visible()
+    return page
+
+
+def test_the_desk_in_a_browser(desk, browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    page = _open(browser, desk["url"])
+    other = None
+    try:
+        title = page.locator(".ae-desk-title")
+        expect(title).to_contain_text("SANDBOX")
+        # no code and no startup noise on the page, no key field, no live switch
+        text = page.locator("body").inner_text()
+        for noise in ("show_desk", "import ", "%load_ext", "autoenhance: no AUTOENHANCE"):
+            assert noise not in text
+        assert page.locator(".jp-InputArea, .CodeMirror, .cm-editor").count() == 0
+        assert page.locator(".ae-api-key, button.ae-live, button.ae-sandbox").count() == 0
+
+        form = page.locator(".ae-form")
+        form.locator(".ae-name input").fill(ORDER_NAME)
+        form.locator(".ae-order-id input").fill(ORDER_ID)
+        preset = form.locator(".ae-preset select")
+        if not preset.is_visible():  # the Enhancement section may start folded
+            form.get_by_text("Enhancement options").first.click()
+        preset.select_option(label="warm")
+        with page.expect_file_chooser() as chooser:
+            form.locator(".ae-photos").click()
+        chooser.value.set_files([str(p) for p in PHOTOS])
+        expect(form.locator(".ae-photos")).to_contain_text(f"({len(PHOTOS)})")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text(
+            f"uploaded {len(PHOTOS)} of {len(PHOTOS)}, 0 failed"
+        )
+        # the preset reached the API with every photo
+        order = requests.get(
+            f"{desk['sandbox']}/v3/orders/{ORDER_ID}", headers={"x-api-key": "k"}, timeout=10
+        ).json()
+        assert [i.get("enhance_type") for i in order["images"]] == ["warm"] * len(PHOTOS)
+
+        row = form.locator(".ae-table tr", has_text=ORDER_ID)
+        form.locator("button.ae-auto").click()
+        expect(form.locator(".ae-message")).to_contain_text("Auto-refresh stopped")
+        expect(row).to_contain_text("processed")
+
+        bought = None
+        if gallery_class() is not None:
+            label = f"{ORDER_NAME} · {ORDER_ID}"
+            if page.locator(".ae-desk-order").count():  # the desk's own picker
+                page.locator(".ae-desk-order select").select_option(label=label)
+            else:  # the form's "Gallery of" picker
+                picker = form.locator(".ae-gallery-picker")
+                picker.locator(".ae-gallery-order select").select_option(label=label)
+                picker.locator("button.ae-show-gallery").click()
+            gallery = page.locator(".ae-desk .ae-gallery")
+            expect(gallery.locator(".ae-card")).to_have_count(len(PHOTOS))
+            card = gallery.locator(".ae-card").first
+            card.locator("button.ae-buy").click()
+            expect(card.locator(".ae-card-link a")).to_be_visible()
+            with page.expect_download() as info:
+                card.locator(".ae-card-link a").click()
+            bought = Path(info.value.path()).read_bytes()
+            assert bought[:4] == b"\x89PNG" or bought[:2] == b"\xff\xd8"
+
+        # a name with .. or / is refused, and nothing is written
+        for bad in ("../escape.csv", "sub/escape.csv", "/tmp/escape.csv"):
+            form.locator(".ae-filename input").fill(bad)
+            form.locator(".ae-filename input").press("Tab")
+            form.locator("button.ae-export").click()
+            expect(form.locator(".ae-message")).to_contain_text("plain name")
+        form.locator(".ae-filename input").fill("desk_orders.csv")
+        form.locator(".ae-filename input").press("Tab")
+        form.locator("button.ae-export").click()
+        expect(form.locator(".ae-message")).to_contain_text("Exported 1 order to desk_orders.csv")
+        on_disk = desk["exports"] / "desk_orders.csv"
+        assert pd.read_csv(on_disk)["order_id"].tolist() == [ORDER_ID]
+        with page.expect_download() as info:
+            form.locator(".ae-download a.ae-download-link").click()
+        assert Path(info.value.path()).read_bytes() == on_disk.read_bytes()
+
+        written = sorted(p.relative_to(desk["base"]) for p in desk["base"].rglob("*"))
+        outside = [
+            p
+            for p in written
+            if p.parts[0] not in ("exports", "desk.log") and not p.parts[0].startswith("jupyter_")
+        ]
+        assert outside == [], f"written outside the export folder: {outside}"
+        assert not Path("/tmp/escape.csv").exists()
+        names = sorted(p.name for p in desk["exports"].iterdir())
+        assert "desk_orders.csv" in names and len(names) == (2 if bought else 1)
+
+        # a second visit (a new kernel) starts from the same sandbox orders
+        other = _open(browser, desk["url"])
+        expect(other.locator(".ae-desk-status")).to_contain_text("Loaded the account's 1 newest")
+        expect(other.locator(".ae-form .ae-table")).to_contain_text(ORDER_ID)
+        expect(other.locator(".ae-form .ae-table")).to_contain_text("processed")
+
+        # an open page idle for longer than --cull-after keeps its kernel: it still answers
+        time.sleep(CULL + 3)
+        status = page.locator(".ae-desk-status")
+        assert "Loaded the account's 1 newest" not in status.inner_text()  # yet
+        page.locator("button.ae-desk-reload").click()
+        expect(status).to_contain_text("Loaded the account's 1 newest")
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        # Voila scrolls inside its own box: a tall window shows the whole desk
+        page.set_viewport_size({"width": 1200, "height": 2400})
+        page.locator(".ae-desk").screenshot(path=str(ARTIFACTS / "desk.png"))
+        if os.environ.get("AUTOENHANCE_UPDATE_SCREENSHOTS") == "1":
+            shutil.copy(ARTIFACTS / "desk.png", SCREENSHOT)
+        log = desk["log"].read_text()
+        assert "Traceback" not in log, log[-3000:]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-desk.png"), full_page=True)
+        shutil.copy(desk["log"], ARTIFACTS / "desk.log")
+        raise
+    finally:
+        page.close()
+        if other is not None:
+            other.close()
+
+
+HOSTILE = (
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(2)>',
+    "</style></div><script>alert(3)</script>",
+    "' onmouseover='alert(4)",
+)
+INJECTED = """root => [
+    ...[...root.querySelectorAll('script, svg, iframe, object, embed')].map(e => e.tagName),
+    ...[...root.querySelectorAll('img')]
+        .filter(i => !i.classList.contains('ae-thumb')).map(i => 'img ' + i.src),
+    ...[...root.querySelectorAll('*')].flatMap(e => [...e.attributes])
+        .filter(a => a.name.startsWith('on')).map(a => a.name),
+]"""
+
+
+def test_hostile_strings_stay_text_on_the_desk(desk, browser):
+    """Another client on the account names orders, ids and photos with markup and puts
+    markup in an image's options (``finetune_settings`` is free JSON): a visitor's desk
+    shows it all as text, in the table, the pickers and the gallery (with a card's Redo
+    panel open); a visitor typing markup into the desk's own fields gets text too. No
+    dialog opens and no element or handler is injected (this was stored XSS: a card's
+    options line ran in every visitor's page)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    headers = {"x-api-key": "k", "content-type": "application/json"}
+    api = desk["sandbox"]
+    made = []
+    for i, text in enumerate(HOSTILE):
+        body = {"name": f"{text} name", "order_id": f"{text} #{i}"}
+        answer = requests.post(f"{api}/v3/orders/", json=body, headers=headers, timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+        made.append(answer.json()["order_id"])
+    for text in HOSTILE:
+        body = {
+            "order_id": made[0],
+            "image_name": f"{text}.png",
+            "finetune_settings": {"sky": text, "deep": {"x": [text]}},
+            "metadata": {"note": text},
+        }
+        answer = requests.post(f"{api}/v3/images/", json=body, headers=headers, timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+    page = _open(browser, desk["url"])
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        desk_root = page.locator(".ae-desk")
+        expect(desk_root.locator(".ae-form .ae-table")).to_contain_text("onerror=alert(1)")
+        picker = page.locator(".ae-gallery-picker")
+        choice = picker.locator(".ae-gallery-order select")
+        labels = [t.replace("\xa0", " ") for t in choice.locator("option").all_inner_texts()]
+        first = [i for i, label in enumerate(labels) if label.startswith(HOSTILE[0] + " name")]
+        assert first, labels
+        first = first[0]
+        choice.select_option(index=first)
+        picker.locator("button.ae-show-gallery").click()
+        gallery = page.locator(".ae-desk .ae-gallery")
+        expect(gallery.locator(".ae-card")).to_have_count(len(HOSTILE))
+        gallery.locator(".ae-card").first.locator("button.ae-redo").click()
+        expect(gallery.locator(".ae-redo-panel").first).to_be_visible()
+        # a visitor types markup into the desk's own fields
+        form = page.locator(".ae-form")
+        form.locator(".ae-name input").fill(HOSTILE[0] + " typed")
+        form.locator(".ae-order-id input").fill(made[1])  # taken: an error line
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("onerror=alert(1)")
+        page.wait_for_timeout(1000)  # any injected handler has had its chance
+
+        assert desk_root.evaluate(INJECTED) == [] and dialogs == []
+        text = desk_root.inner_text()
+        assert text.count("onerror=alert(1)") >= 4 and "alert(3)" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hostile-desk.png"), full_page=True)
+        log = desk["log"].read_text()
+        assert "Traceback" not in log, log[-3000:]
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-hostile-desk.png"), full_page=True)
+        shutil.copy(desk["log"], ARTIFACTS / "desk-hostile.log")
+        raise
+    finally:
+        page.close()

@@ -1,0 +1,95 @@
+"""Every shipped notebook executes headless in a real kernel (nbclient) against the
+sandbox; notebooks are committed clean; no key ever ends up in one."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autoenhance_nb.sandbox import Sandbox
+
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(180)]
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+SENTINEL = "sk-SENTINEL-notebook-41d2"
+# Things that look like a credential: a key assignment, an x-api-key header with a
+# value, or a long opaque token.
+KEY_PATTERNS = [
+    re.compile(r"AUTOENHANCE_API_KEY\s*=\s*['\"]?[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"x-api-key['\"]?\s*[:=]\s*['\"][A-Za-z0-9_\-]{8,}", re.I),
+    re.compile(r"api_key\s*=\s*['\"][A-Za-z0-9_\-]{8,}['\"]"),
+    re.compile(r"\b(?:sk|pk|ak)[-_][A-Za-z0-9]{16,}\b"),
+]
+
+
+def test_there_are_notebooks():
+    names = {p.name for p in NOTEBOOKS}
+    assert {"quickstart.ipynb", "batch_orders.ipynb", "photos_to_results.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: a cell has outputs"
+            assert cell.execution_count is None, f"{path.name}: a cell has an execution count"
+    assert "widgets" not in nb.metadata, f"{path.name}: saved widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_holds_nothing_that_looks_like_a_key(path):
+    text = path.read_text(encoding="utf-8")
+    for pattern in KEY_PATTERNS:
+        assert not pattern.search(text), f"{path.name} matches {pattern.pattern}"
+
+
+def _execute(path: Path, workdir: Path, env: dict) -> nbformat.NotebookNode:
+    shutil.copytree(path.parent, workdir, dirs_exist_ok=True)
+    nb = nbformat.read(workdir / path.name, as_version=4)
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:  # the kernel inherits this process's environment
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+        ).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return nb
+
+
+def _outputs_text(nb) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb.cells])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom_on_the_sandbox(path, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    nb = _execute(path, tmp_path, env)  # nbclient raises CellExecutionError on any error
+    text = _outputs_text(nb)
+    assert "SANDBOX" in text
+    assert '"output_type": "error"' not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_with_a_key_never_shows_or_saves_it(path, tmp_path):
+    with Sandbox(api_key=SENTINEL, processing_seconds=0) as live:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+        env.update(AUTOENHANCE_API_KEY=SENTINEL, AUTOENHANCE_BASE_URL=live.url)
+        nb = _execute(path, tmp_path, env)
+        assert live.orders, "the notebook talked to the configured API"
+    saved = tmp_path / ("saved-" + path.name)
+    nbformat.write(nb, saved)
+    assert SENTINEL not in saved.read_text(encoding="utf-8")
+    for csv_file in tmp_path.glob("*.csv"):
+        assert SENTINEL not in csv_file.read_text(encoding="utf-8")

@@ -1,0 +1,237 @@
+"""The gallery in real JupyterLab (headless Chromium, Playwright; the fixtures of
+test_browser.py): an order of 6 photos shows 6 cards whose original and enhanced
+thumbnails load and differ, statuses move from processing to processed by themselves,
+Redo with another enhance_type changes that card's picture, Report reaches the
+sandbox, Buy full size writes the file and offers its link."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ...helpers import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+SETUP = """\
+import io, json
+import ipywidgets as w
+from PIL import Image
+import autoenhance_nb as ae
+
+tracker = ae.session(quiet=True)
+sb = ae.current_context().sandbox
+sb.processing_seconds = 6
+order_id = tracker.create("Gallery in the browser")["order_id"]
+
+def photo(i):
+    out = io.BytesIO()
+    Image.new("RGB", (400, 260), (40 * i, 200 - 25 * i, 90)).save(out, "PNG")
+    return out.getvalue()
+
+up = tracker.add_images(order_id, [(f"shot-{i}.png", photo(i)) for i in range(6)],
+                        progress=False, enhance_type="warm")
+print(up.summary())
+"""
+SHOW = 'g = tracker.gallery(order_id, export_dir=".", refresh_interval=0.5)\ng'
+REPORTS = """\
+reports = w.HTML().add_class("ae-test-reports")
+button = w.Button(description="Show reports").add_class("ae-test-show-reports")
+button.on_click(lambda _: setattr(reports, "value", json.dumps(sb.reports)))
+print("Gallery notebook ready")
+w.VBox([button, reports])
+"""
+
+
+def _notebook(*sources: str) -> str:
+    cells = [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": s}
+        for s in sources
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return json.dumps(
+        {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+    )
+
+
+def test_gallery_in_jupyterlab(lab, browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    (lab["root"] / "gallery.ipynb").write_text(_notebook(SETUP, SHOW, REPORTS))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{lab['url']}/lab/tree/gallery.ipynb?token={lab['token']}")
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$")
+        )
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(page.get_by_text("Gallery notebook ready").first).to_be_visible()
+
+        gallery = page.locator(".ae-gallery").first
+        cards = gallery.locator(".ae-card")
+        expect(cards).to_have_count(6)
+        expect(gallery.locator(".ae-card .autoenhance-status").first).to_have_text("processing")
+        # statuses move on by themselves (auto-refresh), then both pictures load
+        statuses = gallery.locator(".ae-card .autoenhance-status")
+        expect(statuses.filter(has_text="processed")).to_have_count(6)
+        expect(gallery.locator("img.ae-thumb-original")).to_have_count(6)
+        expect(gallery.locator("img.ae-thumb-enhanced")).to_have_count(6)
+        loaded = gallery.evaluate(
+            "g => [...g.querySelectorAll('img.ae-thumb')].map(i => i.complete && i.naturalWidth)"
+        )
+        assert len(loaded) == 12 and all(loaded), loaded
+        pairs = cards.evaluate_all(
+            "cs => cs.map(c => [c.querySelector('img.ae-thumb-original').src,"
+            " c.querySelector('img.ae-thumb-enhanced').src])"
+        )
+        assert all(o.startswith("data:image/") and o != e for o, e in pairs)
+
+        # Redo the first card with another enhance_type: its enhanced picture changes
+        first = cards.nth(0)
+        before = first.locator("img.ae-thumb-enhanced").get_attribute("src")
+        first.locator("button.ae-redo").click()
+        panel = first.locator(".ae-redo-panel")
+        panel.locator(".widget-dropdown").filter(has_text="enhance_type").locator(
+            "select"
+        ).select_option("modern")
+        panel.locator("button.ae-redo-now").click()
+        expect(first.locator(".ae-card-message")).to_contain_text("Redoing with enhance_type")
+        expect(first.locator("img.ae-thumb-enhanced")).not_to_have_attribute("src", before)
+        expect(first.locator("img.ae-thumb-enhanced")).to_be_visible()
+
+        # Report the second card
+        second = cards.nth(1)
+        second.locator("button.ae-report").click()
+        second.locator(".ae-report-categories select").select_option(["SKY_REPLACEMENT"])
+        second.locator(".ae-report-comment input").fill("browser says too blue")
+        second.locator("button.ae-report-now").click()
+        expect(second.locator(".ae-card-message")).to_contain_text("Reported")
+
+        # Buy the third card's full size: the file is written and offered
+        third = cards.nth(2)
+        assert "credits" in (third.locator("button.ae-buy").get_attribute("title") or "")
+        third.locator("button.ae-buy").click()
+        expect(third.locator("a.ae-download-link")).to_be_visible()
+        name = third.locator("a.ae-download-link").get_attribute("download")
+        assert name and (lab["root"] / name).stat().st_size > 0
+
+        page.locator("button.ae-test-show-reports").click()
+        reports = page.locator(".ae-test-reports")
+        expect(reports).to_contain_text("browser says too blue")
+        expect(reports).to_contain_text("SKY_REPLACEMENT")
+        ARTIFACTS.mkdir(exist_ok=True)
+        gallery.screenshot(path=str(ARTIFACTS / "gallery.png"))
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-gallery.png"), full_page=True)
+        shutil.copy(lab["log"], ARTIFACTS / "lab-gallery.log")
+        raise
+    finally:
+        page.close()
+
+
+HOSTILE_SETUP = """\
+import io, sys
+sys.path.insert(0, ".")
+from hostile import MARKUP_PAYLOADS, PAYLOAD, PoisoningProxy
+from PIL import Image
+import autoenhance_nb as ae
+
+ae.session(quiet=True)
+sandbox = ae.current_context().sandbox
+proxy = PoisoningProxy(sandbox.url).__enter__()
+tracker = ae.OrderTracker(ae.AutoenhanceClient(api_key="test-key", base_url=proxy.url))
+made = [tracker.create(p, order_id=f"{p} #{i}") for i, p in enumerate(MARKUP_PAYLOADS[:4])]
+order_id = made[0]["order_id"]
+
+def photo(i):
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (60 * i, 90, 120)).save(out, "PNG")
+    return out.getvalue()
+
+tracker.add_images(order_id, [(f"{p}.png", photo(i)) for i, p in enumerate(MARKUP_PAYLOADS[:4])],
+                   progress=False,
+                   finetune_settings={"sky": PAYLOAD, "deep": {"x": [PAYLOAD]}},
+                   metadata={"note": PAYLOAD})
+tracker.refresh(progress=False)
+form = ae.OrderForm(tracker, export_dir=".")
+"""
+HOSTILE_SHOW = """\
+from IPython.display import display
+display(tracker)
+display(form)
+g = tracker.gallery(order_id, export_dir=".", refresh_interval=0)
+display(g)
+print("Hostile notebook ready")
+"""
+
+
+def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
+    """Every string of every answer poisoned (a proxy in the kernel) and hostile names,
+    ids, file names and options typed in: the table, the form and the gallery show them
+    as text. No dialog opens, no element or handler is injected; the card's Redo panel
+    (options at any depth) and an error message from the API (a taken order id) too."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    shutil.copy(Path(__file__).resolve().parents[2] / "hostile.py", lab["root"] / "hostile.py")
+    (lab["root"] / "hostile.ipynb").write_text(_notebook(HOSTILE_SETUP, HOSTILE_SHOW))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        # a workspace of its own: the lab may still show an earlier test's notebook there
+        page.goto(
+            f"{lab['url']}/lab/workspaces/hostile/tree/hostile.ipynb?token={lab['token']}&reset"
+        )
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$")
+        )
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(
+            page.locator(".jp-OutputArea-output", has_text="Hostile notebook ready")
+        ).to_have_count(1)
+        gallery = page.locator(".ae-gallery").first
+        expect(gallery.locator(".ae-card")).to_have_count(4)
+        first = gallery.locator(".ae-card").first
+        first.locator("button.ae-redo").click()
+        expect(first.locator(".ae-redo-panel")).to_be_visible()
+        form = page.locator(".ae-form").first
+        form.locator(".ae-name input").fill("again " + "<img src=x onerror=alert(5)>")
+        form.locator(".ae-order-id input").fill("<img src=x onerror=alert(1)> #0")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("onerror=alert(")
+        page.wait_for_timeout(1000)  # any handler that was injected has had its chance
+
+        outputs = page.locator(".jp-OutputArea-output")
+        found = outputs.evaluate_all(
+            """os => os.flatMap(o => [
+                ...[...o.querySelectorAll('script, svg, iframe, object, embed')]
+                    .map(e => e.tagName),
+                ...[...o.querySelectorAll('img')]
+                    .filter(i => !i.classList.contains('ae-thumb')).map(i => 'img ' + i.src),
+                ...[...o.querySelectorAll('*')].flatMap(e => [...e.attributes])
+                    .filter(a => a.name.startsWith('on')).map(a => a.name),
+            ])"""
+        )
+        assert found == [] and dialogs == [], (found, dialogs)
+        text = " ".join(outputs.all_inner_texts())
+        # the payloads were there, shown as text, in the table, the gallery and the form
+        assert text.count("onerror=alert(1)") >= 5, text[:2000]
+        assert "onload=alert(2)" in text and "alert(3)" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hostile-lab.png"), full_page=True)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-hostile.png"), full_page=True)
+        shutil.copy(lab["log"], ARTIFACTS / "lab-hostile.log")
+        raise
+    finally:
+        page.close()
