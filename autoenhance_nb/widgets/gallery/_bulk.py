@@ -14,15 +14,14 @@ from ...display import html, message_html
 from ...errors import one_line
 from ...tracker import BatchResult, fan_out
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
-from .._options import EnhancementOptions
 from . import _actions as A
-from ._panels import RedoFlow, ReportFlow, fold
+from ._panels import ActionBox, RedoFlow, ReportFlow, fold
 from ._state import GalleryState
 
 __all__ = ["BulkActions"]
 
 
-class BulkActions(w.VBox):
+class BulkActions(ActionBox):
     def __init__(self, state: GalleryState):
         self.state = state
         self._actions = BackgroundActions(
@@ -84,29 +83,6 @@ class BulkActions(w.VBox):
         if hasattr(self, "_redo"):
             close_parts(self, self._redo.panel, self._report.panel)
         super().close()
-
-    @property
-    def buttons(self) -> list[w.Button]:
-        return [
-            self.buy_button,
-            self.redo_button,
-            self.report_button,
-            *self._redo.buttons,
-            *self._report.buttons,
-        ]
-
-    # the folded panels' fields, as tests and scripts reach them
-    @property
-    def editor(self) -> EnhancementOptions | None:
-        return self._redo.editor
-
-    @property
-    def redo_now(self) -> w.Button | None:
-        return self._redo.button
-
-    @property
-    def report_now(self) -> w.Button:
-        return self._report.open().send
 
     def show_count(self) -> None:
         n = len(self.state.selected)

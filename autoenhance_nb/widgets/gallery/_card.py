@@ -13,9 +13,8 @@ from typing import Any
 import ipywidgets as w
 
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
-from .._options import EnhancementOptions
 from . import _actions as A
-from ._panels import RedoFlow, ReportFlow, fold, options_of
+from ._panels import ActionBox, RedoFlow, ReportFlow, fold, options_of
 from ._state import GalleryState
 
 __all__ = ["HAS_ORIGINAL", "ImageCard"]
@@ -24,7 +23,7 @@ __all__ = ["HAS_ORIGINAL", "ImageCard"]
 HAS_ORIGINAL = ("processing", "processed", "error")
 
 
-class ImageCard(w.VBox):
+class ImageCard(ActionBox):
     """A card for one row of ``tracker.images_df`` (a dict), on a gallery's ``state``."""
 
     def __init__(self, state: GalleryState, image: dict[str, Any]):
@@ -103,41 +102,6 @@ class ImageCard(w.VBox):
         self.buy_button.on_click(lambda _: self.buy())
         self.redo_button.on_click(lambda _: self.toggle_redo())
         self.report_button.on_click(lambda _: self.toggle_report())
-
-    @property
-    def buttons(self) -> list[w.Button]:
-        return [
-            self.buy_button,
-            self.redo_button,
-            self.report_button,
-            *self._redo.buttons,
-            *self._report.buttons,
-        ]
-
-    # the folded panels' fields, as tests and scripts reach them
-    @property
-    def editor(self) -> EnhancementOptions | None:
-        return self._redo.editor
-
-    @property
-    def redo_now(self) -> w.Button | None:
-        return self._redo.button
-
-    @property
-    def report_now(self) -> w.Button:
-        return self._report.open().send
-
-    @property
-    def categories(self) -> w.SelectMultiple:
-        return self._report.open().categories
-
-    @property
-    def comment(self) -> w.Text:
-        return self._report.open().comment
-
-    @property
-    def score(self) -> w.Dropdown:
-        return self._report.open().score
 
     @property
     def name(self) -> str:

@@ -19,7 +19,7 @@ from .._options import EnhancementOptions
 from . import _actions as A
 from ._state import GalleryState
 
-__all__ = ["RedoFlow", "ReportFields", "ReportFlow", "fold"]
+__all__ = ["ActionBox", "RedoFlow", "ReportFields", "ReportFlow", "fold"]
 
 #: How an owner runs a flow: ``send(call, done)`` runs ``call(image_id)`` for its images
 #: in the background (showing each line it returns) and then ``done()`` if none failed;
@@ -168,3 +168,50 @@ def options_of(image: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             return {}
     return options if isinstance(options, dict) else {}
+
+
+class ActionBox(w.VBox):
+    """What a card and the selected-cards row share: Buy, Redo and Report buttons with a
+    Redo and a Report flow, and the folded panels' fields as tests and scripts reach them
+    (the subclass makes ``buy_button``, ``redo_button``, ``report_button``, ``_redo``
+    and ``_report``)."""
+
+    buy_button: w.Button
+    redo_button: w.Button
+    report_button: w.Button
+    _redo: RedoFlow
+    _report: ReportFlow
+
+    @property
+    def buttons(self) -> list[w.Button]:
+        return [
+            self.buy_button,
+            self.redo_button,
+            self.report_button,
+            *self._redo.buttons,
+            *self._report.buttons,
+        ]
+
+    @property
+    def editor(self) -> EnhancementOptions | None:
+        return self._redo.editor
+
+    @property
+    def redo_now(self) -> w.Button | None:
+        return self._redo.button
+
+    @property
+    def report_now(self) -> w.Button:
+        return self._report.open().send
+
+    @property
+    def categories(self) -> w.SelectMultiple:
+        return self._report.open().categories
+
+    @property
+    def comment(self) -> w.Text:
+        return self._report.open().comment
+
+    @property
+    def score(self) -> w.Dropdown:
+        return self._report.open().score
