@@ -6,7 +6,6 @@ gallery or its cards."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import ipywidgets as w
 
@@ -15,7 +14,7 @@ from ...errors import one_line
 from ...tracker import BatchResult, fan_out
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from . import _actions as A
-from ._panels import ActionBox, RedoFlow, ReportFlow, fold
+from ._panels import ActionBox, RedoFlow, ReportFlow
 from ._state import GalleryState
 
 __all__ = ["BulkActions"]
@@ -163,22 +162,3 @@ class BulkActions(ActionBox):
             "bought",
             lambda image_id: A.buy(self.state, image_id, names[image_id]),
         )
-
-    def toggle_redo(self) -> None:
-        fold(self.panel, self._redo.open())
-
-    def redo(self, **options: Any) -> bool:
-        """Enhance every selected photo again with ``options`` (or the editor's)."""
-        return self._redo.send(**options)
-
-    def toggle_report(self) -> None:
-        fold(self.panel, self._report.open().panel)
-
-    def report(
-        self,
-        categories: list[str] | None = None,
-        comment: str | None = None,
-        score: int | None = None,
-    ) -> bool:
-        """Report every selected photo (categories, comment, score: or the fields')."""
-        return self._report.send(categories, comment, score)

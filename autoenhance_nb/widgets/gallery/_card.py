@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from .._kit import BackgroundActions, SafeHTML, auto_layout, close_parts, error_message, row
 from . import _actions as A
-from ._panels import ActionBox, RedoFlow, ReportFlow, fold, options_of
+from ._panels import ActionBox, RedoFlow, ReportFlow, options_of
 from ._state import GalleryState
 
 __all__ = ["HAS_ORIGINAL", "ImageCard"]
@@ -228,24 +228,3 @@ class ImageCard(ActionBox):
         return self._act(
             self.buy_button, "Buying…", lambda image_id: A.buy(self.state, image_id, name)
         )
-
-    def toggle_redo(self) -> None:
-        """Open (or close) the options editor for Redo, filled with the image's options."""
-        fold(self.panel, self._redo.open())
-
-    def redo(self, **options: Any) -> bool:
-        """Enhance again: with ``options``, or the editor's when none are given."""
-        return self._redo.send(**options)
-
-    def toggle_report(self) -> None:
-        """Open (or close) the report fields: categories, comment, score."""
-        fold(self.panel, self._report.open().panel)
-
-    def report(
-        self,
-        categories: list[str] | None = None,
-        comment: str | None = None,
-        score: int | None = None,
-    ) -> bool:
-        """Report a problem: with the arguments, or the report fields' values."""
-        return self._report.send(categories, comment, score)

@@ -179,8 +179,31 @@ class ActionBox(w.VBox):
     buy_button: w.Button
     redo_button: w.Button
     report_button: w.Button
+    panel: w.VBox
     _redo: RedoFlow
     _report: ReportFlow
+
+    def toggle_redo(self) -> None:
+        """Open (or close) the options editor for Redo (a card's filled with its image's
+        options)."""
+        fold(self.panel, self._redo.open())
+
+    def redo(self, **options: Any) -> bool:
+        """Enhance again: with ``options``, or the editor's when none are given."""
+        return self._redo.send(**options)
+
+    def toggle_report(self) -> None:
+        """Open (or close) the report fields: categories, comment, score."""
+        fold(self.panel, self._report.open().panel)
+
+    def report(
+        self,
+        categories: list[str] | None = None,
+        comment: str | None = None,
+        score: int | None = None,
+    ) -> bool:
+        """Report a problem: with the arguments, or the report fields' values."""
+        return self._report.send(categories, comment, score)
 
     @property
     def buttons(self) -> list[w.Button]:
