@@ -12,7 +12,7 @@ from ._keys import ApiKey, hide_key
 from ._options import ClientOptions
 from ._orders import OrderService
 from ._retry import RetryPolicy
-from ._transport import Cancelled, Transport, cancel_scope, cancellable
+from ._transport import Cancelled, Transport, cancellable
 
 __all__ = [
     "AutoenhanceClient",
@@ -26,7 +26,6 @@ __all__ = [
     "RetryPolicy",
     "Transport",
     "__version__",
-    "cancel_scope",
     "cancellable",
     "check_base_url",
     "hide_key",

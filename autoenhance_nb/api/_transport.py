@@ -4,7 +4,7 @@
 batch sizes itself by.
 
 Each attempt has a whole-answer deadline of ``timeout`` seconds and a cap on the size
-of a JSON answer. A batch can cancel the calls it started (see ``cancel_scope``): a
+of a JSON answer. A batch can cancel the calls it started (see ``cancellable``): a
 cancelled call starts no new attempt. Every setting is read from the client's
 ``ClientOptions`` at the attempt, so a change takes effect at once.
 
@@ -18,8 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +33,7 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._wire import error_body, mount_pool, new_session, parse_json, read_body
 
-__all__ = ["Transport", "Cancelled", "cancel_scope", "cancellable", "OnError"]
+__all__ = ["Transport", "Cancelled", "cancellable", "OnError"]
 
 #: How many recent answered attempts the median latency is taken over.
 LATENCY_SAMPLES = 256
@@ -50,16 +49,6 @@ _CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar
 
 class Cancelled(E.AutoenhanceError):
     """The batch this call belonged to was stopped before the call could (re)try."""
-
-
-@contextmanager
-def cancel_scope(event: threading.Event) -> Iterator[None]:
-    """Calls made inside (in this context) stop retrying once ``event`` is set."""
-    token = _CANCEL.set(event)
-    try:
-        yield
-    finally:
-        _CANCEL.reset(token)
 
 
 def cancellable(event: threading.Event) -> contextvars.Context:

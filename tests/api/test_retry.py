@@ -22,7 +22,7 @@ from autoenhance_nb.api import (
     Cancelled,
     ClientOptions,
     RetryPolicy,
-    cancel_scope,
+    cancellable,
 )
 
 
@@ -229,8 +229,8 @@ def test_a_cancelled_call_sends_nothing():
     client, transport = scripted(order())
     stop = threading.Event()
     stop.set()
-    with cancel_scope(stop), pytest.raises(Cancelled):
-        client.get_order("o-1")
+    with pytest.raises(Cancelled):
+        cancellable(stop).run(client.get_order, "o-1")
     assert transport.requests == []
 
 
