@@ -33,10 +33,11 @@ __all__ = [
 _INVISIBLE = frozenset({0x200B, 0x200C, 0x200D, 0x2028, 0x2029, 0xFEFF, 0x061C, 0x200E, 0x200F})
 
 
-def one_line(text: Any, limit: int = 80) -> str:
+def one_line(text: Any, limit: int = 80, *, middle: bool = False) -> str:
     """Render user or server text safely inside a one-line message: control characters
     (newlines, escapes, bidi overrides, invisible separators, lone surrogates) shown
-    escaped, long text clipped."""
+    escaped, long text clipped at the end, or in the middle with ``middle=True`` (for
+    paths, whose file name at the end is the part a reader needs)."""
     s = str(text)
     out = []
     for ch in s:
@@ -55,7 +56,11 @@ def one_line(text: Any, limit: int = 80) -> str:
             out.append(ch)
     s = "".join(out)
     if len(s) > limit:
-        s = s[: limit - 1] + "…"
+        if middle:
+            head = (limit - 1) // 3
+            s = s[:head] + "…" + s[len(s) - (limit - 1 - head) :]
+        else:
+            s = s[: limit - 1] + "…"
     return s
 
 

@@ -373,3 +373,11 @@ def test_errors_survive_pickling_with_their_message():
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
 def test_an_infinite_retry_after_is_no_retry_after(value):
     assert E.parse_retry_after(value) is None
+
+
+def test_one_line_can_clip_in_the_middle_keeping_a_paths_file_name():
+    path = "/" + "deep/" * 30 + "IMG_0001-*.jpg"
+    out = E.one_line(path, middle=True)
+    assert len(out) == 80
+    assert out.startswith("/deep/") and out.endswith("/IMG_0001-*.jpg") and "…" in out
+    assert E.one_line("short", middle=True) == "short"

@@ -54,7 +54,7 @@ def match_files(pattern: str) -> list[str]:
     usage error, found before anything is created."""
     files = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
     if not files:
-        raise MagicError(f"No files match {one_line(pattern)!r}")
+        raise MagicError(f"No files match {one_line(pattern, middle=True)!r}")
     return files
 
 
@@ -118,13 +118,13 @@ def check_export_path(path: str | None) -> None:
     expanded = os.path.expanduser(path)
     if path.endswith(("/", os.sep)) or os.path.isdir(expanded):
         raise MagicError(
-            f"--export {one_line(path)!r} is a folder; give a file name, "
+            f"--export {one_line(path, middle=True)!r} is a folder; give a file name, "
             f"e.g. {os.path.join(path, 'orders.csv')}"
         )
     folder = os.path.dirname(os.path.abspath(expanded))
     if not os.path.isdir(folder):
         raise MagicError(
-            f"--export {one_line(path)!r}: no such folder "
+            f"--export {one_line(path, middle=True)!r}: no such folder "
             f"{one_line(os.path.dirname(path) or '.')!r}"
         )
 

@@ -204,3 +204,9 @@ def test_match_files_expands_the_home_folder(tmp_path, monkeypatch):
 def test_a_glob_matching_nothing_is_a_usage_error(tmp_path):
     with pytest.raises(MagicError, match=r"^No files match '.*nothing-\*\.png'$"):
         match_files(str(tmp_path / "nothing-*.png"))
+
+
+def test_a_long_glob_matching_nothing_still_names_its_file_pattern(tmp_path):
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 6)
+    with pytest.raises(MagicError, match=r"^No files match '.{20,}….*/nothing-\*\.png'$"):
+        match_files(str(deep / "nothing-*.png"))
