@@ -5,17 +5,27 @@ fan-out for batches, and the table package. Imports no widgets and no magics."""
 from ._batch import BatchResult, Failure, FanOut, fan_out
 from ._brackets import BracketsResult
 from ._core import TableState
+from ._eventlog import EventLog
+from ._events import Events, Refused, WebhookEvent, receive
+from ._listener import EventFollower, WebhookListener
 from ._tracker import OrderTracker, set_gallery_factory
 from .table import read_orders_csv
 
 __all__ = [
     "BatchResult",
     "BracketsResult",
+    "EventFollower",
+    "EventLog",
+    "Events",
     "Failure",
     "FanOut",
     "OrderTracker",
+    "Refused",
     "TableState",
+    "WebhookEvent",
+    "WebhookListener",
     "fan_out",
     "read_orders_csv",
+    "receive",
     "set_gallery_factory",
 ]
