@@ -2,10 +2,11 @@
 Autoenhance v3 API.
 
 It holds the settings (``SandboxSettings``), the account (``state.Account``), the
-faults (``_faults.Faults``), the webhook sender (``_webhooks``) and the request log, and gives the account and the
-settings to one endpoints object per resource (``endpoints``), whose routes make its
-URL map. Here are ``__call__`` (routing on the raw path, errors in the API's shapes)
-and dispatch (auth, rate limit, fault injection). Imports nothing from the client.
+faults (``_faults.Faults``), the webhook sender (``_webhooks``) and the request log,
+and gives the account and the settings to one endpoints object per resource
+(``endpoints``), whose routes make its URL map. Here are ``__call__`` (routing on the
+raw path, errors in the API's shapes) and dispatch (auth, rate limit, fault
+injection). Imports nothing from the client.
 """
 
 from __future__ import annotations

@@ -233,7 +233,8 @@ class SandboxSettings:
         5, "times a failed webhook (error, 4xx/5xx, timeout) is sent again, with backoff", count
     )
     webhook_backoff: float = _setting(
-        0.25, "seconds before the first retry of a webhook; doubled each time (at most 10)",
+        0.25,
+        "seconds before the first retry of a webhook; doubled each time (at most 10)",
         non_negative,
     )
     webhook_drop_rate: float = _setting(

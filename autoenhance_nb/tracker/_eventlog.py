@@ -6,6 +6,7 @@ pruned: the log is a relay, not a record (the API holds the truth)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -23,7 +24,7 @@ PRUNE_EVERY = 500
 class EventLog:
     """``EventLog(path)``: ``append(event)``, ``read_after(row_id)``, ``last_id()``."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)

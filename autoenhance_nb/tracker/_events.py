@@ -105,11 +105,11 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise Refused(422, "unknown event")
     if kind == "webhook_updated":
         return WebhookEvent(kind)
-    flags = data.get("error"), data.get("order_is_processing")
-    if not all(isinstance(flag, bool) for flag in flags):
+    error, processing = data.get("error"), data.get("order_is_processing")
+    if not isinstance(error, bool) or not isinstance(processing, bool):
         raise Refused(422, "error and order_is_processing must be true or false")
     return WebhookEvent(
-        kind, _text_id(data, "image_id"), _text_id(data, "order_id"), flags[0], flags[1]
+        kind, _text_id(data, "image_id"), _text_id(data, "order_id"), error, processing
     )
 
 

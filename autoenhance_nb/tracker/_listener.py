@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from ._eventlog import EventLog
@@ -137,17 +137,14 @@ class WebhookListener:
     def __repr__(self) -> str:  # never the authentication value
         state = self.url if self.running else "stopped"
         auth = "auth required" if self.auth is not None else "no auth"
-        return (
-            f"<WebhookListener {state} ({auth}): {self.received} events, "
-            f"{self.refused} refused>"
-        )
+        return f"<WebhookListener {state} ({auth}): {self.received} events, {self.refused} refused>"
 
 
 class EventFollower:
     """Tails an ``EventLog`` (the desk's server appends what it receives) from a thread,
     applying each new event to the tracker's table. Made by ``tracker.follow(path)``."""
 
-    def __init__(self, events: Events, path: str | Path):
+    def __init__(self, events: Events, path: str | os.PathLike[str]):
         self.events = events
         self.log = EventLog(path)
         self.position = self.log.last_id()  # what came before this visit is old news

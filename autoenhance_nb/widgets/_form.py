@@ -73,7 +73,11 @@ class OrderForm(w.VBox):
             lambda: self._action_buttons, lambda text: self._say(text, "error"), self._validate
         )
         self._auto = AutoRefresher(
-            self._auto_step, self._auto_stopped, auto_refresh_interval, auto_refresh_max_seconds
+            self._auto_step,
+            self._auto_stopped,
+            auto_refresh_interval,
+            auto_refresh_max_seconds,
+            pace=self.tracker.events.poll_interval,
         )
         self._make_fields()
         self._make_parts(export_dir, allow_key_entry)
@@ -347,6 +351,8 @@ class OrderForm(w.VBox):
     # -- auto-refresh -----------------------------------------------------------------------
     def _on_auto_toggle(self, change: dict[str, Any]) -> None:
         if change["new"]:
+            if self.tracker.events.active:
+                self._say(f"Auto-refresh: {self.tracker.events.describe(self._auto.interval)}")
             self._auto.start()
         else:
             self._auto.stop()

@@ -140,7 +140,9 @@ class BackgroundActions:
 class AutoRefresher:
     """Calls ``step()`` every ``interval`` seconds in a thread until ``step`` returns a
     message (done: the message is passed to ``on_stop``), ``max_seconds`` pass, or
-    ``stop()`` is called. ``on_stop`` always runs once at the end."""
+    ``stop()`` is called. ``on_stop`` always runs once at the end. ``pace(interval)``,
+    when given, says how long to wait instead (a tracker's ``events.poll_interval``:
+    longer while webhooks bring the statuses)."""
 
     def __init__(
         self,
@@ -149,8 +151,10 @@ class AutoRefresher:
         interval: float = 3.0,
         max_seconds: float = 1800.0,
         name: str = "autoenhance-auto-refresh",
+        pace: Callable[[float], float] | None = None,
     ):
         self.step = step
+        self.pace = pace
         self.on_stop = on_stop
         self.interval = interval
         self.max_seconds = max_seconds
@@ -192,7 +196,7 @@ class AutoRefresher:
                 if time.monotonic() > deadline:
                     reason = "stopped after its time limit"
                     break
-                self._stop.wait(self.interval)
+                self._stop.wait(self.pace(self.interval) if self.pace else self.interval)
         finally:
             self._stop.set()
             self.on_stop(reason)
