@@ -341,3 +341,25 @@ class WebhookRecorder:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+#: The authentication value the tests' webhooks carry.
+WEBHOOK_AUTH = "test-webhook-auth-0123456789"
+
+
+def server_state(sb) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each order of the sandbox: (its status, {image_id: status})."""
+    return {
+        o["order_id"]: (o["status"], {i["image_id"]: i["status"] for i in o["images"]})
+        for o in sb.orders
+    }
+
+
+def table_state(tracker) -> dict[str, tuple[str, dict[str, str]]]:
+    """The tracker's table in the shape of ``server_state``."""
+    images = tracker.images_df
+    out = {}
+    for oid in tracker.order_ids():
+        mine = images[images["order_id"] == oid]
+        out[oid] = (tracker.row(oid)["status"], dict(zip(mine["image_id"], mine["status"])))
+    return out

@@ -120,11 +120,16 @@ def same_secret(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
+def check_auth(auth_value: str | None, auth: str | None) -> None:
+    """``Refused`` (401) unless ``auth_value`` is ``auth`` (``auth=None``: no check)."""
+    if auth is not None and not same_secret(auth_value, auth):
+        raise Refused(401, "wrong or missing authentication value")
+
+
 def receive(body: bytes, auth_value: str | None, auth: str | None) -> WebhookEvent:
     """Check one delivery: the authentication value first (401), then the size (413),
     then the event (400, 422). ``auth=None``: a receiver that checks none."""
-    if auth is not None and not same_secret(auth_value, auth):
-        raise Refused(401, "wrong or missing authentication value")
+    check_auth(auth_value, auth)
     if len(body) > MAX_EVENT_BYTES:
         raise Refused(413, f"the body is over {MAX_EVENT_BYTES} bytes")
     return parse_event(body)

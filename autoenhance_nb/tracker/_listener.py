@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._eventlog import EventLog
-from ._events import DEFAULT_HEADER, MAX_EVENT_BYTES, Events, Refused, receive
+from ._events import DEFAULT_HEADER, MAX_EVENT_BYTES, Events, Refused, check_auth, receive
 
 __all__ = ["EventFollower", "WebhookListener"]
 
@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             if length < 0:
                 raise Refused(400, "Content-Length is not a number")
             if length > MAX_EVENT_BYTES:  # refused unread (after the auth check)
-                receive(b"", given, listener.auth)
+                check_auth(given, listener.auth)
                 raise Refused(413, f"the body is over {MAX_EVENT_BYTES} bytes")
             event = receive(self.rfile.read(length), given, listener.auth)
         except Refused as refused:
