@@ -361,5 +361,8 @@ def table_state(tracker) -> dict[str, tuple[str, dict[str, str]]]:
     out = {}
     for oid in tracker.order_ids():
         mine = images[images["order_id"] == oid]
-        out[oid] = (tracker.row(oid)["status"], dict(zip(mine["image_id"], mine["status"])))
+        out[oid] = (
+            tracker.row(oid)["status"],
+            dict(zip(mine["image_id"], mine["status"], strict=True)),
+        )
     return out

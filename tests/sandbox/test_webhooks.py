@@ -66,9 +66,7 @@ def test_each_image_is_announced_when_its_time_is_up_without_anyone_reading(sand
     assert headers["Content-Type"] == "application/json"
 
 
-def test_a_failed_image_is_announced_with_error_and_the_header_name_is_a_setting(
-    sandbox, recorder
-):
+def test_a_failed_image_is_announced_with_error_and_the_header_name_is_a_setting(sandbox, recorder):
     sandbox.webhook_header = "X-Webhook-Auth"
     _hook(sandbox, recorder)
     _photos(sandbox, "broken", 1, data=b"not a picture")
