@@ -48,11 +48,13 @@ class _Delivery:
 
 @dataclass(frozen=True)
 class Sent:
-    """One webhook POST the sandbox made: the event, the answer's status (0: no answer)."""
+    """One webhook POST the sandbox made: the event, the answer's status (0: no answer),
+    the attempt (0: the first) and when it was sent (``time.time()``)."""
 
     event: dict[str, Any]
     status: int
     attempt: int
+    at: float = 0.0
 
 
 class WebhookSender:
@@ -163,8 +165,9 @@ class WebhookSender:
             self._deliver(delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
+        at = time.time()
         status = self._post(delivery.event)
-        self.sent.append(Sent(dict(delivery.event), status, delivery.attempt))
+        self.sent.append(Sent(dict(delivery.event), status, delivery.attempt, at))
         if 200 <= status < 300:
             return
         if delivery.attempt >= self.settings.webhook_retries:
