@@ -78,6 +78,7 @@ class OrderForm(w.VBox):
             auto_refresh_interval,
             auto_refresh_max_seconds,
             pace=self.tracker.events.poll_interval,
+            check=self._auto_check,
         )
         self._make_fields()
         self._make_parts(export_dir, allow_key_entry)
@@ -362,6 +363,9 @@ class OrderForm(w.VBox):
             self.tracker.refresh()
         except Exception as exc:
             self._say(f"Auto-refresh: {error_message(exc)}", "error")
+        return self._auto_check()
+
+    def _auto_check(self) -> str | None:
         counts = self.tracker.status_counts()
         if counts.get("processing"):
             return None

@@ -233,3 +233,18 @@ def test_a_listener_says_where_it_is_never_its_auth_and_needs_auth_beyond_this_m
         tracker.listen(host="0.0.0.0")
     with pytest.raises(ValueError, match="auth"):
         tracker.listen(auth="  ")
+
+
+def test_watch_with_a_receiver_waits_for_events_and_says_polling_is_a_safety_net(
+    sandbox, tracker, hooked, caplog
+):
+    sandbox.processing_seconds = 0.5
+    order = tracker.create("Attic")
+    tracker.add_images(order["order_id"], _photos(2), progress=False)
+    sandbox.clear_log()
+    with caplog.at_level("INFO", logger="autoenhance_nb"):
+        tracker.watch(interval=0.05, progress=False)
+    assert tracker.status_counts() == {"processed": 1}
+    assert "live by webhook; checking every 60 s as a safety net" in caplog.text
+    # one refresh to start, one read when the event says the order is done
+    assert len(sandbox.requests_to("retrieve_order")) == 2

@@ -89,6 +89,7 @@ class OrderGallery(w.VBox):
             refresh_max_seconds,
             name="autoenhance-gallery-refresh",
             pace=tracker.events.poll_interval,
+            check=self._auto_check,
         )
         self._make_parts()
         super().__init__(
@@ -299,6 +300,9 @@ class OrderGallery(w.VBox):
             self.refresh()
         except Exception as exc:
             self.say(f"Refreshing statuses: {error_message(exc)}")
+        return self._auto_check()
+
+    def _auto_check(self) -> str | None:
         if self.processing:
             return None
         return f"nothing of this order is processing ({len(self.rows)} photos)"
