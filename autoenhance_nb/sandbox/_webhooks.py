@@ -44,6 +44,7 @@ class _Delivery:
     seq: int
     event: dict[str, Any] = field(compare=False)
     attempt: int = field(default=0, compare=False)
+    epoch: int = field(default=0, compare=False)  # the reset it belongs after
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,13 @@ class WebhookSender:
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._epoch = 0
         self.reset()
         account.store.on_finished = self.add
 
     def reset(self) -> None:
         with self._lock:
+            self._epoch += 1  # a delivery in flight now is dropped when it returns
             self._queue: list[_Delivery] = []
             self._held: _Delivery | None = None
             self._rng = random.Random(self.settings.seed)
@@ -93,6 +96,7 @@ class WebhookSender:
                 self._push(_Delivery(time.monotonic(), next(self._seq), dict(event)))
 
     def _push(self, delivery: _Delivery) -> None:
+        delivery.epoch = self._epoch
         held = self._held
         if held is not None:  # the next event overtakes the one held back
             self._held = None
@@ -167,7 +171,10 @@ class WebhookSender:
     def _deliver(self, delivery: _Delivery) -> None:
         at = time.time()
         status = self._post(delivery.event)
-        self.sent.append(Sent(dict(delivery.event), status, delivery.attempt, at))
+        with self._lock:
+            if delivery.epoch != self._epoch:  # reset while it was on its way
+                return
+            self.sent.append(Sent(dict(delivery.event), status, delivery.attempt, at))
         if 200 <= status < 300:
             return
         if delivery.attempt >= self.settings.webhook_retries:
@@ -177,9 +184,8 @@ class WebhookSender:
         delivery.attempt += 1
         delivery.due = time.monotonic() + wait
         with self._lock:
-            if self._held is delivery:
-                self._held = None
-            heapq.heappush(self._queue, delivery)
+            if delivery.epoch == self._epoch:
+                heapq.heappush(self._queue, delivery)
 
     def _post(self, event: dict[str, Any]) -> int:
         """POST one event; the answer's status, 0 when none came."""
