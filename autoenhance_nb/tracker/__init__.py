@@ -1,6 +1,7 @@
 """The session's state: ``OrderTracker`` (a core holding the table, the lock and the
 change callbacks, with order, photo and HDR bracket operations around it), the one
-fan-out for batches, and the table package. Imports no widgets and no magics."""
+fan-out for batches, the table package, and webhook events into the table (``Events``,
+``WebhookListener``, ``EventLog``, ``EventFollower``). Imports no widgets and no magics."""
 
 from ._batch import BatchResult, Failure, FanOut, fan_out
 from ._brackets import BracketsResult
