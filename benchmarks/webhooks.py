@@ -1,7 +1,7 @@
 """Watching photos until processed: webhooks against polling, side by side in one run.
 
     python benchmarks/webhooks.py [--orders 20] [--photos 10] [--processing 6]
-                                  [--interval 0.25]
+                                  [--interval 0.25] [--soak 20]
 
 For each mode a fresh sandbox (in this process, so the script can read its request log
 and each image's exact finish time) gets ``orders x photos`` photos; then
@@ -52,13 +52,13 @@ class Seen:
 
     def look(self) -> None:
         now = time.time()
-        with self._lock:
-            images = self.tracker.images_df
-            done = images[images["status"].isin(["processed", "error"])]
-            for image_id in done["image_id"]:
-                self.photos.setdefault(image_id, now)
-            for oid in self.tracker.order_ids():
-                row = self.tracker.row(oid)
+        core = self.tracker._core  # read in place: building images_df on every change
+        with self._lock, core.lock:  # would time this observer, not the toolkit
+            for image_id, row in core.state.images.items():
+                if row[3] in ("processed", "error"):
+                    self.photos.setdefault(image_id, now)
+            for oid in core.order_ids():
+                row = core.row(oid)
                 if row and row["status"] in ("processed", "error"):
                     self.orders.setdefault(oid, now)
 
@@ -101,6 +101,49 @@ def run(mode: str, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+def soak(runs: int) -> None:
+    """The fault check of the test suite, ``runs`` times with other seeds: 20% of the
+    events dropped, duplicated and reordered; the table must end as the server's."""
+    equal = 0
+    for seed in range(runs):
+        faults = {f"webhook_{k}_rate": 0.2 for k in ("drop", "duplicate", "reorder")}
+        with Sandbox(processing_seconds=0.5, seed=seed, webhook_auth=AUTH, **faults) as sb:
+            tracker = OrderTracker(AutoenhanceClient(api_key="bench", base_url=sb.url))
+            tracker.events.safety_interval = 0.5
+            with tracker.listen(auth=AUTH) as listener:
+                sb.webhook_url = listener.url
+                for n in range(8):
+                    order = tracker.create(f"Order {n}")
+                    photos = [(f"p{i}.png", PNG) for i in range(4)]
+                    tracker.add_images(order["order_id"], photos, progress=False)
+                tracker.watch(interval=0.05, timeout=120, progress=False)
+                time.sleep(0.8)  # late events (held back, retried) arrive too
+                tracker.events.idle()
+                server = {
+                    o["order_id"]: (
+                        o["status"],
+                        sorted((i["image_id"], i["status"]) for i in o["images"]),
+                    )
+                    for o in sb.orders
+                }
+                images = tracker.images_df
+                mine = {
+                    oid: (
+                        tracker.row(oid)["status"],
+                        sorted(
+                            zip(
+                                images[images["order_id"] == oid]["image_id"],
+                                images[images["order_id"] == oid]["status"],
+                                strict=True,
+                            )
+                        ),
+                    )
+                    for oid in tracker.order_ids()
+                }
+                equal += mine == server
+    print(f"soak: {equal} of {runs} runs ended with the table equal to the server's state")
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -112,6 +155,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=10, help="photos per order")
     parser.add_argument("--processing", type=float, default=6.0, help="seconds per photo")
     parser.add_argument("--interval", type=float, default=0.25, help="watch's polling")
+    parser.add_argument("--soak", type=int, default=0, help="then the fault check N times")
     args = parser.parse_args()
     total = args.orders * args.photos
     print(
@@ -133,6 +177,8 @@ def main() -> None:
         f"photo median {hooks['photo_median'] / polling['photo_median']:.2f}x, "
         f"order median {hooks['order_median'] / polling['order_median']:.2f}x"
     )
+    if args.soak:
+        soak(args.soak)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ which applies them to one tracker, idempotently.
 An event is a hint, never the truth: ``image_processed`` sets that photo's status at
 once (so the table and the gallery move as soon as it arrives) and, when it says the
 order has nothing left processing, when it reports an error, or when the photo is
-unknown, reads that one order back from the API (requests coalesced: one GET per
-order however many events arrive together). Sending an event twice, or out of order,
-changes nothing more: the last GET of an order is its state. An event for an order
+unknown, reads that one order back from the API (coalesced: one GET per order however
+many events arrive together, none when a read since already shows what the event
+says). Sending an event twice, or out of order, changes nothing more: the last GET of
+an order is its state. An event for an order
 the table does not hold is ignored. Lost events are caught by the polling kept as a
 safety net (``poll_interval``). No HTTP server here (``_listener``, the desk)."""
 
@@ -17,6 +18,7 @@ import hmac
 import json
 import logging
 import math
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -46,6 +48,8 @@ MAX_EVENT_BYTES = 16 * 1024
 SAFETY_INTERVAL = 60.0
 #: Events arriving within this long of each other share one GET per order.
 COALESCE_SECONDS = 0.05
+#: The thread applying submitted events ends after this long without one.
+APPLIER_IDLE_SECONDS = 5.0
 KNOWN_EVENTS = ("image_processed", "webhook_updated")
 _STATUS = 3  # the status cell of an images row (table.IMAGE_COLUMNS)
 _REASON = 4
@@ -152,9 +156,13 @@ class Events:
         self.sources: list[Source] = []
         self.counts = {"applied": 0, "ignored": 0, "fetched": 0, "failed": 0}
         self._lock = threading.Condition()
-        self._pending: set[str] = set()
+        #: order id -> the events asking for a read (None: read it whatever the table says)
+        self._pending: dict[str, list[WebhookEvent | None]] = {}
         self._worker: threading.Thread | None = None
         self._generation = 0
+        self._inbox: queue.SimpleQueue[WebhookEvent] = queue.SimpleQueue()
+        self._queued = 0
+        self._applier: threading.Thread | None = None
 
     def __repr__(self) -> str:
         state = "active" if self.active else "no receiver"
@@ -198,6 +206,36 @@ class Events:
             self._lock.notify_all()
 
     # -- applying ------------------------------------------------------------------------
+    def submit(self, event: WebhookEvent) -> None:
+        """Apply ``event`` soon, in order, from this tracker's own thread: a receiver
+        answers at once, however long the table's subscribers (widgets) take."""
+        with self._lock:
+            self._queued += 1
+            self._inbox.put(event)
+            if self._applier is None or not self._applier.is_alive():
+                self._applier = threading.Thread(
+                    target=self._apply_loop, name="autoenhance-webhook-apply", daemon=True
+                )
+                self._applier.start()
+
+    def _apply_loop(self) -> None:
+        while True:
+            try:
+                event = self._inbox.get(timeout=APPLIER_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._queued == 0:
+                        self._applier = None
+                        return
+                continue
+            try:
+                self.apply(event)
+            except Exception:  # a broken subscriber must not stop the next events
+                log.exception("webhook: applying an event failed")
+            finally:
+                with self._lock:
+                    self._queued -= 1
+
     def apply(self, event: WebhookEvent) -> bool:
         """Apply one event; False when it was ignored (an order the table does not hold,
         or ``webhook_updated``, which only says the settings were saved)."""
@@ -218,16 +256,18 @@ class Events:
                     row[_REASON] = None
                 changed = True
             self.counts["applied"] += 1
-        if event.error or not event.order_is_processing or not known:
-            self._fetch(event.order_id)
+        if event.error or not known:
+            self._fetch(event.order_id, None)
+        elif not event.order_is_processing:
+            self._fetch(event.order_id, event)
         if changed:
             core.changed()
             self._bump()
         return True
 
-    def _fetch(self, order_id: str) -> None:
+    def _fetch(self, order_id: str, event: WebhookEvent | None) -> None:
         with self._lock:
-            self._pending.add(order_id)
+            self._pending.setdefault(order_id, []).append(event)
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(
                     target=self._fetch_loop, name="autoenhance-webhook-fetch", daemon=True
@@ -238,15 +278,34 @@ class Events:
         while True:
             time.sleep(COALESCE_SECONDS)  # events of one moment share the GETs
             with self._lock:
-                batch, self._pending = self._pending, set()
+                batch, self._pending = self._pending, {}
                 if not batch:
                     self._worker = None
                     return
-            answers = [answer for oid in sorted(batch) if (answer := self._get(oid))]
+            wanted = [oid for oid, events in sorted(batch.items()) if not self._known(events)]
+            answers = [answer for oid in wanted if (answer := self._get(oid))]
             if answers:
                 self.core.record_many(answers, "webhook")
                 self.core.changed()
             self._bump()
+
+    def _known(self, events: list[WebhookEvent | None]) -> bool:
+        """Whether the table already says what each event says (its photo processed,
+        its order no longer processing: a read since then showed it), so reading the
+        order again would bring nothing (the same event again, or another photo's of
+        a finished order). An error or an unknown photo is always read."""
+        core = self.core
+        with core.lock:
+            for event in events:
+                if event is None or event.order_id is None:
+                    return False
+                row = core.state.images.get(event.image_id or "")
+                order = core.row(event.order_id)
+                if row is None or row[_STATUS] != "processed" or order is None:
+                    return False
+                if order["status"] == "processing":
+                    return False
+        return True
 
     def _get(self, order_id: str) -> dict[str, Any] | None:
         try:
@@ -259,11 +318,12 @@ class Events:
         return answer if isinstance(answer, dict) else None
 
     def idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no GET is pending (for tests); whether it got there."""
+        """Wait until no event waits to be applied and no GET is pending (for tests and
+        scripts); whether it got there."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._pending and self._worker is None:
+                if not self._pending and self._worker is None and self._queued == 0:
                     return True
             time.sleep(0.01)
         return False

@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(refused.status, {"message": refused.message}, close=length > 0)
             return
         listener.received += 1
-        listener.events.apply(event)
+        listener.events.submit(event)
         self._answer(200, {"ok": True})
 
     def _not_allowed(self) -> None:

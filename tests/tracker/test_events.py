@@ -138,8 +138,8 @@ def test_an_image_event_moves_the_photo_at_once_and_the_order_when_it_is_done(
     seen = []
     tracker.on_change(lambda t: seen.append(t.images_df.set_index("image_id")["status"][first]))
     _post(hooked.url, _event(order["order_id"], first, order_is_processing=True))
-    assert seen and seen[-1] == "processed"  # no request: the event said it
     assert tracker.events.idle() and sandbox.request_log == []
+    assert seen and seen[-1] == "processed"  # no request: the event said it
     assert tracker.row(order["order_id"])["status"] == "processing"
     _post(hooked.url, _event(order["order_id"], second))  # the order is done: read it once
     assert tracker.events.idle()
