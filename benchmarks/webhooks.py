@@ -70,7 +70,7 @@ def run(mode: str, args: argparse.Namespace) -> dict[str, float]:
         sb.webhook_url = listener.url if listener else None
         for n in range(args.orders):
             order = tracker.create(f"Order {n}")
-            photos = [(f"p{i}.png", PNG) for i in range(args.photos)]
+            photos = [(f"o{n}-p{i}.png", PNG) for i in range(args.photos)]
             tracker.add_images(order["order_id"], photos, progress=False)
         store = sb.app.account.store
         first = min(i.upload_started for i in store.images.values())
