@@ -6,6 +6,7 @@ watch refreshes); it holds no state of its own."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -101,22 +102,24 @@ class Photos:
         between refreshes, which come every ``events.poll_interval(interval)`` seconds."""
         deadline = time.monotonic() + timeout
         bar = None
-        next_poll = 0.0
+        polled = -math.inf
         said = ""
         try:
             while True:
-                if time.monotonic() >= next_poll:
+                # the pace is read each time: a receiver may start or stop meanwhile
+                if time.monotonic() >= polled + self.events.poll_interval(interval):
                     self.orders.refresh()
-                    next_poll = time.monotonic() + self.events.poll_interval(interval)
+                    polled = time.monotonic()
+                next_poll = polled + self.events.poll_interval(interval)
                 if progress:
                     bar = self._show_progress(bar, interval)
                 processing = self.core.status_counts().get("processing", 0)
                 if not processing:
                     return self.core.frame()
-                if said != (now := self.events.describe(interval)):
-                    said = now
-                    log.info("watching %d orders: %s", processing, now)
                 live = self.events.active
+                if (live or said) and said != (now := self.events.describe(interval)):
+                    said = now  # said once, and again when a receiver starts or stops
+                    log.info("watching %d orders: %s", processing, now)
                 if (time.monotonic() if live else next_poll) > deadline:
                     raise E.AutoenhanceError(
                         f"Still processing after {timeout:g} s: {processing} orders; call "

@@ -208,9 +208,14 @@ class AutoRefresher:
 
     def _wait(self) -> str | None:
         """Wait until the next step; with a slower pace, ``check()`` every ``interval``
-        (the statuses came by webhook: done without another request)."""
-        end = time.monotonic() + (self.pace(self.interval) if self.pace else self.interval)
-        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+        (the statuses came by webhook: done without another request). The pace is read
+        again each time: a receiver may stop meanwhile."""
+        start = time.monotonic()
+        while not self._stop.is_set():
+            pace = self.pace(self.interval) if self.pace else self.interval
+            left = start + pace - time.monotonic()
+            if left <= 0:
+                return None
             self._stop.wait(min(left, self.interval))
             if self.check is not None and left > self.interval:
                 reason = self.check()
