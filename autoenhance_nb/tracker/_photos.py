@@ -125,8 +125,9 @@ class Photos:
                         f"Still processing after {timeout:g} s: {processing} orders; call "
                         f"watch() again to keep waiting"
                     )
-                if live:  # wake on an event; poll when the safety net is due
-                    self.events.wait_change(min(next_poll, deadline) - time.monotonic())
+                if live:  # wake on an event (or to look whether the receiver still runs)
+                    wake = min(next_poll, deadline, time.monotonic() + interval)
+                    self.events.wait_change(wake - time.monotonic())
                 else:
                     time.sleep(max(0.0, next_poll - time.monotonic()))
         finally:

@@ -6,6 +6,7 @@ the table does not hold is ignored; watching with a receiver polls only as a saf
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -248,3 +249,15 @@ def test_watch_with_a_receiver_waits_for_events_and_says_polling_is_a_safety_net
     assert "live by webhook; checking every 60 s as a safety net" in caplog.text
     # one refresh to start, one read when the event says the order is done
     assert len(sandbox.requests_to("retrieve_order")) == 2
+
+
+def test_a_receiver_stopping_mid_watch_brings_the_usual_polling_back(sandbox, tracker):
+    sandbox.processing_seconds = 0.8
+    order = tracker.create("Cellar")
+    tracker.add_images(order["order_id"], _photos(1), progress=False)
+    listener = tracker.listen(auth=WEBHOOK_AUTH)  # the sandbox sends it nothing
+    threading.Timer(0.2, listener.stop).start()
+    started = time.monotonic()
+    tracker.watch(interval=0.05, timeout=30, progress=False)
+    assert time.monotonic() - started < 5  # not the 60 s safety net
+    assert tracker.status_counts() == {"processed": 1}
