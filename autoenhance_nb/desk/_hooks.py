@@ -18,6 +18,7 @@ wrong or missing one, a body over 16 KiB, a body that is not one of the known ev
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import tornado.web
@@ -62,7 +63,7 @@ def webhook_route(base_url: str, settings: dict[str, Any]) -> tuple[str, type, d
     path = base_url.rstrip("/") + settings["path"]
     log = EventLog(settings["events"])
     return (
-        path,
+        re.escape(path),  # tornado takes a pattern: a "." in the path is a dot
         WebhookHandler,
         {"log": log, "auth": settings["auth"], "header": settings["header"]},
     )
