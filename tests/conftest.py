@@ -74,6 +74,20 @@ def tracker(client):
 
 
 @pytest.fixture
+def hooked(sandbox, tracker):
+    """The test's tracker receiving the sandbox's webhooks on a local listener (real
+    HTTP both ways); the listener is yielded."""
+    from .helpers import WEBHOOK_AUTH
+
+    listener = tracker.listen(auth=WEBHOOK_AUTH)
+    sandbox.webhook_auth = WEBHOOK_AUTH
+    sandbox.webhook_url = listener.url
+    yield listener
+    sandbox.webhook_url = None
+    listener.stop()
+
+
+@pytest.fixture
 def form(tracker):
     """An OrderForm on the test's tracker, closed afterwards."""
     from autoenhance_nb import OrderForm

@@ -288,3 +288,81 @@ def run_lab(tmp_path_factory, overrides):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+class WebhookRecorder:
+    """A real HTTP receiver (stdlib) that records each POST: (time.monotonic(), headers,
+    JSON body). ``fail_next``: answer that many POSTs 500 first. ``stop()`` ends it."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        recorder = self
+        self.posts: list[tuple[float, dict, dict]] = []
+        self.fail_next = 0
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with recorder._lock:
+                    failing = recorder.fail_next > 0
+                    recorder.fail_next -= failing
+                    if not failing:
+                        recorder.posts.append(
+                            (time.monotonic(), dict(self.headers), json.loads(body))
+                        )
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def events(self, kind: str = "image_processed") -> list[dict]:
+        with self._lock:
+            return [body for _, _, body in self.posts if body.get("event") == kind]
+
+    def wait_for(self, count: int, kind: str = "image_processed", timeout: float = 10) -> list:
+        deadline = time.monotonic() + timeout
+        while len(self.events(kind)) < count:
+            assert time.monotonic() < deadline, f"{len(self.events(kind))} of {count} events"
+            time.sleep(0.01)
+        return self.events(kind)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+#: The authentication value the tests' webhooks carry.
+WEBHOOK_AUTH = "test-webhook-auth-0123456789"
+
+
+def server_state(sb) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each order of the sandbox: (its status, {image_id: status})."""
+    return {
+        o["order_id"]: (o["status"], {i["image_id"]: i["status"] for i in o["images"]})
+        for o in sb.orders
+    }
+
+
+def table_state(tracker) -> dict[str, tuple[str, dict[str, str]]]:
+    """The tracker's table in the shape of ``server_state``."""
+    images = tracker.images_df
+    out = {}
+    for oid in tracker.order_ids():
+        mine = images[images["order_id"] == oid]
+        out[oid] = (
+            tracker.row(oid)["status"],
+            dict(zip(mine["image_id"], mine["status"], strict=True)),
+        )
+    return out

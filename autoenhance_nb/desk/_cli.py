@@ -22,21 +22,24 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._env import ENV_EXPORT_DIR, ENV_SERVER, ENV_SYNC_LIMIT
+from ._env import ENV_EVENTS, ENV_EXPORT_DIR, ENV_SERVER, ENV_SYNC_LIMIT
 from ._settings import (
     DeskError,
     build_parser,
     check_numbers,
     check_token,
+    check_webhook,
     export_folder,
     host_name,
     is_local,
@@ -68,11 +71,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch_sandbox(port: int, processing_seconds: float) -> subprocess.Popen[str]:
-    """Start ``python -m autoenhance_nb.sandbox --port PORT`` (see ``sandbox_ready``)."""
+def launch_sandbox(
+    port: int, processing_seconds: float, webhook: tuple[str, str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``python -m autoenhance_nb.sandbox --port PORT`` (see ``sandbox_ready``);
+    ``webhook``: (the desk's receiver URL, its authentication value, its header), the
+    value passed through the environment (a command line is readable by others)."""
     command = [sys.executable, "-m", "autoenhance_nb.sandbox", "--port", str(port)]
     command += ["--processing-seconds", str(processing_seconds)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    env = None
+    if webhook is not None:
+        command += ["--webhook-url", webhook[0], "--webhook-header", webhook[2]]
+        env = {**os.environ, "AUTOENHANCE_SANDBOX_WEBHOOK_AUTH": webhook[1]}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
 
 
 def sandbox_ready(proc: subprocess.Popen[str]) -> str:
@@ -127,18 +138,27 @@ def voila_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
-def server_settings(args: argparse.Namespace, token: str) -> str:
-    """The guards' settings for ``_server.py`` (JSON, through the environment)."""
+def server_settings(
+    args: argparse.Namespace, token: str, webhook_auth: str | None = None, events: str = ""
+) -> str:
+    """The guards' settings for ``_server.py`` (JSON, through the environment), with the
+    webhook receiver's when there is one."""
     hosts = [host_name(h) for h in args.allowed_host]
-    return json.dumps(
-        {
-            "hosts": hosts,
-            "local": is_local(args.ip),
-            "max_kernels": args.max_kernels,
-            "cull_after": args.cull_after,
-            "token": token,
+    settings: dict[str, Any] = {
+        "hosts": hosts,
+        "local": is_local(args.ip),
+        "max_kernels": args.max_kernels,
+        "cull_after": args.cull_after,
+        "token": token,
+    }
+    if webhook_auth is not None:
+        settings["webhook"] = {
+            "path": args.webhook_path,
+            "auth": webhook_auth,
+            "header": args.webhook_header,
+            "events": events,
         }
-    )
+    return json.dumps(settings)
 
 
 def page_url(args: argparse.Namespace) -> str:
@@ -166,6 +186,15 @@ class Launch:
     token: str
     generated: bool
     export_dir: Path
+    webhook_auth: str | None = None
+    events_dir: Path | None = None  # the event log's private folder (removed at the end)
+
+    def sandbox_webhook(self, args: argparse.Namespace) -> tuple[str, str, str] | None:
+        """Where the desk's own sandbox sends its webhooks: the desk's receiver."""
+        if self.webhook_auth is None:
+            return None
+        url = f"http://127.0.0.1:{args.port}{args.base_url.rstrip('/')}{args.webhook_path}"
+        return url, self.webhook_auth, args.webhook_header
 
     def announced_url(self, args: argparse.Namespace) -> str:
         """The page's address as printed; a token from --config or --token is the
@@ -182,6 +211,7 @@ def prepare(args: argparse.Namespace) -> Launch:
     check_numbers(args)
     token = "" if args.token is None else check_token(args.token, "given with --token")
     export_dir = export_folder(args.export_dir)
+    config: dict[str, str] = {}
     if args.config:
         config = read_config(args.config)
         env["AUTOENHANCE_API_KEY"] = config["api_key"]
@@ -190,13 +220,21 @@ def prepare(args: argparse.Namespace) -> Launch:
         else:
             env.pop("AUTOENHANCE_BASE_URL", None)
         token = token or config.get("token", "")
+    webhook_auth = check_webhook(args, args.webhook_auth or config.get("webhook_auth"))
     generated = not token and needs_token(args)
     if generated:
         token = secrets.token_urlsafe(32)
     env[ENV_EXPORT_DIR] = str(export_dir)
     env[ENV_SYNC_LIMIT] = str(max(0, args.sync_limit))
-    env[ENV_SERVER] = server_settings(args, token)
-    return Launch(env, token, generated, export_dir)
+    events_dir = None
+    events = ""
+    if webhook_auth is not None:
+        # private to this desk (0700), next to nothing of the user's; see docs/webhooks.md
+        events_dir = Path(tempfile.mkdtemp(prefix="autoenhance-desk-events-"))
+        events = str(events_dir / "events.sqlite")
+        env[ENV_EVENTS] = events
+    env[ENV_SERVER] = server_settings(args, token, webhook_auth, events)
+    return Launch(env, token, generated, export_dir, webhook_auth, events_dir)
 
 
 def _terminate(signum: int, frame: object) -> None:  # SIGTERM behaves like Ctrl-C
@@ -222,6 +260,8 @@ def serve(args: argparse.Namespace, launch: Launch) -> int:
                 proc.terminate()  # both at once: Voila takes seconds to stop its kernels
         for proc in reversed(children):
             stop(proc)
+        if launch.events_dir is not None:
+            shutil.rmtree(launch.events_dir, ignore_errors=True)
 
 
 def run_children(
@@ -235,7 +275,11 @@ def run_children(
         # started side by side with Voila (each takes seconds to import); the sandbox
         # is up long before a visitor's kernel asks it anything
         url = f"http://127.0.0.1:{free_port()}"
-        sandbox = launch_sandbox(int(url.rsplit(":", 1)[1]), args.sandbox_processing_seconds)
+        sandbox = launch_sandbox(
+            int(url.rsplit(":", 1)[1]),
+            args.sandbox_processing_seconds,
+            launch.sandbox_webhook(args),
+        )
         children.append(sandbox)
         atexit.register(stop, sandbox)
         env["AUTOENHANCE_API_KEY"] = "sandbox"
@@ -248,6 +292,8 @@ def run_children(
     else:
         where = "the Autoenhance API with the server's key (processing uses credits)"
     say(f"Autoenhance desk on {launch.announced_url(args)} using {where}")
+    if launch.webhook_auth is not None:
+        say(f"Webhooks received on {page_url(args).rstrip('/')}{args.webhook_path}")
     say(f"Exports go into {launch.export_dir}. Press Ctrl-C to stop.")
     code = voila.wait()
     if code:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ENV_EXPORT_DIR", "ENV_SYNC_LIMIT", "DEFAULT_SYNC_LIMIT", "ENV_SERVER"]
+__all__ = ["ENV_EXPORT_DIR", "ENV_SYNC_LIMIT", "DEFAULT_SYNC_LIMIT", "ENV_SERVER", "ENV_EVENTS"]
 
 #: The folder exports and downloads go into (absolute; made by the desk command).
 ENV_EXPORT_DIR = "AUTOENHANCE_DESK_EXPORT_DIR"
@@ -13,3 +13,6 @@ DEFAULT_SYNC_LIMIT = 100
 #: The guards' settings for ``_server.py`` (JSON; it removes the variable before Voila
 #: starts, so kernels never see the token).
 ENV_SERVER = "AUTOENHANCE_DESK_SERVER"
+#: The sqlite event log the server appends the webhooks it receives to, and each visit's
+#: kernel follows (set only with ``--webhook-path``).
+ENV_EVENTS = "AUTOENHANCE_DESK_EVENTS"

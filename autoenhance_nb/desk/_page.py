@@ -19,7 +19,7 @@ from ..display import environment_badge, html, message_html, safe
 from ..errors import one_line
 from ..tracker import OrderTracker
 from ..widgets import SafeHTML, close_parts, error_message
-from ._env import DEFAULT_SYNC_LIMIT, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+from ._env import DEFAULT_SYNC_LIMIT, ENV_EVENTS, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
 
 __all__ = ["Desk", "show_desk", "gallery_class"]
 
@@ -246,7 +246,10 @@ def show_desk() -> Desk | None:
         from .._session import session
 
         Path(export_dir).mkdir(parents=True, exist_ok=True)
-        desk = Desk(session(quiet=True), export_dir=export_dir, sync_limit=_sync_limit())
+        tracker = session(quiet=True)
+        if os.environ.get(ENV_EVENTS):  # the server's webhooks, for this visit (_hooks.py)
+            tracker.follow(os.environ[ENV_EVENTS])
+        desk = Desk(tracker, export_dir=export_dir, sync_limit=_sync_limit())
     except Exception as exc:
         text = error_message(exc).replace(str(Path(export_dir).absolute()), "the export folder")
         display(HTML(message_html(f"The desk could not start: {text}", "error")))

@@ -35,7 +35,8 @@ what a desk a team can reach needs, with Voila's and jupyter_server's own hooks:
 The settings come as JSON in ``AUTOENHANCE_DESK_SERVER`` (read and removed before Voila
 starts, so kernels do not inherit the token): ``hosts`` (extra names), ``local`` (bound
 to a loopback address), ``max_kernels``, ``cull_after`` (seconds), ``token`` ("" for
-none)."""
+none), ``webhook`` (the receiver's path, authentication value, header and event log:
+``_hooks.py``, the one path that takes no token)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from voila.app import Voila
 
 from ..display import html
 from ._env import ENV_SERVER
+from ._hooks import webhook_route
 from ._settings import bare_host
 
 __all__ = ["Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
@@ -102,6 +104,8 @@ class Guard:
     max_kernels: int = 10
     cull_after: float = 60.0
     token: str = ""
+    #: the webhook receiver (path, auth, header, events), when ``--webhook-path`` is set
+    webhook: dict[str, Any] | None = None
 
     @classmethod
     def from_environment(cls) -> Guard:
@@ -114,6 +118,7 @@ class Guard:
             max_kernels=int(values.get("max_kernels", 10)),
             cull_after=float(values.get("cull_after", 60.0)),
             token=str(values.get("token") or ""),
+            webhook=values.get("webhook") or None,
         )
 
     def __post_init__(self) -> None:
@@ -362,7 +367,8 @@ class DeskVoila(Voila):
             TemplateStaticFileHandler: template_files_class(TemplateStaticFileHandler),
         }
         handlers: list[Any] = super().init_handlers()
-        return [
+        desk = [webhook_route(self.base_url, GUARD.webhook)] if GUARD.webhook else []
+        return desk + [
             (spec[0], replaced.get(spec[1]) or plain_errors(spec[1]), *spec[2:])
             for spec in handlers
         ]

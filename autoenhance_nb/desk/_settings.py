@@ -24,6 +24,7 @@ __all__ = [
     "build_parser",
     "check_numbers",
     "check_token",
+    "check_webhook",
     "export_folder",
     "host_name",
     "is_local",
@@ -38,6 +39,8 @@ DEFAULT_MAX_KERNELS = 10
 MIN_TOKEN_LENGTH = 16
 TOKEN_TEXT = re.compile(r"[A-Za-z0-9._~-]+")
 BASE_URL_TEXT = re.compile(r"/([A-Za-z0-9._~%@+-]+/)*")
+WEBHOOK_PATH_TEXT = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+HEADER_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 HOST_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
@@ -79,7 +82,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_guard_options(p)
     _add_session_options(p)
+    _add_webhook_options(p)
     return p
+
+
+def _add_webhook_options(p: argparse.ArgumentParser) -> None:
+    """The webhook receiver (docs/webhooks.md)."""
+    p.add_argument(
+        "--webhook-path",
+        metavar="PATH",
+        default=None,
+        help="receive Autoenhance's webhooks on this path (under --base-url), such as "
+        "/hooks/autoenhance; every visit's table and gallery update at once and polling "
+        "slows to a safety net. Needs --webhook-auth (or webhook_auth in --config)",
+    )
+    p.add_argument(
+        "--webhook-auth",
+        metavar="VALUE",
+        default=None,
+        help="the authentication value set in Autoenhance's web app, which every webhook "
+        f"must carry (at least {MIN_TOKEN_LENGTH} characters). Prefer webhook_auth in "
+        "--config: other users of this machine can read a command line",
+    )
+    p.add_argument(
+        "--webhook-header",
+        metavar="NAME",
+        default="Authorization",
+        help="the header the authentication value comes in (default Authorization; "
+        "Autoenhance does not document its name)",
+    )
 
 
 def _add_guard_options(p: argparse.ArgumentParser) -> None:
@@ -200,6 +231,29 @@ def check_numbers(args: argparse.Namespace) -> None:
         )
 
 
+def check_webhook(args: argparse.Namespace, auth: str | None) -> str | None:
+    """The webhook's authentication value when ``--webhook-path`` is set (checked), or
+    None; a DeskError for a bad path, header or value."""
+    if args.webhook_path is None:
+        if args.webhook_auth is not None:
+            raise DeskError("--webhook-auth needs --webhook-path")
+        return None
+    path = args.webhook_path
+    if not WEBHOOK_PATH_TEXT.fullmatch(path) or "/../" in path + "/":
+        raise DeskError(f"--webhook-path {path!r} must be a path such as /hooks/autoenhance")
+    if not HEADER_TEXT.fullmatch(args.webhook_header):
+        raise DeskError(f"--webhook-header {args.webhook_header!r} is not a header name")
+    if auth is None:
+        raise DeskError("--webhook-path needs --webhook-auth (or webhook_auth in --config)")
+    auth = auth.strip()
+    if len(auth) < MIN_TOKEN_LENGTH or not auth.isprintable() or " " in auth:
+        raise DeskError(
+            f"the webhook's authentication value must be at least {MIN_TOKEN_LENGTH} "
+            "characters, without spaces"
+        )
+    return auth
+
+
 def export_folder(text: str) -> Path:
     """The export folder, made if missing (absolute, so every kernel agrees)."""
     path = Path(text).expanduser().absolute()
@@ -215,7 +269,7 @@ def export_folder(text: str) -> Path:
 
 
 def read_config(path_text: str) -> dict[str, str]:
-    """``api_key`` (and ``base_url``, and the desk's ``token``) from a JSON file
+    """``api_key`` (and ``base_url``, the desk's ``token``, ``webhook_auth``) from a JSON file
     (``{"api_key": ...}``) or an INI file (``[autoenhance]`` with ``api_key = ...``) that
     only its owner may read."""
     path = Path(path_text).expanduser()
@@ -240,6 +294,11 @@ def read_config(path_text: str) -> dict[str, str]:
     base_url = values.get("base_url")
     if isinstance(base_url, str) and base_url.strip():
         out["base_url"] = base_url.strip()
+    webhook_auth = values.get("webhook_auth")
+    if webhook_auth is not None:
+        if not isinstance(webhook_auth, str):
+            raise DeskError(f"the webhook_auth in --config {path_text} must be a string")
+        out["webhook_auth"] = webhook_auth.strip()
     token = values.get("token")
     if token is not None:
         if not isinstance(token, str):

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Point a client at it with:")
     print(f"  export AUTOENHANCE_BASE_URL={sandbox.url}")
     print(f"  export AUTOENHANCE_API_KEY={key_hint}")
+    if settings["webhook_url"]:
+        print(f"Sending webhooks to {settings['webhook_url']}")
     print("Press Ctrl-C to stop.", flush=True)
     try:
         sandbox.serve_forever()

@@ -2,10 +2,11 @@
 Autoenhance v3 API.
 
 It holds the settings (``SandboxSettings``), the account (``state.Account``), the
-faults (``_faults.Faults``) and the request log, and gives the account and the
-settings to one endpoints object per resource (``endpoints``), whose routes make its
-URL map. Here are ``__call__`` (routing on the raw path, errors in the API's shapes)
-and dispatch (auth, rate limit, fault injection). Imports nothing from the client.
+faults (``_faults.Faults``), the webhook sender (``_webhooks``) and the request log,
+and gives the account and the settings to one endpoints object per resource
+(``endpoints``), whose routes make its URL map. Here are ``__call__`` (routing on the
+raw path, errors in the API's shapes) and dispatch (auth, rate limit, fault
+injection). Imports nothing from the client.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from ._faults import Faults
 from ._server import CONNECTION_KEY
 from ._settings import SandboxSettings
+from ._webhooks import WebhookSender
 from .endpoints import (
     REASONS,
     ApiError,
@@ -65,6 +67,7 @@ class SandboxApp:
         self.settings = settings if settings is not None else SandboxSettings()
         self.account = Account(self.settings)
         self.faults = Faults(self.settings)
+        self.webhooks = WebhookSender(self.settings, self.account)
         self.base_url = ""  # set by the server once it knows its port
         self._log: list[LogEntry] = []
         self._log_lock = threading.Lock()
@@ -88,6 +91,7 @@ class SandboxApp:
         pending) and no cached renders."""
         self.account.clear()
         self.faults.reset()
+        self.webhooks.reset()
         for group in self.endpoints:
             group.reset()
         self.clear_log()

@@ -18,6 +18,7 @@ from typing import Any, Concatenate, ParamSpec
 from ._app import LogEntry, SandboxApp
 from ._server import ConnectionCounter, Handler, Server
 from ._settings import SandboxSettings
+from ._webhooks import Sent
 
 P = ParamSpec("P")
 
@@ -102,7 +103,8 @@ class Sandbox:
         """Back to the state of a new sandbox without restarting the server: no
         orders, images, brackets or reports, an empty request log, the connection count
         at 0, a full rate-limit bucket, the faults' random sequence restarted from the
-        seed, no lost answer pending, and every knob as it was constructed."""
+        seed, no lost answer pending, no webhook queued, and every knob as it was
+        constructed."""
         self.settings.restore_knobs(self._initial)
         self.app.reset()
         self._connections.reset()
@@ -157,6 +159,7 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
+        self.app.webhooks.start()
         return self
 
     def serve_forever(self) -> None:
@@ -164,6 +167,7 @@ class Sandbox:
         binds first if bind() was not called."""
         server = self._bind_server()
         self._serving = True
+        self.app.webhooks.start()
         try:
             server.serve_forever(poll_interval=0.1)
         finally:
@@ -186,6 +190,7 @@ class Sandbox:
         self._close()
 
     def _close(self) -> None:
+        self.app.webhooks.stop()
         server, self._server, self._thread = self._server, None, None
         self._serving = False
         if server is not None:
@@ -224,6 +229,17 @@ class Sandbox:
         """Every POST /v3/images/{id}/report received, oldest first: image_id,
         order_id, categories, comment, score, source, created_at."""
         return self.app.account.images.reports()
+
+    @property
+    def webhooks_sent(self) -> list[Sent]:
+        """Every webhook POST made since the last reset (at most the last 10,000):
+        the event, the receiver's status (0: no answer) and the attempt (0: first)."""
+        return list(self.app.webhooks.sent)
+
+    @property
+    def webhooks_pending(self) -> int:
+        """Webhook events queued and not yet delivered (nor given up)."""
+        return self.app.webhooks.pending
 
     def clear_log(self) -> None:
         self.app.clear_log()

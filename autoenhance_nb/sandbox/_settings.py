@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,20 @@ def _base_url(name: str, value: str | None) -> str | None:
     return value
 
 
+def _header(name: str, value: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value):
+        raise ValueError(f"{name} must be an HTTP header name, not {value!r}")
+    return value
+
+
+def _secret(name: str, value: str | None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"{name} must be None or a non-empty string")
+    if value is not None and any(c in value for c in "\r\n\0"):
+        raise ValueError(f"{name} must be one line")
+    return value
+
+
 def _flag(name: str, value: bool) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, not {value!r}")
@@ -195,6 +210,43 @@ class SandboxSettings:
         "seconds a connection may stall (mid-request or idle) before it is closed; "
         "a change applies to connections opened afterwards",
         positive,
+    )
+    webhook_url: str | None = _setting(
+        None,
+        "where to POST webhook events (image_processed for each image that finishes or "
+        "fails, webhook_updated when set); default: no webhooks",
+        _base_url,
+    )
+    webhook_auth: str | None = _setting(
+        None,
+        "the authentication value every webhook carries (Autoenhance's web app setting)",
+        _secret,
+        env="AUTOENHANCE_SANDBOX_WEBHOOK_AUTH",
+    )
+    webhook_header: str = _setting(
+        "Authorization",
+        "the header carrying webhook_auth (the real API's header name is unknown: "
+        "a sandbox choice)",
+        _header,
+    )
+    webhook_retries: int = _setting(
+        5, "times a failed webhook (error, 4xx/5xx, timeout) is sent again, with backoff", count
+    )
+    webhook_backoff: float = _setting(
+        0.25,
+        "seconds before the first retry of a webhook; doubled each time (at most 10)",
+        non_negative,
+    )
+    webhook_drop_rate: float = _setting(
+        0.0, "fraction of webhook events never sent (a fault for tests)", fraction
+    )
+    webhook_duplicate_rate: float = _setting(
+        0.0, "fraction of webhook events sent twice (a fault for tests)", fraction
+    )
+    webhook_reorder_rate: float = _setting(
+        0.0,
+        "fraction of webhook events held back and sent after the next one (a fault for tests)",
+        fraction,
     )
     verbose: bool = _setting(False, "log every request to stderr (werkzeug's format)", _flag)
 

@@ -1,21 +1,32 @@
 """The session's state: ``OrderTracker`` (a core holding the table, the lock and the
 change callbacks, with order, photo and HDR bracket operations around it), the one
-fan-out for batches, and the table package. Imports no widgets and no magics."""
+fan-out for batches, the table package, and webhook events into the table (``Events``,
+``WebhookListener``, ``EventLog``, ``EventFollower``). Imports no widgets and no magics."""
 
 from ._batch import BatchResult, Failure, FanOut, fan_out
 from ._brackets import BracketsResult
 from ._core import TableState
+from ._eventlog import EventLog
+from ._events import Events, Refused, WebhookEvent, receive
+from ._listener import EventFollower, WebhookListener
 from ._tracker import OrderTracker, set_gallery_factory
 from .table import read_orders_csv
 
 __all__ = [
     "BatchResult",
     "BracketsResult",
+    "EventFollower",
+    "EventLog",
+    "Events",
     "Failure",
     "FanOut",
     "OrderTracker",
+    "Refused",
     "TableState",
+    "WebhookEvent",
+    "WebhookListener",
     "fan_out",
     "read_orders_csv",
+    "receive",
     "set_gallery_factory",
 ]

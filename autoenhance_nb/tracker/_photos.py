@@ -5,6 +5,8 @@ watch refreshes); it holds no state of its own."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -23,19 +25,23 @@ from ..rules import (
 )
 from ._batch import BatchResult, FanOut, progress_bar
 from ._core import TrackerCore
+from ._events import Events
 from ._orders import Orders
 from .table import FINISHED_STATUSES
 
 __all__ = ["Photos"]
+
+log = logging.getLogger("autoenhance_nb")
 
 
 class Photos:
     """Photos: ``add_images``, ``watch``, ``download``, ``download_image``,
     ``reprocess``, ``report``."""
 
-    def __init__(self, core: TrackerCore, orders: Orders):
+    def __init__(self, core: TrackerCore, orders: Orders, events: Events):
         self.core = core
         self.orders = orders
+        self.events = events
 
     def add_images(
         self,
@@ -92,32 +98,53 @@ class Photos:
     def watch(
         self, interval: float = 5.0, timeout: float = 1800.0, progress: bool = True
     ) -> pd.DataFrame:
-        """See ``OrderTracker.watch``."""
+        """See ``OrderTracker.watch``. With a webhook receiver, events update the table
+        between refreshes, which come every ``events.poll_interval(interval)`` seconds."""
         deadline = time.monotonic() + timeout
         bar = None
+        polled = -math.inf
+        said = ""
         try:
             while True:
-                self.orders.refresh()
-                images = self.core.images_frame()
-                finished = int(images["status"].isin(list(FINISHED_STATUSES)).sum())
+                # the pace is read each time: a receiver may start or stop meanwhile
+                if time.monotonic() >= polled + self.events.poll_interval(interval):
+                    self.orders.refresh()
+                    polled = time.monotonic()
+                next_poll = polled + self.events.poll_interval(interval)
                 if progress:
-                    if bar is None:
-                        bar = progress_bar(len(images), "Processing", "photo")
-                    bar.total = len(images)
-                    bar.n = finished
-                    bar.refresh()
+                    bar = self._show_progress(bar, interval)
                 processing = self.core.status_counts().get("processing", 0)
                 if not processing:
                     return self.core.frame()
-                if time.monotonic() + interval > deadline:
+                live = self.events.active
+                if (live or said) and said != (now := self.events.describe(interval)):
+                    said = now  # said once, and again when a receiver starts or stops
+                    log.info("watching %d orders: %s", processing, now)
+                if (time.monotonic() if live else next_poll) > deadline:
                     raise E.AutoenhanceError(
                         f"Still processing after {timeout:g} s: {processing} orders; call "
                         f"watch() again to keep waiting"
                     )
-                time.sleep(interval)
+                if live:  # wake on an event (or to look whether the receiver still runs)
+                    wake = min(next_poll, deadline, time.monotonic() + interval)
+                    self.events.wait_change(wake - time.monotonic())
+                else:
+                    time.sleep(max(0.0, next_poll - time.monotonic()))
         finally:
             if bar is not None:
                 bar.close()
+
+    def _show_progress(self, bar: Any, interval: float) -> Any:
+        images = self.core.images_frame()
+        finished = int(images["status"].isin(list(FINISHED_STATUSES)).sum())
+        if bar is None:
+            bar = progress_bar(len(images), "Processing", "photo")
+        bar.total = len(images)
+        bar.n = finished
+        if self.events.active:
+            bar.set_postfix_str(self.events.describe(interval), refresh=False)
+        bar.refresh()
+        return bar
 
     def download(
         self,

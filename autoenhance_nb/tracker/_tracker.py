@@ -21,6 +21,8 @@ from ..rules.brackets import DEFAULT_MAX_GAP
 from ._batch import BatchResult
 from ._brackets import Brackets, BracketsResult
 from ._core import TableState, TrackerCore
+from ._events import DEFAULT_HEADER, Events
+from ._listener import DEFAULT_PATH, EventFollower, WebhookListener
 from ._orders import Orders
 from ._photos import Photos
 from .table import orders
@@ -55,7 +57,9 @@ class OrderTracker:
     def __init__(self, client: AutoenhanceClient | None = None):
         self._core = TrackerCore(client if client is not None else AutoenhanceClient())
         self.orders = Orders(self._core)
-        self.photos = Photos(self._core, self.orders)
+        #: webhook events into the table (``listen``, ``follow``)
+        self.events = Events(self._core)
+        self.photos = Photos(self._core, self.orders, self.events)
         self.brackets = Brackets(self._core)
 
     # -- environment -------------------------------------------------------------------
@@ -206,7 +210,9 @@ class OrderTracker:
     ) -> pd.DataFrame:
         """Refresh every ``interval`` seconds until no tracked order is processing (all
         processed, in error, deleted, or waiting for photos); returns the table. Raises
-        when ``timeout`` seconds pass first."""
+        when ``timeout`` seconds pass first. With a webhook receiver running
+        (``listen``, ``follow``) statuses arrive by event, and polling slows to every
+        ``tracker.events.safety_interval`` seconds (60), for events lost on the way."""
         return self.photos.watch(interval, timeout, progress)
 
     def download(
@@ -257,6 +263,33 @@ class OrderTracker:
         ``options.REPORT_CATEGORIES``, optional comment, score 0-5); returns the API's
         acknowledgement."""
         return self.photos.report(image_id, categories, comment, score)
+
+    # -- webhooks ------------------------------------------------------------------------
+    def listen(
+        self,
+        port: int = 0,
+        *,
+        auth: str | None = None,
+        host: str = "127.0.0.1",
+        header: str = DEFAULT_HEADER,
+        path: str = DEFAULT_PATH,
+    ) -> WebhookListener:
+        """Receive Autoenhance's webhooks on ``http://host:port/path`` (a free port by
+        default) and apply them to the table at once; watching then polls only as a
+        safety net. Point the sandbox (``webhook_url=listener.url``) or a tunnel at
+        ``.url``; ``auth`` is the authentication value every event must carry in
+        ``header`` (required beyond this machine). ``.stop()`` ends it.
+
+        listener = tracker.listen(auth="a-long-random-value")
+        """
+        return WebhookListener(
+            self.events, port=port, host=host, auth=auth, header=header, path=path
+        )
+
+    def follow(self, path: str | os.PathLike[str]) -> EventFollower:
+        """Apply the events a desk's server writes into the event log at ``path`` (the
+        desk does this for each visit); ``.stop()`` ends it."""
+        return EventFollower(self.events, path)
 
     def gallery(self, order_id: str, **kwargs: Any) -> Any:
         """The order's photos as an ``OrderGallery`` widget (original and enhanced side

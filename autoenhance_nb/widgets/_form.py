@@ -73,7 +73,12 @@ class OrderForm(w.VBox):
             lambda: self._action_buttons, lambda text: self._say(text, "error"), self._validate
         )
         self._auto = AutoRefresher(
-            self._auto_step, self._auto_stopped, auto_refresh_interval, auto_refresh_max_seconds
+            self._auto_step,
+            self._auto_stopped,
+            auto_refresh_interval,
+            auto_refresh_max_seconds,
+            pace=self.tracker.events.poll_interval,
+            check=self._auto_check,
         )
         self._make_fields()
         self._make_parts(export_dir, allow_key_entry)
@@ -347,6 +352,8 @@ class OrderForm(w.VBox):
     # -- auto-refresh -----------------------------------------------------------------------
     def _on_auto_toggle(self, change: dict[str, Any]) -> None:
         if change["new"]:
+            if self.tracker.events.active:
+                self._say(f"Auto-refresh: {self.tracker.events.describe(self._auto.interval)}")
             self._auto.start()
         else:
             self._auto.stop()
@@ -356,6 +363,9 @@ class OrderForm(w.VBox):
             self.tracker.refresh()
         except Exception as exc:
             self._say(f"Auto-refresh: {error_message(exc)}", "error")
+        return self._auto_check()
+
+    def _auto_check(self) -> str | None:
         counts = self.tracker.status_counts()
         if counts.get("processing"):
             return None

@@ -140,7 +140,10 @@ class BackgroundActions:
 class AutoRefresher:
     """Calls ``step()`` every ``interval`` seconds in a thread until ``step`` returns a
     message (done: the message is passed to ``on_stop``), ``max_seconds`` pass, or
-    ``stop()`` is called. ``on_stop`` always runs once at the end."""
+    ``stop()`` is called. ``on_stop`` always runs once at the end. ``pace(interval)``,
+    when given, says how long to wait instead (a tracker's ``events.poll_interval``:
+    longer while webhooks bring the statuses); meanwhile ``check()`` (no request: it
+    reads the table) is asked every ``interval`` whether it is done."""
 
     def __init__(
         self,
@@ -149,8 +152,12 @@ class AutoRefresher:
         interval: float = 3.0,
         max_seconds: float = 1800.0,
         name: str = "autoenhance-auto-refresh",
+        pace: Callable[[float], float] | None = None,
+        check: Callable[[], str | None] | None = None,
     ):
         self.step = step
+        self.pace = pace
+        self.check = check
         self.on_stop = on_stop
         self.interval = interval
         self.max_seconds = max_seconds
@@ -192,10 +199,29 @@ class AutoRefresher:
                 if time.monotonic() > deadline:
                     reason = "stopped after its time limit"
                     break
-                self._stop.wait(self.interval)
+                reason = self._wait()
+                if reason is not None:
+                    break
         finally:
             self._stop.set()
             self.on_stop(reason)
+
+    def _wait(self) -> str | None:
+        """Wait until the next step; with a slower pace, ``check()`` every ``interval``
+        (the statuses came by webhook: done without another request). The pace is read
+        again each time: a receiver may stop meanwhile."""
+        start = time.monotonic()
+        while not self._stop.is_set():
+            pace = self.pace(self.interval) if self.pace else self.interval
+            left = start + pace - time.monotonic()
+            if left <= 0:
+                return None
+            self._stop.wait(min(left, self.interval))
+            if self.check is not None and left > self.interval:
+                reason = self.check()
+                if reason is not None:
+                    return reason
+        return None
 
 
 def auto_layout() -> w.Layout:

@@ -259,6 +259,7 @@ def test_the_guards_settings_reach_the_server_and_the_token_not_the_kernels(tmp_
         "local": False,
         "max_kernels": 4,
         "cull_after": 30.0,
+        "webhook": None,  # no --webhook-path
     }
     assert len(token) >= 40 and f"/?token={token} using SANDBOX" in err
     # read and removed before Voila starts: its kernels inherit no token; not on argv

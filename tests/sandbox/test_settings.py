@@ -44,6 +44,14 @@ def test_every_keyword_is_taken_and_read_back_as_an_attribute():
         "daily_image_limit": 3,
         "merging_seconds": 0.5,
         "request_timeout": 9,
+        "webhook_url": "http://127.0.0.1:1/hook",
+        "webhook_auth": "hook-auth",
+        "webhook_header": "X-Hook-Auth",
+        "webhook_retries": 2,
+        "webhook_backoff": 0.5,
+        "webhook_drop_rate": 0.1,
+        "webhook_duplicate_rate": 0.2,
+        "webhook_reorder_rate": 0.3,
         "verbose": True,
     }
     assert set(values) == FIELDS, "a new setting belongs in this test too"

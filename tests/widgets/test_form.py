@@ -192,6 +192,26 @@ def test_auto_refresh_stops_by_itself_when_nothing_is_processing():
         form.close()
 
 
+def test_auto_refresh_with_a_webhook_receiver_polls_only_as_a_safety_net_and_says_so(
+    sandbox, tracker, hooked
+):
+    sandbox.processing_seconds = 0.6
+    form = OrderForm(tracker, auto_refresh_interval=0.1)
+    oid = tracker.create("With a photo")["order_id"]
+    upload_photo(sandbox, oid)
+    tracker.refresh()
+    sandbox.clear_log()
+    form.auto_refresh.value = True
+    assert "safety net" in form.message.value
+    form.wait_auto_refresh(10)
+    assert form.auto_refresh.value is False
+    assert tracker.status_counts() == {"processed": 1}
+    assert "Auto-refresh stopped" in form.message.value
+    # the first refresh, and the one read the webhook asked for; no polling every 0.1 s
+    assert len(sandbox.requests_to("retrieve_order")) <= 2
+    form.close()
+
+
 def test_going_live_moves_the_key_and_clears_the_field(sandbox, monkeypatch):
     with Sandbox(api_key=SENTINEL) as live:
         tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sandbox.url))

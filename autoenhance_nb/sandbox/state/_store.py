@@ -47,6 +47,9 @@ class Store:
         self.same_name_per_hour = same_name_per_hour
         self.clock = clock
         self.lock = threading.RLock()
+        #: called (under the lock) with an ``image_processed`` event each time an image
+        #: finishes or fails; set by the webhook sender
+        self.on_finished: Callable[[dict[str, Any]], None] | None = None
         self.clear()
 
     def clear(self) -> None:
@@ -95,6 +98,7 @@ class Store:
             image.status_reason = (
                 f"The daily limit of {limit} images has been reached; it resets at 00:00 UTC."
             )
+            self._finished(image)
         else:
             self._started_today += 1
             image.status = "processing"
@@ -142,6 +146,38 @@ class Store:
             image.status_reason = None
             image.processed_at = done_at
         image.updated_at = done_at
+        self._finished(image)
+
+    def _due(self, image: Image) -> bool:
+        started = image.upload_started
+        return started is not None and self.clock() >= started + self.settings.processing_seconds
+
+    def _finished(self, image: Image) -> None:
+        """Tell the webhook sender (if any) that ``image`` finished or failed."""
+        if self.on_finished is None:
+            return
+        order = self.orders.get(image.order_id)
+        others = [self.images[i] for i in order.image_ids if i in self.images] if order else []
+        still = any(i.status == "processing" and not self._due(i) for i in others)
+        self.on_finished(
+            {
+                "event": "image_processed",
+                "image_id": image.image_id,
+                "error": image.status == "error",
+                "order_id": image.order_id,
+                "order_is_processing": still or bool(order and order.merging_until),
+            }
+        )
+
+    def sweep(self) -> None:
+        """Move every order and image on as time has passed (the webhook sender calls
+        this often, so that events leave when images finish, not when someone reads)."""
+        with self.lock:
+            for order in list(self.orders.values()):
+                self.advance_order(order)
+            for image in list(self.images.values()):
+                if image.status == "processing":
+                    self.advance(image)
 
     def order_out(self, order: Order) -> dict:
         self.advance_order(order)

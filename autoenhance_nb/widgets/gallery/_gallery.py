@@ -88,6 +88,8 @@ class OrderGallery(w.VBox):
             refresh_interval,
             refresh_max_seconds,
             name="autoenhance-gallery-refresh",
+            pace=tracker.events.poll_interval,
+            check=self._auto_check,
         )
         self._make_parts()
         super().__init__(
@@ -109,7 +111,7 @@ class OrderGallery(w.VBox):
         self.show_page(0)
         self._unsubscribe = self.tracker.on_change(weak_method(self, "_sync_rows"))
         if self.processing:
-            self._auto.start()
+            self.watch()
 
     def _make_parts(self) -> None:
         self.header = SafeHTML().add_class("ae-gallery-header")
@@ -278,8 +280,16 @@ class OrderGallery(w.VBox):
         self.watch()
 
     def watch(self) -> None:
-        """Update statuses every few seconds until nothing of the order processes."""
+        """Update statuses every few seconds until nothing of the order processes (by
+        webhook, with a slow safety-net refresh, while the tracker has a receiver)."""
+        self._say_pace()
         self._auto.start()
+
+    def _say_pace(self) -> None:
+        events = self.tracker.events
+        if events.active:
+            text = f"Statuses {events.describe(self._auto.interval)}"
+            self.message.value = message_html(text, "info")
 
     def refresh(self) -> None:
         """Fetch the order's statuses once (what the auto-refresh does)."""
@@ -290,6 +300,9 @@ class OrderGallery(w.VBox):
             self.refresh()
         except Exception as exc:
             self.say(f"Refreshing statuses: {error_message(exc)}")
+        return self._auto_check()
+
+    def _auto_check(self) -> str | None:
         if self.processing:
             return None
         return f"nothing of this order is processing ({len(self.rows)} photos)"

@@ -91,6 +91,23 @@ def test_cards_show_both_pictures_and_statuses_update_by_themselves(sandbox, tra
     assert "Statuses up to date" in g.message.value
 
 
+def test_with_webhooks_the_cards_update_by_event_and_polling_is_a_safety_net(
+    sandbox, tracker, hooked, gallery_of
+):
+    sandbox.processing_seconds = 0.6
+    order_id = _order(tracker, 3)
+    sandbox.clear_log()
+    g = gallery_of(order_id)
+    assert g.auto_refreshing
+    assert "live by webhook; checking every 60 s as a safety net" in g.message.value
+    _until(lambda: not g.auto_refreshing)
+    g.wait()
+    assert {c.image["status"] for c in g.cards.values()} == {"processed"}
+    assert "Statuses up to date" in g.message.value
+    # the gallery's own read, its first refresh, the read the last event asked for
+    assert len(sandbox.requests_to("retrieve_order")) <= 3
+
+
 def test_pages_fetch_only_the_page_shown_and_the_next(sandbox, tracker, gallery_of):
     order_id = _order(tracker, 30)
     tracker.refresh()
