@@ -19,6 +19,7 @@ from ._markup import Markup, clean, html, join
 from ._styles import ENV_COLOURS, MESSAGE_COLOURS, STATUS_COLOURS, TABLE_CSS
 
 __all__ = [
+    "HEADERS",
     "HTML_ROWS",
     "TEXT_ROWS",
     "Table",
@@ -37,6 +38,17 @@ __all__ = [
 HTML_ROWS = 50
 TEXT_ROWS = 20
 _TIMES = ("created_at", "last_updated_at")
+#: The table's columns as people read them, in the order they are shown (the DataFrame
+#: keeps the API's names and order; each header's tooltip names its column).
+HEADERS = {
+    "name": "Order",
+    "image_count": "Photos",
+    "status": "Status",
+    "last_updated_at": "Updated (UTC)",
+    "created_at": "Created (UTC)",
+    "order_id": "Order ID",
+    "source": "Made with",
+}
 
 
 def status_badge(status: Any) -> Markup:
@@ -145,11 +157,12 @@ class Table:
         return join(parts)
 
     def _rows_html(self) -> Markup:
-        columns = list(self.rows.columns)
-        head = join(html("<th>{}</th>", c) for c in columns)
+        known = [c for c in HEADERS if c in self.rows.columns]
+        columns = known + [c for c in self.rows.columns if c not in HEADERS]
+        head = join(html('<th title="{}">{}</th>', c, HEADERS.get(c, c)) for c in columns)
         body = join(
             html("<tr>{}</tr>", join(_cell(c, v) for c, v in zip(columns, rec, strict=False)))
-            for rec in self.rows.itertuples(index=False)
+            for rec in self.rows[columns].itertuples(index=False)
         )
         note = html("")
         if self.total > self.max_rows:

@@ -38,9 +38,12 @@ MESSAGE_COLOURS = {
 TABLE_CSS = style(
     ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
     ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
-    ".autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px;"
-    "color:var(--jp-ui-font-color1,inherit)}"
-    ".autoenhance-orders th,.autoenhance-orders td{border-bottom:1px solid "
+    # JupyterLab's rendered-HTML rules centre tables (margin auto), fix their layout and
+    # right-align cells: the table's own rules win by specificity
+    ".autoenhance-table table.autoenhance-orders{border-collapse:collapse;margin:4px 0 0 0;"
+    "font-size:12px;table-layout:auto;width:auto;color:var(--jp-ui-font-color1,inherit)}"
+    ".autoenhance-table .autoenhance-orders th,.autoenhance-table .autoenhance-orders td{"
+    "border-bottom:1px solid "
     "var(--jp-border-color2,#d1d5db);padding:2px 8px;text-align:left;white-space:nowrap;"
     "max-width:320px;overflow:hidden;text-overflow:ellipsis}"
     ".autoenhance-orders th{background:var(--jp-layout-color2,#eef0f3);"

@@ -52,10 +52,26 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    title: str = ""  # the words a person reads ("Sky replacement"); the name if none
+    labels: tuple[tuple[Any, str], ...] = ()  # (value, label) of the enum, for people
+    example: Any = _UNSET
 
     @property
     def has_default(self) -> bool:
         return self.default is not _UNSET
+
+    @property
+    def has_example(self) -> bool:
+        return self.example is not _UNSET
+
+    @property
+    def label(self) -> str:
+        """The option as a person reads it: the spec's ``title``, else its name in words."""
+        return self.title or self.name.replace("_", " ").capitalize()
+
+    def label_of(self, value: Any) -> str:
+        """A value as a person reads it (``"CLEAR"`` -> ``"Clear sky"``)."""
+        return dict(self.labels).get(value, str(value))
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed, or None."""
@@ -111,6 +127,12 @@ def _option_of(name: str, schema: dict[str, Any]) -> Option:
         minimum=schema.get("minimum"),
         maximum=schema.get("maximum"),
         description=schema.get("description", ""),
+        title=schema.get("title", ""),
+        labels=tuple(
+            (int(k) if types[:1] == ["integer"] else k, str(v))
+            for k, v in (schema.get("x-enum-labels") or {}).items()
+        ),
+        example=schema.get("example", _UNSET),
     )
 
 
