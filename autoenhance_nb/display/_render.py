@@ -97,10 +97,16 @@ class Table:
     rows: pd.DataFrame = field(repr=False)
     dev_mode: bool = False
     max_rows: int = HTML_ROWS
+    badge: bool = True  # False: the page around it shows the environment once already
 
     @classmethod
     def of(
-        cls, tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+        cls,
+        tracker: Any,
+        max_rows: int = HTML_ROWS,
+        latest: pd.DataFrame | None = None,
+        *,
+        badge: bool = True,
     ) -> Table:
         """The tracker's table now (pass ``latest`` when you have ``tracker.latest(n)``)."""
         rows = latest if latest is not None else None
@@ -114,6 +120,7 @@ class Table:
             rows=rows,
             dev_mode=bool(tracker.client.dev_mode),
             max_rows=max_rows,
+            badge=badge,
         )
 
     @property
@@ -142,12 +149,14 @@ class Table:
     def html(self) -> Markup:
         """Environment, counts per status, the latest rows in their own sideways-scrolling
         box (so a narrow window never cuts a column off)."""
-        badge = environment_badge(self.environment, dev_mode=self.dev_mode)
+        where = html(
+            "{} {} &middot; ",
+            environment_badge(self.environment, dev_mode=self.dev_mode),
+            self.host,
+        )
         parts = [
             html('<div class="autoenhance-table">{}', TABLE_CSS),
-            html(
-                "<div>{} {} &middot; <b>{}</b> {}", badge, self.host, self.total, _noun(self.total)
-            ),
+            html("<div>{}<b>{}</b> {}", where if self.badge else "", self.total, _noun(self.total)),
         ]
         parts.extend(html(" &middot; {} {}", status_badge(s), n) for s, n in self.counts.items())
         parts.append(html("</div>"))
@@ -194,11 +203,16 @@ def _noun(n: int) -> str:
 
 
 def render_table(
-    tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+    tracker: Any,
+    max_rows: int = HTML_ROWS,
+    latest: pd.DataFrame | None = None,
+    *,
+    badge: bool = True,
 ) -> Markup:
     """The table as HTML (``Table.of(tracker).html()``): the magic's, the form's and the
-    desk's table look the same."""
-    return Table.of(tracker, max_rows, latest).html()
+    desk's table look the same (``badge=False`` under a header that shows the
+    environment already)."""
+    return Table.of(tracker, max_rows, latest, badge=badge).html()
 
 
 # -- the sentences the magic and the form both say ------------------------------------------

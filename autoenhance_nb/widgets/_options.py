@@ -38,7 +38,7 @@ class EnhancementOptions(w.VBox):
         self.preset = w.Dropdown(
             description="Options preset",
             options=[("None (the API's defaults)", DEFAULT)]
-            + [(n.replace("_", " ").capitalize(), n) for n in presets],
+            + [(n, n) for n in presets],
             tooltip="A named set of enhancement options (see Enhancement options)",
             style={"description_width": "initial"},
             layout=field_layout(320),

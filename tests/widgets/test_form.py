@@ -315,3 +315,41 @@ def test_a_json_box_has_a_real_placeholder_and_says_its_problem_as_one_types(for
     box.value = '{"listing": "A-1"}'
     assert box.problem.value == ""
     assert form.enhancement.options == {"metadata": {"listing": "A-1"}}
+
+
+def _position(form, part):
+    """Where ``part`` sits among the form's rows (a row holding it counts as it)."""
+    for i, child in enumerate(form.children):
+        if child is part or part in getattr(child, "children", ()):
+            return i
+    raise AssertionError(f"{part!r} is not on the form")
+
+
+def test_the_first_screen_leads_name_photos_preset_create(form):
+    order = [form.name, form.photo_row, form.enhancement.preset, form.create_button]
+    positions = [_position(form, part) for part in order]
+    assert positions == sorted(positions) and positions[-1] - positions[0] == 3
+    assert _position(form, form.create_button) < _position(form, form.details)
+    # the key and "Use live API" are folded away under the table
+    assert form.live_box not in form.children
+    assert form.live_details.children == (form.live_box,)
+    assert form.live_details.selected_index is None
+    assert _position(form, form.live_details) > _position(form, form.table)
+
+
+def test_one_environment_badge_on_the_form(form):
+    create(form, "Badge")
+    assert (form.header.value + form.table.value).count("ae-env") == 1
+    assert "ae-env" in form.header.value  # the header's, the table has none
+
+
+def test_the_gallery_picker_follows_the_newest_order(form):
+    create(form, "First", "first-1")
+    picker = form.gallery_picker
+    assert picker.order.value == "first-1"
+    create(form, "Second", "second-1")
+    assert picker.order.value == "second-1"
+    picker.order.value = "first-1"  # a person's pick stays while no order is new
+    form.refresh()
+    form.wait()
+    assert picker.order.value == "first-1"

@@ -73,7 +73,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         expect(form.locator(".ae-message")).to_contain_text("uploaded 1 of 1, 0 failed")
         photo_row = table.locator("tr", has_text="Browser order with a photo")
         expect(photo_row).to_contain_text("processing")
-        expect(photo_row.locator("td").nth(2)).to_have_text("1")
+        expect(photo_row.locator("td").nth(1)).to_have_text("1")  # Photos
 
         # auto-refresh watches it finish, then switches itself off
         form.locator("button.ae-auto").click()
