@@ -37,8 +37,7 @@ class EnhancementOptions(w.VBox):
         self.fields: dict[str, w.Widget] = {n: _field(o) for n, o in OPTIONS.items()}
         self.preset = w.Dropdown(
             description="Options preset",
-            options=[("None (the API's defaults)", DEFAULT)]
-            + [(n, n) for n in presets],
+            options=[("None (the API's defaults)", DEFAULT)] + [(n, n) for n in presets],
             tooltip="A named set of enhancement options (see Enhancement options)",
             style={"description_width": "initial"},
             layout=field_layout(320),
@@ -152,9 +151,7 @@ class JsonField(w.VBox):
         try:
             value = json.loads(self.text.value)
         except ValueError as exc:
-            raise E.ValidationError(
-                f"{self._what}: not valid JSON ({one_line(exc, 80)})"
-            ) from None
+            raise E.ValidationError(f"{self._what}: not valid JSON ({one_line(exc, 80)})") from None
         problem = self.option.problem(value)
         if problem:
             raise E.ValidationError(f"{self._what}: {problem}")

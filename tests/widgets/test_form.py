@@ -8,7 +8,6 @@ import json
 import re
 import time
 
-import ipywidgets
 import pandas as pd
 import pytest
 from ipywidgets.embed import dependency_state
