@@ -76,12 +76,16 @@ def message_html(text: str, kind: str = "info") -> Markup:
 
 def _cell(col: str, value: Any) -> Markup:
     if col == "status":
-        return html("<td>{}</td>", status_badge(value))
+        return html('<td class="ae-col-{}">{}</td>', col, status_badge(value))
     if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
-        return html("<td></td>")
+        return html('<td class="ae-col-{}"></td>', col)
     if isinstance(value, pd.Timestamp):
-        return html("<td>{}</td>", value.strftime("%Y-%m-%d %H:%M:%S"))
-    return html("<td>{}</td>", one_line(value, 120))
+        return html('<td class="ae-col-{}">{}</td>', col, value.strftime("%Y-%m-%d %H:%M:%S"))
+    text = one_line(value, 120)
+    if not isinstance(value, str):
+        return html('<td class="ae-col-{}">{}</td>', col, text)
+    # a narrow table cuts long text with an ellipsis: the tooltip holds all of it
+    return html('<td class="ae-col-{}" title="{}">{}</td>', col, text, text)
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,10 @@ class Table:
     def _rows_html(self) -> Markup:
         known = [c for c in HEADERS if c in self.rows.columns]
         columns = known + [c for c in self.rows.columns if c not in HEADERS]
-        head = join(html('<th title="{}">{}</th>', c, HEADERS.get(c, c)) for c in columns)
+        head = join(
+            html('<th class="ae-col-{}" title="{}">{}</th>', c, c, HEADERS.get(c, c))
+            for c in columns
+        )
         body = join(
             html("<tr>{}</tr>", join(_cell(c, v) for c, v in zip(columns, rec, strict=False)))
             for rec in self.rows[columns].itertuples(index=False)

@@ -36,7 +36,14 @@ MESSAGE_COLOURS = {
 
 #: The order table, the messages above it and the frames beside it (magic, form, desk).
 TABLE_CSS = style(
-    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
+    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%;"
+    "container-type:inline-size}"
+    # a narrow box (a 600 px window, JupyterLab beside its file browser) keeps the columns
+    # a person reads first; long names end in an ellipsis with the whole text as tooltip
+    "@container (max-width:900px){.autoenhance-table .ae-col-created_at,"
+    ".autoenhance-table .ae-col-source{display:none}}"
+    "@container (max-width:640px){.autoenhance-table .ae-col-order_id{display:none}"
+    ".autoenhance-table td.ae-col-name{max-width:160px}}"
     ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
     # JupyterLab's rendered-HTML rules centre tables (margin auto), fix their layout and
     # right-align cells: the table's own rules win by specificity
