@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.sign import NotebookNotary
 from jupyter_server.services.contents.largefilemanager import LargeFileManager
+from nbformat.sign import NotebookNotary
 from traitlets.config import Config
 
 from autoenhance_nb.desk._offline import SERVER_ARGS, strip_cdn_links, trust_notebook

@@ -59,7 +59,7 @@ def test_every_cell_has_an_id_and_every_heading_its_own_cells(path):
         for i, c in enumerate(cells)
         if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## ")
     ]
-    for a, b in zip(headings, headings[1:]):
+    for a, b in zip(headings, headings[1:], strict=False):
         assert b > a + 1, f"{path.name}: {cells[a]['source'][0]!r} has no cell of its own"
 
 
