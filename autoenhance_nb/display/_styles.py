@@ -38,12 +38,6 @@ MESSAGE_COLOURS = {
 TABLE_CSS = style(
     ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%;"
     "container-type:inline-size}"
-    # a narrow box (a 600 px window, JupyterLab beside its file browser) keeps the columns
-    # a person reads first; long names end in an ellipsis with the whole text as tooltip
-    "@container (max-width:900px){.autoenhance-table .ae-col-created_at,"
-    ".autoenhance-table .ae-col-source{display:none}}"
-    "@container (max-width:640px){.autoenhance-table .ae-col-order_id{display:none}"
-    ".autoenhance-table td.ae-col-name{max-width:160px}}"
     ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
     # JupyterLab's rendered-HTML rules centre tables (margin auto), fix their layout and
     # right-align cells: the table's own rules win by specificity
@@ -60,6 +54,16 @@ TABLE_CSS = style(
     ".autoenhance-table a,.ae-download a{color:var(--jp-content-link-color,#1d4ed8);"
     "text-decoration:underline}"
     ".autoenhance-message{margin:1px 0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    # a narrow box (a 600 px window, JupyterLab beside its file browser) keeps the columns
+    # a person reads first; long names end in an ellipsis with the whole text as tooltip
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:280px}"
+    ".autoenhance-table .autoenhance-orders td.ae-col-order_id{max-width:160px}"
+    "@container (max-width:1000px){.autoenhance-table .ae-col-created_at,"
+    ".autoenhance-table .ae-col-source{display:none}}"
+    "@container (max-width:760px){.autoenhance-table .ae-col-order_id{display:none}"
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:200px}}"
+    "@container (max-width:560px){"
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:140px}}"
 )
 
 #: The order form (``OrderForm``): its table shrinks with the window.

@@ -131,7 +131,8 @@ class JsonField(w.VBox):
             tooltip=one_line(option.description, 200),
             rows=2,
             style={"description_width": "initial"},
-            layout=field_layout(620),
+            # in a column a flex basis would be its height: a width instead
+            layout=w.Layout(width="auto", max_width="620px"),
         ).add_class("ae-json-option")
         self.problem = SafeHTML().add_class("ae-json-problem")
         super().__init__([self.text, self.problem], layout=w.Layout(max_width="100%"))

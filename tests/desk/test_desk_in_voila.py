@@ -301,3 +301,84 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         raise
     finally:
         page.close()
+
+
+#: Elements whose text is cut (wider than their box) without a tooltip to read it all,
+#: and boxes that scroll sideways, under ``root``.
+CUT = """root => {
+    const cut = [];
+    for (const e of root.querySelectorAll('label, button, th, td, option, .widget-html-content *')) {
+        const style = getComputedStyle(e);
+        if (style.display === 'none' || !e.offsetParent) continue;
+        if (e.scrollWidth > e.clientWidth + 1 && !e.closest('[title]') && e.tagName !== 'OPTION')
+            cut.push(e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+    }
+    const wide = [root, ...root.querySelectorAll('.autoenhance-scroll, .widget-box')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => 'scrolls: ' + e.className.slice(0, 60));
+    return [...cut, ...wide];
+}"""
+WIDTHS = (600, 700, 1024, 1400)
+#: The API's names: never a visible label on the desk.
+API_NAMES = ("enhance_type", "ai_version", "cloud_type", "finetune_settings", "image_count")
+
+
+def _note_away(url: str, away: list[str]) -> None:
+    if not url.startswith(("http://127.0.0.1", "data:", "blob:")):
+        away.append(url)
+
+
+def test_the_first_screen_fits_every_width_offline_in_both_themes(desk, browser):
+    """One load per theme, resized between checks: the first screen leads (name,
+    photos, preset, Create), shows one environment badge and "No" HDR brackets, no API
+    name as a label, nothing cut without a tooltip and no sideways scroll at 600, 700,
+    1024 and 1400 px; no request leaves 127.0.0.1; nothing is logged per visit."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    headers = {"x-api-key": "k", "content-type": "application/json"}
+    long_name = "Penthouse with terrace – 118 Boulevard Richard-Lenoir, 5th floor"
+    requests.post(
+        f"{desk['sandbox']}/v3/orders/", json={"name": long_name}, headers=headers, timeout=10
+    ).raise_for_status()
+    before = desk["log"].read_text()
+    for theme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        away: list[str] = []
+        page.on("request", lambda r, away=away: _note_away(r.url, away))
+        try:
+            page.goto(f"{desk['url']}&theme={theme}")
+            root = page.locator(".ae-desk")
+            expect(root.locator(".ae-form .ae-table")).to_contain_text(long_name)
+            form = root.locator(".ae-form")
+            tops = [
+                form.locator(s).first.bounding_box()["y"]
+                for s in (".ae-name", ".ae-photos", ".ae-preset", "button.ae-create")
+            ]
+            assert tops == sorted(tops), tops
+            assert root.locator(".ae-env:visible").count() == 1
+            brackets = form.locator(".ae-brackets select")
+            assert brackets.evaluate("s => s.options[s.selectedIndex]?.text") == "No"
+            text = root.inner_text()
+            assert not [n for n in API_NAMES if n in text]
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_timeout(300)  # the layout settles
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-{width}.png"))
+                problems = root.evaluate(CUT)
+                assert problems == [], (theme, width, problems)
+            # the folded options, opened at the narrowest width: words, none cut
+            page.set_viewport_size({"width": WIDTHS[0], "height": 1400})
+            form.get_by_text("Enhancement options").first.click()
+            options = form.locator(".ae-enhancement")
+            expect(options).to_contain_text("Sky replacement")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-options.png"), full_page=True)
+            assert not [n for n in API_NAMES if n in options.inner_text()]
+            assert root.evaluate(CUT) == []
+            assert away == []
+        finally:
+            page.close()
+    visits = desk["log"].read_text()[len(before) :]
+    assert "WARNING" not in visits and "not trusted" not in visits, visits
