@@ -153,6 +153,23 @@ def test_the_desk_in_a_browser(desk, browser):
             gallery = page.locator(".ae-desk .ae-gallery")
             expect(gallery.locator(".ae-card")).to_have_count(len(PHOTOS))
             card = gallery.locator(".ae-card").first
+            # before and after, over each other; the keyboard moves the line
+            card.locator("button.ae-compare-button").click()
+            compare = gallery.locator(".ae-compare")
+            expect(compare.locator(".ae-compare-frame img")).to_have_count(2)
+            clip = compare.locator(".ae-compare-clip")
+            assert "inset(0 0 0 50%)" in clip.inner_html()
+            handle = compare.locator(".ae-compare-slider .noUi-handle")
+            handle.focus()
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            expect(handle).to_have_attribute("aria-valuenow", "53.0")
+            page.wait_for_function(
+                "e => e.innerHTML.includes('inset(0 0 0 53%)')", arg=clip.element_handle()
+            )
+            box = compare.locator(".ae-compare-frame").bounding_box()
+            assert box["width"] > 2 * card.bounding_box()["width"]  # wider than a card
+            page.locator(".ae-desk").screenshot(path=str(ARTIFACTS / "desk-compare.png"))
             card.locator("button.ae-buy").click()
             expect(card.locator(".ae-card-link a")).to_be_visible()
             with page.expect_download() as info:
