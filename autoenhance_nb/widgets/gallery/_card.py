@@ -150,7 +150,7 @@ class ImageCard(ActionBox):
         self.image = dict(image)
         status = str(self.image.get("status") or "waiting")
         self.title.value = A.title_html(self.name, status, self.state.brackets.get(self.image_id))
-        self.meta.value = A.options_text(self.image.get("options"))
+        self.meta.value = A.options_html(self.image.get("options"))
         if status == "error":
             reason = self.image.get("status_reason") or "the API could not enhance it"
             self.say(f"Error: {reason}", "error")

@@ -101,7 +101,7 @@ def test_gallery_in_jupyterlab(lab, browser):
             "select"
         ).select_option("modern")
         panel.locator("button.ae-redo-now").click()
-        expect(first.locator(".ae-card-message")).to_contain_text("Redoing with enhance_type")
+        expect(first.locator(".ae-card-message")).to_contain_text("Redoing with Enhancement style")
         expect(first.locator("img.ae-thumb-enhanced")).not_to_have_attribute("src", before)
         expect(first.locator("img.ae-thumb-enhanced")).to_be_visible()
 
