@@ -288,3 +288,20 @@ def run_lab(tmp_path_factory, overrides):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+#: Elements whose text is cut (wider than their box) without a tooltip to read it all,
+#: and boxes that scroll sideways, under ``root``.
+CUT_JS = """root => {
+    const cut = [];
+    for (const e of root.querySelectorAll('label, button, th, td, option, .widget-html-content *')) {
+        const style = getComputedStyle(e);
+        if (style.display === 'none' || !e.offsetParent) continue;
+        if (e.scrollWidth > e.clientWidth + 1 && !e.closest('[title]') && e.tagName !== 'OPTION')
+            cut.push(e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+    }
+    const wide = [root, ...root.querySelectorAll('.autoenhance-scroll, .widget-box')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => 'scrolls: ' + e.className.slice(0, 60));
+    return [...cut, ...wide];
+}"""

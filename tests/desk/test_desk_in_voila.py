@@ -26,7 +26,7 @@ import requests
 
 from autoenhance_nb.desk import gallery_class
 
-from ..helpers import ARTIFACTS, free_port, need_browser
+from ..helpers import ARTIFACTS, CUT_JS, free_port, need_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -320,21 +320,6 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         page.close()
 
 
-#: Elements whose text is cut (wider than their box) without a tooltip to read it all,
-#: and boxes that scroll sideways, under ``root``.
-CUT = """root => {
-    const cut = [];
-    for (const e of root.querySelectorAll('label, button, th, td, option, .widget-html-content *')) {
-        const style = getComputedStyle(e);
-        if (style.display === 'none' || !e.offsetParent) continue;
-        if (e.scrollWidth > e.clientWidth + 1 && !e.closest('[title]') && e.tagName !== 'OPTION')
-            cut.push(e.tagName + ' ' + e.textContent.trim().slice(0, 40));
-    }
-    const wide = [root, ...root.querySelectorAll('.autoenhance-scroll, .widget-box')]
-        .filter(e => e.scrollWidth > e.clientWidth + 1)
-        .map(e => 'scrolls: ' + e.className.slice(0, 60));
-    return [...cut, ...wide];
-}"""
 WIDTHS = (600, 700, 1024, 1400)
 #: The API's names: never a visible label on the desk.
 API_NAMES = ("enhance_type", "ai_version", "cloud_type", "finetune_settings", "image_count")
@@ -383,7 +368,7 @@ def test_the_first_screen_fits_every_width_offline_in_both_themes(desk, browser)
                 page.wait_for_timeout(300)  # the layout settles
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-{width}.png"))
-                problems = root.evaluate(CUT)
+                problems = root.evaluate(CUT_JS)
                 assert problems == [], (theme, width, problems)
             # the folded options, opened at the narrowest width: words, none cut
             page.set_viewport_size({"width": WIDTHS[0], "height": 1400})
@@ -393,7 +378,7 @@ def test_the_first_screen_fits_every_width_offline_in_both_themes(desk, browser)
             page.wait_for_timeout(300)
             page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-options.png"), full_page=True)
             assert not [n for n in API_NAMES if n in options.inner_text()]
-            assert root.evaluate(CUT) == []
+            assert root.evaluate(CUT_JS) == []
             assert away == []
         finally:
             page.close()

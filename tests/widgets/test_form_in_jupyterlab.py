@@ -100,6 +100,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
             shutil.copy(ARTIFACTS / "form.png", SCREENSHOT)
 
         # a key typed and left (tab away, no click) goes to the kernel and leaves the page
+        form.get_by_text("Live API: your key").click()  # folded away by default
         key_field = form.locator(".ae-api-key input")
         key_field.fill(SENTINEL)
         key_field.press("Tab")

@@ -41,7 +41,8 @@ class CompareView(w.VBox):
         self.image_id: str | None = None
         self._pictures: dict[str, bytes] = {}
         self.title = SafeHTML().add_class("ae-compare-title")
-        self.picture = SafeHTML(layout=w.Layout(width="100%")).add_class("ae-compare-picture")
+        # widths "auto", not 100%: a widget's margin would push a 100% box out of its parent
+        self.picture = SafeHTML(layout=w.Layout(width="auto")).add_class("ae-compare-picture")
         self.clip = SafeHTML().add_class("ae-compare-clip")
         self.slider = w.IntSlider(
             value=50,
@@ -51,7 +52,7 @@ class CompareView(w.VBox):
             readout=False,
             tooltip="Move the line between the original (left) and the enhanced (right)",
             style={"description_width": "initial"},
-            layout=w.Layout(width="auto", flex="1 1 320px", max_width="640px", min_width="0"),
+            layout=w.Layout(width="auto", flex="1 1 160px", max_width="640px", min_width="0"),
         ).add_class("ae-compare-slider")
         self.before_button = w.Button(description="Before", layout=auto_layout()).add_class(
             "ae-compare-before-button"
@@ -69,7 +70,7 @@ class CompareView(w.VBox):
                 self.clip,
                 row(self.before_button, self.slider, self.after_button),
             ],
-            layout=w.Layout(display="none", width="100%", max_width="100%"),
+            layout=w.Layout(display="none", width="auto", max_width="100%"),
         )
         self.add_class("ae-compare")
         self.slider.observe(lambda _: self._show_clip(), names="value")

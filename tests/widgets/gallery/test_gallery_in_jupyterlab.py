@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ...helpers import ARTIFACTS
+from ...helpers import ARTIFACTS, CUT_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -97,9 +97,9 @@ def test_gallery_in_jupyterlab(lab, browser):
         before = first.locator("img.ae-thumb-enhanced").get_attribute("src")
         first.locator("button.ae-redo").click()
         panel = first.locator(".ae-redo-panel")
-        panel.locator(".widget-dropdown").filter(has_text="enhance_type").locator(
+        panel.locator(".widget-dropdown").filter(has_text="Enhancement style").locator(
             "select"
-        ).select_option("modern")
+        ).select_option(label="Modern")
         panel.locator("button.ae-redo-now").click()
         expect(first.locator(".ae-card-message")).to_contain_text("Redoing with Enhancement style")
         expect(first.locator("img.ae-thumb-enhanced")).not_to_have_attribute("src", before)
@@ -131,6 +131,86 @@ def test_gallery_in_jupyterlab(lab, browser):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure-gallery.png"), full_page=True)
         shutil.copy(lab["log"], ARTIFACTS / "lab-gallery.log")
+        raise
+    finally:
+        page.close()
+
+
+NARROW_SETUP = """\
+import io
+from PIL import Image
+import autoenhance_nb as ae
+
+tracker = ae.session(quiet=True)
+ae.current_context().sandbox.processing_seconds = 0.3
+order_id = tracker.create("Penthouse with terrace – 118 Boulevard Richard-Lenoir")["order_id"]
+
+def photo(i):
+    out = io.BytesIO()
+    Image.new("RGB", (400, 260), (60 * i, 160, 90)).save(out, "PNG")
+    return out.getvalue()
+
+tracker.add_images(order_id, [(f"living-room-{i}.png", photo(i)) for i in range(3)],
+                   progress=False, enhance_type="warm", sky_replacement=True)
+tracker.watch(interval=0.3, progress=False)
+"""
+NARROW_SHOW = """\
+g = tracker.gallery(order_id, export_dir=".", refresh_interval=0)
+print("Narrow notebook ready")
+g
+"""
+
+
+def test_the_magic_table_and_the_gallery_in_the_dark_theme_at_1400_and_700_px(dark_lab, browser):
+    """JupyterLab Dark, the file browser open: at 1400 px the magic's table sits at the
+    left of its output, nothing cut, no sideways scroll; at 700 px the gallery's cards
+    and its before/after view fit, nothing cut without a tooltip."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    lab = dark_lab
+    magic = '%load_ext autoenhance_nb\n%autoenhance_order "Kitchen – 12 Rue Oberkampf"'
+    (lab["root"] / "narrow.ipynb").write_text(_notebook(NARROW_SETUP, magic, NARROW_SHOW))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab['url']}/lab/workspaces/narrow/tree/narrow.ipynb?token={lab['token']}")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
+            re.compile(r"^Python 3.*\| Idle$")
+        )
+        if not page.locator(".jp-FileBrowser").is_visible():
+            page.locator(".jp-SideBar.jp-mod-left li[data-id='filebrowser']").click()
+        expect(page.locator(".jp-FileBrowser")).to_be_visible()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(page.get_by_text("Narrow notebook ready").first).to_be_visible()
+
+        output = page.locator(".jp-OutputArea-output", has=page.locator(".autoenhance-orders"))
+        table = output.first.locator("table.autoenhance-orders")
+        expect(table).to_be_visible()
+        left = table.bounding_box()["x"] - output.first.bounding_box()["x"]
+        assert left < 24, f"the table is not at the left of its output ({left:.0f} px in)"
+        assert output.first.evaluate(CUT_JS) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-dark-1400.png"))
+
+        page.set_viewport_size({"width": 700, "height": 1000})
+        gallery = page.locator(".ae-gallery").first
+        gallery.scroll_into_view_if_needed()
+        cards = gallery.locator(".ae-card")
+        expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
+        expect(gallery.locator("img.ae-thumb-enhanced")).to_have_count(3)
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        cards.first.locator("button.ae-compare-button").click()
+        expect(gallery.locator(".ae-compare-frame img")).to_have_count(2)
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        gallery.screenshot(path=str(ARTIFACTS / "gallery-dark-700.png"))
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-gallery-dark.png"), full_page=True)
+        shutil.copy(lab["log"], ARTIFACTS / "lab-gallery-dark.log")
         raise
     finally:
         page.close()
