@@ -257,3 +257,10 @@ def test_every_option_has_a_title_for_people_and_enum_labels_from_the_spec():
     assert OPTIONS["cloud_type"].label_of("LOW_CLOUD") == "Low clouds"
     assert OPTIONS["rating"].label_of(5) == "5 (best)"
     assert OPTIONS["ai_version"].label_of("4.7") == "4.7"  # no label: the value itself
+
+
+def test_a_value_without_a_label_reads_as_itself_even_a_dict():
+    from autoenhance_nb.rules import OPTIONS
+
+    assert OPTIONS["finetune_settings"].label_of({"sky": [1]}) == "{'sky': [1]}"
+    assert OPTIONS["rating"].label_of(True) == "True"  # not the label of 1

@@ -70,8 +70,12 @@ class Option:
         return self.title or self.name.replace("_", " ").capitalize()
 
     def label_of(self, value: Any) -> str:
-        """A value as a person reads it (``"CLEAR"`` -> ``"Clear sky"``)."""
-        return dict(self.labels).get(value, str(value))
+        """A value as a person reads it (``"CLEAR"`` -> ``"Clear sky"``; a dict or list
+        as it is)."""
+        for known, label in self.labels:
+            if type(known) is type(value) and known == value:
+                return label
+        return str(value)
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed, or None."""

@@ -145,3 +145,12 @@ def test_a_refused_report_keeps_the_fields():
         flow.send()
     assert fields.comment.value == "kept"
     fields.panel.close()
+
+
+def test_a_cards_options_line_reads_any_json_the_api_sends():
+    from autoenhance_nb.widgets.gallery._actions import options_html, options_text
+
+    options = {"finetune_settings": {"sky": "<b>x</b>"}, "metadata": [1], "privacy": False}
+    text = options_text(options)
+    assert "Fine-tuning (advanced): {'sky': '<b>x</b>'}" in text and "no blur" in text
+    assert "<b>" not in str(options_html(options))  # escaped, tooltip and text
