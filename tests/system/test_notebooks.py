@@ -100,6 +100,10 @@ def test_notebook_runs_top_to_bottom_on_the_sandbox(path, tmp_path):
     assert '"output_type": "error"' not in text
     for cell in nb.cells:  # a cell ends with something a person reads, not a raw dict
         for out in cell.get("outputs", []):
+            shown = out.get("data", {}).get("text/plain", "")
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {}) and "%|" in shown:
+                # a progress bar: what the notebook keeps is where it ended
+                assert shown.split("%|")[0].endswith("100"), shown
             if out["output_type"] == "execute_result" and set(out["data"]) == {"text/plain"}:
                 shown = out["data"]["text/plain"]
                 assert not shown.startswith("{") and shown not in ("True", "False"), shown
