@@ -216,6 +216,47 @@ def test_the_magic_table_and_the_gallery_in_the_dark_theme_at_1400_and_700_px(da
         page.close()
 
 
+def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
+    """Notebook 7 (its own page, menus and output area), dark theme, a 700 px window:
+    the cards show both pictures, nothing is cut without a tooltip, nothing scrolls
+    sideways, and Compare shows one photo before and after."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    nb7 = dark_notebook7
+    (nb7["root"] / "nb7.ipynb").write_text(_notebook(NARROW_SETUP, NARROW_SHOW))
+    page = browser.new_page(viewport={"width": 700, "height": 1000})
+    try:
+        page.goto(f"{nb7['url']}/notebooks/nb7.ipynb?token={nb7['token']}")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        expect(page.locator(".jp-Notebook")).to_be_visible()
+        page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(page.get_by_text("Narrow notebook ready").first).to_be_visible()
+        gallery = page.locator(".ae-gallery").first
+        cards = gallery.locator(".ae-card")
+        expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
+        expect(gallery.locator("img.ae-thumb-original")).to_have_count(3)
+        expect(gallery.locator("img.ae-thumb-enhanced")).to_have_count(3)
+        gallery.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        cards.first.locator("button.ae-compare-button").click()
+        expect(gallery.locator(".ae-compare-frame img")).to_have_count(2)
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "gallery-notebook7-dark-700.png"))
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-notebook7.png"), full_page=True)
+        shutil.copy(nb7["log"], ARTIFACTS / "notebook7.log")
+        raise
+    finally:
+        page.close()
+
+
 HOSTILE_SETUP = """\
 import io, sys
 sys.path.insert(0, ".")
