@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..helpers import ARTIFACTS
+from ..helpers import ARTIFACTS, CUT_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -174,6 +174,8 @@ def _contrast(foreground: str, background: str) -> float:
 
 
 def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
+    """The magic's table in JupyterLab Dark at 1400 px with the file browser open: its
+    header readable, the table at the left of its output, nothing cut or scrolling."""
     from playwright.sync_api import expect
 
     lab = dark_lab
@@ -186,10 +188,8 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
                         "execution_count": None,
                         "metadata": {},
                         "outputs": [],
-                        "source": "import autoenhance_nb as ae\n"
-                        "t = ae.session(quiet=True)\n"
-                        "t.create('Dark theme order')\n"
-                        "t",
+                        "source": "%load_ext autoenhance_nb\n"
+                        "%autoenhance_order 'Penthouse with terrace – 118 Boulevard Richard-Lenoir'",
                     }
                 ],
                 "metadata": {
@@ -204,13 +204,16 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
             }
         )
     )
-    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page = browser.new_page(viewport={"width": 1400, "height": 800})
     try:
         page.goto(f"{lab['url']}/lab/tree/dark.ipynb?token={lab['token']}")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
+        if not page.locator(".jp-FileBrowser").is_visible():
+            page.locator(".jp-SideBar.jp-mod-left li[data-id='filebrowser']").click()
+        expect(page.locator(".jp-FileBrowser")).to_be_visible()
         page.locator(".jp-Cell").first.click()
         page.keyboard.press("Shift+Enter")
         header = page.locator(".autoenhance-orders th").first
@@ -228,6 +231,12 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
         )
         ratio = _contrast(colour, background)
         assert ratio >= 4.5, f"header {colour} on {background}: contrast {ratio:.2f}"
+        output = page.locator(".jp-OutputArea-output", has=page.locator(".autoenhance-orders"))
+        left = header.bounding_box()["x"] - output.first.bounding_box()["x"]
+        assert left < 24, f"the table is not at the left of its output ({left:.0f} px in)"
+        assert output.first.evaluate(CUT_JS) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-dark-1400.png"))
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure-dark.png"), full_page=True)

@@ -161,61 +161,6 @@ g
 """
 
 
-def test_the_magic_table_and_the_gallery_in_the_dark_theme_at_1400_and_700_px(dark_lab, browser):
-    """JupyterLab Dark, the file browser open: at 1400 px the magic's table sits at the
-    left of its output, nothing cut, no sideways scroll; at 700 px the gallery's cards
-    and its before/after view fit, nothing cut without a tooltip."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=60_000)
-    lab = dark_lab
-    magic = '%load_ext autoenhance_nb\n%autoenhance_order "Kitchen – 12 Rue Oberkampf"'
-    (lab["root"] / "narrow.ipynb").write_text(_notebook(NARROW_SETUP, magic, NARROW_SHOW))
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        page.goto(f"{lab['url']}/lab/workspaces/narrow/tree/narrow.ipynb?token={lab['token']}")
-        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
-        expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
-            re.compile(r"^Python 3.*\| Idle$")
-        )
-        if not page.locator(".jp-FileBrowser").is_visible():
-            page.locator(".jp-SideBar.jp-mod-left li[data-id='filebrowser']").click()
-        expect(page.locator(".jp-FileBrowser")).to_be_visible()
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-        expect(page.get_by_text("Narrow notebook ready").first).to_be_visible()
-
-        output = page.locator(".jp-OutputArea-output", has=page.locator(".autoenhance-orders"))
-        table = output.first.locator("table.autoenhance-orders")
-        expect(table).to_be_visible()
-        left = table.bounding_box()["x"] - output.first.bounding_box()["x"]
-        assert left < 24, f"the table is not at the left of its output ({left:.0f} px in)"
-        assert output.first.evaluate(CUT_JS) == []
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "lab-dark-1400.png"))
-
-        page.set_viewport_size({"width": 700, "height": 1000})
-        gallery = page.locator(".ae-gallery").first
-        gallery.scroll_into_view_if_needed()
-        cards = gallery.locator(".ae-card")
-        expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
-        expect(gallery.locator("img.ae-thumb-enhanced")).to_have_count(3)
-        page.wait_for_timeout(300)
-        assert gallery.evaluate(CUT_JS) == []
-        cards.first.locator("button.ae-compare-button").click()
-        expect(gallery.locator(".ae-compare-frame img")).to_have_count(2)
-        page.wait_for_timeout(300)
-        assert gallery.evaluate(CUT_JS) == []
-        gallery.screenshot(path=str(ARTIFACTS / "gallery-dark-700.png"))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-gallery-dark.png"), full_page=True)
-        shutil.copy(lab["log"], ARTIFACTS / "lab-gallery-dark.log")
-        raise
-    finally:
-        page.close()
-
-
 def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
     """Notebook 7 (its own page, menus and output area), dark theme, a 700 px window:
     the cards show both pictures, nothing is cut without a tooltip, nothing scrolls
