@@ -17,7 +17,7 @@ import ipywidgets as w
 from .. import errors as E
 from ..display import message_html, safe
 from ..errors import one_line
-from ..rules import OPTIONS, REPORT_CATEGORIES, check_options, presets
+from ..rules import OPTIONS, REPORT_CATEGORIES, REPORT_CATEGORY_LABELS, check_options, presets
 from ._exports import ExportFolder, download_link
 from ._kit import SafeHTML, auto_layout, field_layout, row
 
@@ -217,7 +217,10 @@ class ImageActions(w.VBox):
             layout=auto_layout(),
         )
         self.categories = w.SelectMultiple(
-            description="Report", options=REPORT_CATEGORIES, rows=3, layout=field_layout(320)
+            description="Report",
+            options=[(REPORT_CATEGORY_LABELS[c], c) for c in REPORT_CATEGORIES],
+            rows=3,
+            layout=field_layout(320),
         )
         self.comment = w.Text(description="Comment", layout=field_layout(320))
         self.score = w.Dropdown(

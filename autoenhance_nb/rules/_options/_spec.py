@@ -21,6 +21,7 @@ __all__ = [
     "READ_ONLY",
     "NOT_OPTIONS",
     "REPORT_CATEGORIES",
+    "REPORT_CATEGORY_LABELS",
     "REPORT_SCORE",
     "DOWNLOAD_PARAMS",
     "DOWNLOAD_FORMATS",
@@ -157,6 +158,10 @@ LEGACY_OPTIONS: dict[str, Option] = {
 READ_ONLY = tuple(_IMAGE_IN.get("x-read-only-fields-ignored", {}).get("fields", ()))
 _REPORT = _SPEC["components"]["schemas"]["ReportIn"]["properties"]
 REPORT_CATEGORIES: tuple[str, ...] = tuple(_REPORT["categories"]["items"]["enum"])
+#: Each category in words, for people ("SKY_REPLACEMENT" -> "Sky replacement").
+REPORT_CATEGORY_LABELS: dict[str, str] = {
+    c: _REPORT["categories"]["items"].get("x-enum-labels", {}).get(c, c) for c in REPORT_CATEGORIES
+}
 REPORT_SCORE = _option_of("score", _REPORT["score"])
 DOWNLOAD_PARAMS: dict[str, Option] = {
     p["name"]: _option_of(p["name"], p["schema"])

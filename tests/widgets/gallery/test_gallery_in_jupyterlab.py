@@ -108,7 +108,7 @@ def test_gallery_in_jupyterlab(lab, browser):
         # Report the second card
         second = cards.nth(1)
         second.locator("button.ae-report").click()
-        second.locator(".ae-report-categories select").select_option(["SKY_REPLACEMENT"])
+        second.locator(".ae-report-categories select").select_option(["Sky replacement"])
         second.locator(".ae-report-comment input").fill("browser says too blue")
         second.locator("button.ae-report-now").click()
         expect(second.locator(".ae-card-message")).to_contain_text("Reported")
