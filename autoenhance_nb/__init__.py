@@ -33,7 +33,13 @@ from .errors import (
 )
 from .rules import _options as options
 from .rules import brackets, validate_order_id
-from .tracker import BatchResult, Failure, OrderTracker, set_gallery_factory
+from .tracker import (
+    BatchResult,
+    Failure,
+    OrderTracker,
+    set_gallery_factory,
+    set_progress_bar_factory,
+)
 from .tracker.table import read_orders_csv
 
 
@@ -43,9 +49,17 @@ def _open_gallery(order_id: str, tracker: OrderTracker, **kwargs: Any) -> Any:
     return OrderGallery(order_id, tracker, **kwargs)
 
 
+def _progress_bar(total: int, description: str, unit: str) -> Any:
+    from .widgets._progress import progress_bar  # lazily, as tqdm and widgets
+
+    return progress_bar(total, description, unit)
+
+
 # The package is where the layers meet: ``tracker.gallery(...)`` opens the widget made
-# here (the tracker itself imports no widgets).
+# here, and the tracker's progress bars are the widgets' (the tracker itself imports no
+# widgets and no IPython).
 set_gallery_factory(_open_gallery)
+set_progress_bar_factory(_progress_bar)
 
 # A library logs, the application decides whether to show it.
 logging.getLogger("autoenhance_nb").addHandler(logging.NullHandler())

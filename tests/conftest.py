@@ -193,6 +193,14 @@ def dark_lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def dark_notebook7(tmp_path_factory):
+    """Notebook 7 (the classic interface, rebuilt on JupyterLab) in its dark theme."""
+    pytest.importorskip("notebook", minversion="7")
+    dark = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+    yield from run_lab(tmp_path_factory, {**LAB_OVERRIDES, **dark}, app="notebook")
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Headless Chromium through Playwright, for the module's tests."""
     need_browser()

@@ -224,9 +224,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_lab(tmp_path_factory, overrides):
-    """Start JupyterLab on a copy of notebooks/ with these settings overrides; yield
-    its url, token, root and log path; stop it afterwards."""
+def run_lab(tmp_path_factory, overrides, app="jupyterlab"):
+    """Start JupyterLab (or ``app="notebook"``: Notebook 7, built on the same server and
+    settings) on a copy of notebooks/ with these settings overrides; yield its url,
+    token, root and log path; stop it afterwards."""
     import requests
 
     need_browser()
@@ -252,7 +253,7 @@ def run_lab(tmp_path_factory, overrides):
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            app,
             "--no-browser",
             "--allow-root",
             "--ip=127.0.0.1",
@@ -260,7 +261,10 @@ def run_lab(tmp_path_factory, overrides):
             f"--ServerApp.root_dir={root}",
             f"--IdentityProvider.token={token}",
             f"--LabServerApp.app_settings_dir={settings}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *(
+                ["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+                * (app == "jupyterlab")
+            ),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -280,7 +284,7 @@ def run_lab(tmp_path_factory, overrides):
         time.sleep(0.3)
     else:
         proc.terminate()
-        pytest.fail("JupyterLab did not start:\n" + (base / "lab.log").read_text()[-3000:])
+        pytest.fail(f"{app} did not start:\n" + (base / "lab.log").read_text()[-3000:])
     yield {"url": url, "token": token, "root": root, "log": base / "lab.log"}
     proc.terminate()
     try:
@@ -366,3 +370,20 @@ def table_state(tracker) -> dict[str, tuple[str, dict[str, str]]]:
             dict(zip(mine["image_id"], mine["status"], strict=True)),
         )
     return out
+
+
+#: Elements whose text is cut (wider than their box) without a tooltip to read it all,
+#: and boxes that scroll sideways, under ``root``.
+CUT_JS = """root => {
+    const cut = [];
+    for (const e of root.querySelectorAll('label, button, th, td, option, .widget-html-content *')) {
+        const style = getComputedStyle(e);
+        if (style.display === 'none' || !e.offsetParent) continue;
+        if (e.scrollWidth > e.clientWidth + 1 && !e.closest('[title]') && e.tagName !== 'OPTION')
+            cut.push(e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+    }
+    const wide = [root, ...root.querySelectorAll('.autoenhance-scroll, .widget-box')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => 'scrolls: ' + e.className.slice(0, 60));
+    return [...cut, ...wide];
+}"""

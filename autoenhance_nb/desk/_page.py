@@ -58,7 +58,10 @@ class Desk(w.VBox):
             tooltip="Add the orders others made since this page opened",
             layout=w.Layout(width="auto", flex="0 0 auto"),
         ).add_class("ae-desk-reload")
-        self.form = OrderForm(tracker, export_dir=self.export_dir, allow_key_entry=False)
+        # the desk's title shows the environment: the form's header and table do not
+        self.form = OrderForm(
+            tracker, export_dir=self.export_dir, allow_key_entry=False, show_environment=False
+        )
         #: the form's own "Gallery of" picker, if it has one (then the desk adds none)
         self.form_gallery: Any | None = getattr(self.form, "gallery_picker", None)
         self._gallery_class = gallery_class() if self.form_gallery is None else None

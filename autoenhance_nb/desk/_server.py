@@ -61,6 +61,7 @@ from voila.app import Voila
 from ..display import html
 from ._env import ENV_SERVER
 from ._hooks import webhook_route
+from ._offline import SERVER_ARGS, strip_cdn_links, trust_notebook
 from ._settings import bare_host
 
 __all__ = ["Guard", "DeskKernelManager", "DeskApplication", "DeskVoila", "main"]
@@ -324,6 +325,9 @@ def page_handler_class(base: type) -> type:
                 for kernel_id in started:
                     self.kernel_manager.page_done(kernel_id)
 
+        def write(self, chunk: Any) -> None:
+            super().write(strip_cdn_links(chunk))  # offline: no CDN link (_offline.py)
+
         def write_error(self, status_code: int, **kwargs: Any) -> None:
             if status_code != 503:
                 tornado.web.RequestHandler.write_error(self, status_code, **kwargs)
@@ -356,6 +360,8 @@ class DeskVoila(Voila):
         manager.cull_interval = GUARD.cull_interval
         manager.cull_connected = False
         manager.cull_busy = False
+        if self.notebook_path:
+            trust_notebook(self.contents_manager, self.notebook_path)
         return settings
 
     def init_handlers(self) -> list[Any]:
@@ -386,7 +392,7 @@ class DeskVoila(Voila):
 def main(argv: list[str] | None = None) -> None:
     global GUARD
     GUARD = Guard.from_environment()
-    DeskVoila.launch_instance(sys.argv[1:] if argv is None else argv)
+    DeskVoila.launch_instance([*SERVER_ARGS, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ stylesheet of the package (``_styles``). No state, no HTTP, no widgets, no IPyth
 from ._markup import Markup, clean, escape, frame_html, html, join, safe, style
 from ._objects import Frame, Message, Summary, SummaryFrame
 from ._render import (
+    HEADERS,
     HTML_ROWS,
     TEXT_ROWS,
     Table,
@@ -29,6 +30,7 @@ from ._styles import FORM_CSS, GALLERY_CSS, TABLE_CSS
 __all__ = [
     "FORM_CSS",
     "GALLERY_CSS",
+    "HEADERS",
     "HTML_ROWS",
     "TABLE_CSS",
     "TEXT_ROWS",

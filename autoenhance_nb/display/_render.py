@@ -19,6 +19,7 @@ from ._markup import Markup, clean, html, join
 from ._styles import ENV_COLOURS, MESSAGE_COLOURS, STATUS_COLOURS, TABLE_CSS
 
 __all__ = [
+    "HEADERS",
     "HTML_ROWS",
     "TEXT_ROWS",
     "Table",
@@ -37,6 +38,17 @@ __all__ = [
 HTML_ROWS = 50
 TEXT_ROWS = 20
 _TIMES = ("created_at", "last_updated_at")
+#: The table's columns as people read them, in the order they are shown (the DataFrame
+#: keeps the API's names and order; each header's tooltip names its column).
+HEADERS = {
+    "name": "Order",
+    "image_count": "Photos",
+    "status": "Status",
+    "last_updated_at": "Updated (UTC)",
+    "created_at": "Created (UTC)",
+    "order_id": "Order ID",
+    "source": "Made with",
+}
 
 
 def status_badge(status: Any) -> Markup:
@@ -64,12 +76,16 @@ def message_html(text: str, kind: str = "info") -> Markup:
 
 def _cell(col: str, value: Any) -> Markup:
     if col == "status":
-        return html("<td>{}</td>", status_badge(value))
+        return html('<td class="ae-col-{}">{}</td>', col, status_badge(value))
     if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
-        return html("<td></td>")
+        return html('<td class="ae-col-{}"></td>', col)
     if isinstance(value, pd.Timestamp):
-        return html("<td>{}</td>", value.strftime("%Y-%m-%d %H:%M:%S"))
-    return html("<td>{}</td>", one_line(value, 120))
+        return html('<td class="ae-col-{}">{}</td>', col, value.strftime("%Y-%m-%d %H:%M:%S"))
+    text = one_line(value, 120)
+    if not isinstance(value, str):
+        return html('<td class="ae-col-{}">{}</td>', col, text)
+    # a narrow table cuts long text with an ellipsis: the tooltip holds all of it
+    return html('<td class="ae-col-{}" title="{}">{}</td>', col, text, text)
 
 
 @dataclass(frozen=True)
@@ -85,10 +101,16 @@ class Table:
     rows: pd.DataFrame = field(repr=False)
     dev_mode: bool = False
     max_rows: int = HTML_ROWS
+    badge: bool = True  # False: the page around it shows the environment once already
 
     @classmethod
     def of(
-        cls, tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+        cls,
+        tracker: Any,
+        max_rows: int = HTML_ROWS,
+        latest: pd.DataFrame | None = None,
+        *,
+        badge: bool = True,
     ) -> Table:
         """The tracker's table now (pass ``latest`` when you have ``tracker.latest(n)``)."""
         rows = latest if latest is not None else None
@@ -102,6 +124,7 @@ class Table:
             rows=rows,
             dev_mode=bool(tracker.client.dev_mode),
             max_rows=max_rows,
+            badge=badge,
         )
 
     @property
@@ -130,12 +153,14 @@ class Table:
     def html(self) -> Markup:
         """Environment, counts per status, the latest rows in their own sideways-scrolling
         box (so a narrow window never cuts a column off)."""
-        badge = environment_badge(self.environment, dev_mode=self.dev_mode)
+        where = html(
+            "{} {} &middot; ",
+            environment_badge(self.environment, dev_mode=self.dev_mode),
+            self.host,
+        )
         parts = [
             html('<div class="autoenhance-table">{}', TABLE_CSS),
-            html(
-                "<div>{} {} &middot; <b>{}</b> {}", badge, self.host, self.total, _noun(self.total)
-            ),
+            html("<div>{}<b>{}</b> {}", where if self.badge else "", self.total, _noun(self.total)),
         ]
         parts.extend(html(" &middot; {} {}", status_badge(s), n) for s, n in self.counts.items())
         parts.append(html("</div>"))
@@ -145,11 +170,15 @@ class Table:
         return join(parts)
 
     def _rows_html(self) -> Markup:
-        columns = list(self.rows.columns)
-        head = join(html("<th>{}</th>", c) for c in columns)
+        known = [c for c in HEADERS if c in self.rows.columns]
+        columns = known + [c for c in self.rows.columns if c not in HEADERS]
+        head = join(
+            html('<th class="ae-col-{}" title="{}">{}</th>', c, c, HEADERS.get(c, c))
+            for c in columns
+        )
         body = join(
             html("<tr>{}</tr>", join(_cell(c, v) for c, v in zip(columns, rec, strict=False)))
-            for rec in self.rows.itertuples(index=False)
+            for rec in self.rows[columns].itertuples(index=False)
         )
         note = html("")
         if self.total > self.max_rows:
@@ -181,11 +210,16 @@ def _noun(n: int) -> str:
 
 
 def render_table(
-    tracker: Any, max_rows: int = HTML_ROWS, latest: pd.DataFrame | None = None
+    tracker: Any,
+    max_rows: int = HTML_ROWS,
+    latest: pd.DataFrame | None = None,
+    *,
+    badge: bool = True,
 ) -> Markup:
     """The table as HTML (``Table.of(tracker).html()``): the magic's, the form's and the
-    desk's table look the same."""
-    return Table.of(tracker, max_rows, latest).html()
+    desk's table look the same (``badge=False`` under a header that shows the
+    environment already)."""
+    return Table.of(tracker, max_rows, latest, badge=badge).html()
 
 
 # -- the sentences the magic and the form both say ------------------------------------------

@@ -36,11 +36,15 @@ MESSAGE_COLOURS = {
 
 #: The order table, the messages above it and the frames beside it (magic, form, desk).
 TABLE_CSS = style(
-    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%}"
+    ".autoenhance-table{color:var(--jp-ui-font-color1,inherit);max-width:100%;"
+    "container-type:inline-size}"
     ".autoenhance-scroll{overflow-x:auto;max-width:100%}"
-    ".autoenhance-orders{border-collapse:collapse;margin-top:4px;font-size:12px;"
-    "color:var(--jp-ui-font-color1,inherit)}"
-    ".autoenhance-orders th,.autoenhance-orders td{border-bottom:1px solid "
+    # JupyterLab's rendered-HTML rules centre tables (margin auto), fix their layout and
+    # right-align cells: the table's own rules win by specificity
+    ".autoenhance-table table.autoenhance-orders{border-collapse:collapse;margin:4px 0 0 0;"
+    "font-size:12px;table-layout:auto;width:auto;color:var(--jp-ui-font-color1,inherit)}"
+    ".autoenhance-table .autoenhance-orders th,.autoenhance-table .autoenhance-orders td{"
+    "border-bottom:1px solid "
     "var(--jp-border-color2,#d1d5db);padding:2px 8px;text-align:left;white-space:nowrap;"
     "max-width:320px;overflow:hidden;text-overflow:ellipsis}"
     ".autoenhance-orders th{background:var(--jp-layout-color2,#eef0f3);"
@@ -50,6 +54,16 @@ TABLE_CSS = style(
     ".autoenhance-table a,.ae-download a{color:var(--jp-content-link-color,#1d4ed8);"
     "text-decoration:underline}"
     ".autoenhance-message{margin:1px 0;white-space:pre-wrap;overflow-wrap:anywhere}"
+    # a narrow box (a 600 px window, JupyterLab beside its file browser) keeps the columns
+    # a person reads first; long names end in an ellipsis with the whole text as tooltip
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:280px}"
+    ".autoenhance-table .autoenhance-orders td.ae-col-order_id{max-width:160px}"
+    "@container (max-width:1000px){.autoenhance-table .ae-col-created_at,"
+    ".autoenhance-table .ae-col-source{display:none}}"
+    "@container (max-width:760px){.autoenhance-table .ae-col-order_id{display:none}"
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:200px}}"
+    "@container (max-width:560px){"
+    ".autoenhance-table .autoenhance-orders td.ae-col-name{max-width:140px}}"
 )
 
 #: The order form (``OrderForm``): its table shrinks with the window.

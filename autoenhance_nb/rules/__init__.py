@@ -7,6 +7,7 @@ from ._ids import MAX_ID_LENGTH, order_id_problem, validate_image_id, validate_o
 from ._options import (
     OPTIONS,
     REPORT_CATEGORIES,
+    REPORT_CATEGORY_LABELS,
     SessionOptions,
     check_download_query,
     check_options,
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "OPTIONS",
     "REPORT_CATEGORIES",
+    "REPORT_CATEGORY_LABELS",
     "ImageSource",
     "SessionOptions",
     "check_download_query",

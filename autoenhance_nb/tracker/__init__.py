@@ -3,7 +3,7 @@ change callbacks, with order, photo and HDR bracket operations around it), the o
 fan-out for batches, the table package, and webhook events into the table (``Events``,
 ``WebhookListener``, ``EventLog``, ``EventFollower``). Imports no widgets and no magics."""
 
-from ._batch import BatchResult, Failure, FanOut, fan_out
+from ._batch import BatchResult, Failure, FanOut, fan_out, set_progress_bar_factory
 from ._brackets import BracketsResult
 from ._core import TableState
 from ._eventlog import EventLog
@@ -29,4 +29,5 @@ __all__ = [
     "read_orders_csv",
     "receive",
     "set_gallery_factory",
+    "set_progress_bar_factory",
 ]

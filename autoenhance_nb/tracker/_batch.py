@@ -33,6 +33,7 @@ __all__ = [
     "fan_out",
     "choose_workers",
     "progress_bar",
+    "set_progress_bar_factory",
     "UNREACHABLE_AFTER",
 ]
 
@@ -336,8 +337,22 @@ def _unreachable(outcomes: list[bool]) -> bool:
     return len(first) == UNREACHABLE_AFTER and not any(first)
 
 
+#: Makes the bars; the package's ``__init__`` gives one that keeps a notebook's saved
+#: output at the bar's end (``widgets/_progress.py``), since the tracker imports no
+#: IPython.
+_bar_factory: Callable[[int, str, str], Any] | None = None
+
+
+def set_progress_bar_factory(factory: Callable[[int, str, str], Any] | None) -> None:
+    """Use ``factory(total, description, unit)`` for the tracker's progress bars."""
+    global _bar_factory
+    _bar_factory = factory
+
+
 def progress_bar(total: int, description: str, unit: str = "order") -> Any:
     """A tqdm bar (the notebook's widget, or text in a terminal)."""
+    if _bar_factory is not None:
+        return _bar_factory(total, description, unit)
     from tqdm.auto import tqdm  # lazily: tqdm pulls in ipywidgets' front-end glue
 
     return tqdm(total=total, desc=description, unit=unit, leave=True)

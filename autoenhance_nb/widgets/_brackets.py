@@ -1,5 +1,5 @@
 """``BracketsChoice``: the order form's "Photos are HDR brackets" control, kept apart
-from ``widgets.py``. A choice (no / auto / 3 / 5 / 7 per image) and the grouping of the
+from ``widgets.py``. A choice (No / auto / 3 / 5 / 7 per image) and the grouping of the
 chosen photos shown *before* anything is uploaded; ``add_to`` uploads and merges them.
 
 Photos come as paths, or as the form's ``FileUpload`` value (name and bytes): those are
@@ -20,11 +20,14 @@ from ..rules.brackets import Grouping, plan_brackets
 from ..tracker import BracketsResult
 from ._kit import SafeHTML, error_message
 
-__all__ = ["BracketsChoice", "CHOICES"]
+__all__ = ["BracketsChoice", "CHOICES", "NO"]
 
-#: The choices of the dropdown: label -> ``per_image`` (None: the photos are not HDR).
-CHOICES: dict[str, int | str | None] = {
-    "no": None,
+#: No HDR: the dropdown's first entry. Not None, which ipywidgets reads as "nothing
+#: selected" (a blank dropdown).
+NO = ""
+#: The choices of the dropdown: label -> ``per_image`` (``NO``: the photos are not HDR).
+CHOICES: dict[str, int | str] = {
+    "No": NO,
     "auto (from EXIF)": "auto",
     "3 per image": 3,
     "5 per image": 5,
@@ -39,7 +42,7 @@ class BracketsChoice(w.VBox):
         self.tracker = tracker
         self.mode = w.Dropdown(
             options=list(CHOICES.items()),
-            value=None,
+            value=NO,
             description="HDR brackets",
             style={"description_width": "initial"},
         )
@@ -52,7 +55,7 @@ class BracketsChoice(w.VBox):
 
     @property
     def enabled(self) -> bool:
-        return self.mode.value is not None
+        return self.mode.value not in (NO, None)
 
     def preview(self, photos: Any) -> Grouping | None:
         """Group ``photos`` (paths, or a FileUpload value) as chosen and show the table;

@@ -65,10 +65,13 @@ class OrderForm(w.VBox):
         rows: int = 50,
         export_dir: str | os.PathLike[str] | None = None,
         allow_key_entry: bool = True,
+        show_environment: bool = True,
     ):
         self.tracker = tracker if tracker is not None else session()
         self._shown_client: AutoenhanceClient | None = None
         self.rows = rows
+        #: False: the page around the form shows the environment (the desk's title)
+        self.show_environment = show_environment
         self._actions = BackgroundActions(
             lambda: self._action_buttons, lambda text: self._say(text, "error"), self._validate
         )
@@ -82,18 +85,19 @@ class OrderForm(w.VBox):
         )
         self._make_fields()
         self._make_parts(export_dir, allow_key_entry)
+        # the first screen leads: name, photos, preset, Create; then what came of it
         super().__init__(
             [
                 self.header,
-                _row(self.name, self.name_error),
-                _row(self.order_id, self.order_id_error),
+                _row(self.name, self.name_error, self.order_id, self.order_id_error),
                 self.photo_row,
-                self.details,
+                _row(self.enhancement.preset),
                 _row(self.create_button, self.refresh_button, self.auto_refresh),
-                self.export_row,
                 self.message,
-                *([self.live_box] if allow_key_entry else []),
                 self.table,
+                self.export_row,
+                self.details,
+                *([self.live_details] if allow_key_entry else []),
             ],
             layout=w.Layout(max_width="100%"),
         )
@@ -111,14 +115,14 @@ class OrderForm(w.VBox):
             description="Order name",
             placeholder="e.g. Kitchen – 12 Rue Oberkampf",
             style={"description_width": "140px"},
-            layout=_field_layout(520),
+            layout=_field_layout(460),
         ).add_class("ae-name")
         self.name_error = SafeHTML().add_class("ae-name-error")
         self.order_id = w.Text(
             description="Order ID (optional)",
             placeholder="generated if empty",
-            style={"description_width": "140px"},
-            layout=_field_layout(520),
+            style={"description_width": "initial"},
+            layout=_field_layout(360),
         ).add_class("ae-order-id")
         self.order_id_error = SafeHTML().add_class("ae-order-id-error")
         self.create_button = w.Button(
@@ -142,12 +146,17 @@ class OrderForm(w.VBox):
         self.api_key = self.live_box.api_key
         self.live_button = self.live_box.live_button
         self.sandbox_button = self.live_box.sandbox_button
+        # folded away: the everyday path never needs the key
+        self.live_details = w.Accordion(
+            children=[self.live_box], titles=("Live API: your key",), selected_index=None
+        ).add_class("ae-live-details")
         if not allow_key_entry:
             # a shared page (the desk): no key field and no live/sandbox switch, and their
             # widgets closed so that no message from a page can reach them either
-            close_tree(self.live_box)
+            close_tree(self.live_details)
         self.table = SafeHTML(layout=w.Layout(max_width="100%")).add_class("ae-table")
-        self.enhancement = EnhancementOptions(self.tracker)
+        # its preset sits on the first screen, its fields in the folded section
+        self.enhancement = EnhancementOptions(self.tracker, show_preset=False)
         self.photo_row = PhotoRow(self.tracker, self.enhancement, self._say, self._run)
         self.photos = self.photo_row.photos
         self.photo_target = self.photo_row.target
@@ -259,16 +268,23 @@ class OrderForm(w.VBox):
             self._shown_client = self.tracker.client
         env = self.tracker.environment
         note = " · built-in sandbox: nothing reaches Autoenhance" if env == "sandbox" else ""
-        self.header.value = html(
-            "{}<div><b>Autoenhance orders</b> {} {}{}</div>",
-            FORM_CSS,
+        where = html(
+            " {} {}{}",
             environment_badge(env, dev_mode=self.tracker.client.dev_mode),
             self.tracker.client.host,
             note,
         )
+        self.header.value = (
+            html("{}<div><b>Autoenhance orders</b>{}</div>", FORM_CSS, where)
+            if self.show_environment
+            else FORM_CSS
+        )
         self.live_box.show()
         latest = self.tracker.latest(self.rows)
-        self.table.value = render_table(self.tracker, max_rows=self.rows, latest=latest)
+        # the header (or the desk's title) shows the environment: the table need not
+        self.table.value = render_table(
+            self.tracker, max_rows=self.rows, latest=latest, badge=False
+        )
         self.images.show(self.photo_target.value)
         self.photo_row.show_orders(list(latest["order_id"]), list(latest["name"]))
 

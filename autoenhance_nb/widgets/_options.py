@@ -17,41 +17,58 @@ import ipywidgets as w
 from .. import errors as E
 from ..display import message_html, safe
 from ..errors import one_line
-from ..rules import OPTIONS, REPORT_CATEGORIES, check_options, presets
+from ..rules import OPTIONS, REPORT_CATEGORIES, REPORT_CATEGORY_LABELS, check_options, presets
 from ._exports import ExportFolder, download_link
 from ._kit import SafeHTML, auto_layout, field_layout, row
 
-__all__ = ["EnhancementOptions", "ImageActions"]
+__all__ = ["EnhancementOptions", "ImageActions", "JsonField"]
 
 DEFAULT = ""  # a dropdown's "API default" entry: the option is not sent
 
 
 class EnhancementOptions(w.VBox):
-    """Dropdowns and checkboxes for every option of the spec, a preset picker and the
-    session's dev mode."""
+    """Dropdowns and checkboxes for every option of the spec, in words a person reads
+    (the spec's titles and enum labels; its descriptions as tooltips), a preset picker
+    and the session's dev mode. ``show_preset=False``: the owner shows ``preset``
+    elsewhere (the form's first screen)."""
 
-    def __init__(self, tracker: Any):
+    def __init__(self, tracker: Any, *, show_preset: bool = True):
         self.tracker = tracker
         self.fields: dict[str, w.Widget] = {n: _field(o) for n, o in OPTIONS.items()}
         self.preset = w.Dropdown(
-            description="Preset",
-            options=[("none", DEFAULT)] + [(n, n) for n in presets],
-            layout=field_layout(260),
+            description="Options preset",
+            options=[("None (the API's defaults)", DEFAULT)] + [(n, n) for n in presets],
+            tooltip="A named set of enhancement options (see Enhancement options)",
+            style={"description_width": "initial"},
+            layout=field_layout(320),
         ).add_class("ae-preset")
         self.dev_mode = w.Checkbox(
             value=tracker.client.dev_mode,
             description="Dev mode (free, watermarked results)",
             indent=False,
+            layout=auto_layout(),
         ).add_class("ae-dev-mode")
         self.problem = SafeHTML().add_class("ae-options-problem")
-        fields = [f for f in self.fields.values()]
+        kinds: dict[str, list[w.Widget]] = {"choice": [], "switch": [], "json": []}
+        for field in self.fields.values():
+            kind = "switch" if isinstance(field, w.Checkbox) else "choice"
+            kinds["json" if isinstance(field, w.VBox) else kind].append(field)
+        switches = w.GridBox(
+            kinds["switch"],
+            layout=w.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(210px, 1fr))", max_width="100%"
+            ),
+        )
         super().__init__(
             [
                 SafeHTML(safe("<b>Enhancement</b> (for photos added here and for Redo)")),
-                row(self.preset, self.dev_mode),
-                row(*fields),
+                row(*([self.preset] if show_preset else []), self.dev_mode),
+                row(*kinds["choice"]),
+                switches,
+                *kinds["json"],
                 self.problem,
-            ]
+            ],
+            layout=w.Layout(max_width="100%"),
         )
         self.add_class("ae-enhancement")
         self.preset.observe(self._apply_preset, names="value")
@@ -63,20 +80,14 @@ class EnhancementOptions(w.VBox):
         chosen: dict[str, Any] = {}
         for name, field in self.fields.items():
             option = OPTIONS[name]
-            value = field.value
-            if isinstance(field, w.Checkbox):
-                if value != (option.default if option.has_default else False):
-                    chosen[name] = value
-            elif isinstance(field, w.Textarea):
-                if value.strip():
-                    try:
-                        chosen[name] = json.loads(value)
-                    except ValueError as exc:
-                        raise E.ValidationError(
-                            f"Invalid option {name}: not valid JSON ({one_line(exc, 80)})"
-                        ) from None
-            elif value != DEFAULT:
-                chosen[name] = value
+            if isinstance(field, JsonField):
+                if field.text.value.strip():
+                    chosen[name] = field.parsed()
+            elif isinstance(field, w.Checkbox):
+                if field.value != (option.default if option.has_default else False):
+                    chosen[name] = field.value
+            elif field.value != DEFAULT:
+                chosen[name] = field.value
         try:
             checked = check_options(chosen)
         except E.ValidationError as exc:
@@ -91,11 +102,11 @@ class EnhancementOptions(w.VBox):
         for name, field in self.fields.items():
             option = OPTIONS[name]
             value = options.get(name)
-            if isinstance(field, w.Checkbox):
+            if isinstance(field, JsonField):
+                field.text.value = json.dumps(value) if name in options else ""
+            elif isinstance(field, w.Checkbox):
                 default = option.default if option.has_default else False
                 field.value = bool(value) if name in options else default
-            elif isinstance(field, w.Textarea):
-                field.value = json.dumps(value) if name in options else ""
             else:
                 field.value = value if name in options and value is not None else DEFAULT
 
@@ -107,18 +118,80 @@ class EnhancementOptions(w.VBox):
         self.tracker.dev_mode = change["new"]
 
 
+class JsonField(w.VBox):
+    """A JSON box for an object option whose structure the spec does not give: its label,
+    a placeholder from the spec's example, and the problem shown as one types."""
+
+    def __init__(self, option: Any):
+        self.option = option
+        example = option.example if option.has_example else {"key": "value"}
+        self.text = w.Textarea(
+            description=option.label,
+            placeholder=f"JSON, e.g. {json.dumps(example, ensure_ascii=False)}",
+            tooltip=one_line(option.description, 200),
+            rows=2,
+            style={"description_width": "initial"},
+            # in a column a flex basis would be its height: a width instead
+            layout=w.Layout(width="auto", max_width="620px"),
+        ).add_class("ae-json-option")
+        self.problem = SafeHTML().add_class("ae-json-problem")
+        super().__init__([self.text, self.problem], layout=w.Layout(max_width="100%"))
+        self.text.observe(lambda _: self._check(), names="value")
+
+    @property
+    def value(self) -> str:
+        """The box's text (as ``Textarea.value``)."""
+        return str(self.text.value)
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.text.value = text
+
+    def parsed(self) -> Any:
+        """The box's JSON; ``ValidationError`` (one line, the option's label) otherwise."""
+        try:
+            value = json.loads(self.text.value)
+        except ValueError as exc:
+            raise E.ValidationError(f"{self._what}: not valid JSON ({one_line(exc, 80)})") from None
+        problem = self.option.problem(value)
+        if problem:
+            raise E.ValidationError(f"{self._what}: {problem}")
+        return value
+
+    @property
+    def _what(self) -> str:
+        return f"{self.option.label} – invalid option {self.option.name}"
+
+    def _check(self) -> None:
+        try:
+            if self.text.value.strip():
+                self.parsed()
+        except E.ValidationError as exc:
+            self.problem.value = message_html(str(exc), "error")
+            return
+        self.problem.value = ""
+
+
 def _field(option: Any) -> w.Widget:
     tip = one_line(option.description, 200)
     if option.type == "boolean":
         default = option.default if option.has_default else False
-        return w.Checkbox(value=default, indent=False, tooltip=tip, description=option.name)
-    # made only here: a Layout no widget uses stays registered forever
-    common = {"description": option.name, "layout": field_layout(300)}
+        return w.Checkbox(
+            value=default, indent=False, tooltip=tip, description=option.label, layout=auto_layout()
+        )
     if option.choices or option.type == "integer":
         values = option.choices or range(int(option.minimum or 0), int(option.maximum or 0) + 1)
-        entries = [("API default", DEFAULT)] + [(str(v), v) for v in values]
-        return w.Dropdown(options=entries, value=DEFAULT, tooltip=tip, **common)
-    return w.Textarea(placeholder='JSON, e.g. {"key": "value"}', tooltip=tip, rows=1, **common)
+        entries = [("Default (the API's)", DEFAULT)] + [(option.label_of(v), v) for v in values]
+        # made only here: a Layout no widget uses stays registered forever
+        return w.Dropdown(
+            options=entries,
+            value=DEFAULT,
+            tooltip=tip,
+            description=option.label,
+            style={"description_width": "initial"},
+            layout=field_layout(320),
+        )
+    return JsonField(option)
 
 
 class ImageActions(w.VBox):
@@ -144,7 +217,10 @@ class ImageActions(w.VBox):
             layout=auto_layout(),
         )
         self.categories = w.SelectMultiple(
-            description="Report", options=REPORT_CATEGORIES, rows=3, layout=field_layout(320)
+            description="Report",
+            options=[(REPORT_CATEGORY_LABELS[c], c) for c in REPORT_CATEGORIES],
+            rows=3,
+            layout=field_layout(320),
         )
         self.comment = w.Text(description="Comment", layout=field_layout(320))
         self.score = w.Dropdown(

@@ -449,3 +449,9 @@ def test_the_gallery_of_a_chosen_order_when_it_exists(desk, tracker):
         assert "gal-1" in dict(desk.gallery_order.options).values()
         desk.show_gallery("")
         assert desk.gallery is None and desk.gallery_box.children == ()
+
+
+def test_one_environment_badge_on_the_first_screen(desk, tracker):
+    tracker.create("Badge order", order_id="badge-1")
+    shown = desk.title.value + desk.form.header.value + desk.form.table.value
+    assert shown.count("ae-env") == 1 and "ae-env" in desk.title.value

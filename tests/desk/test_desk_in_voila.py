@@ -26,7 +26,7 @@ import requests
 
 from autoenhance_nb.desk import gallery_class
 
-from ..helpers import ARTIFACTS, free_port, need_browser
+from ..helpers import ARTIFACTS, CUT_JS, free_port, need_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -153,6 +153,23 @@ def test_the_desk_in_a_browser(desk, browser):
             gallery = page.locator(".ae-desk .ae-gallery")
             expect(gallery.locator(".ae-card")).to_have_count(len(PHOTOS))
             card = gallery.locator(".ae-card").first
+            # before and after, over each other; the keyboard moves the line
+            card.locator("button.ae-compare-button").click()
+            compare = gallery.locator(".ae-compare")
+            expect(compare.locator(".ae-compare-frame img")).to_have_count(2)
+            clip = compare.locator(".ae-compare-clip")
+            assert "inset(0 0 0 50%)" in clip.inner_html()
+            handle = compare.locator(".ae-compare-slider .noUi-handle")
+            handle.focus()
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            expect(handle).to_have_attribute("aria-valuenow", "53.0")
+            page.wait_for_function(
+                "e => e.innerHTML.includes('inset(0 0 0 53%)')", arg=clip.element_handle()
+            )
+            box = compare.locator(".ae-compare-frame").bounding_box()
+            assert box["width"] > 2 * card.bounding_box()["width"]  # wider than a card
+            page.locator(".ae-desk").screenshot(path=str(ARTIFACTS / "desk-compare.png"))
             card.locator("button.ae-buy").click()
             expect(card.locator(".ae-card-link a")).to_be_visible()
             with page.expect_download() as info:
@@ -301,3 +318,69 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         raise
     finally:
         page.close()
+
+
+WIDTHS = (600, 700, 1024, 1400)
+#: The API's names: never a visible label on the desk.
+API_NAMES = ("enhance_type", "ai_version", "cloud_type", "finetune_settings", "image_count")
+
+
+def _note_away(url: str, away: list[str]) -> None:
+    if not url.startswith(("http://127.0.0.1", "data:", "blob:")):
+        away.append(url)
+
+
+def test_the_first_screen_fits_every_width_offline_in_both_themes(desk, browser):
+    """One load per theme, resized between checks: the first screen leads (name,
+    photos, preset, Create), shows one environment badge and "No" HDR brackets, no API
+    name as a label, nothing cut without a tooltip and no sideways scroll at 600, 700,
+    1024 and 1400 px; no request leaves 127.0.0.1; nothing is logged per visit."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    headers = {"x-api-key": "k", "content-type": "application/json"}
+    long_name = "Penthouse with terrace – 118 Boulevard Richard-Lenoir, 5th floor"
+    requests.post(
+        f"{desk['sandbox']}/v3/orders/", json={"name": long_name}, headers=headers, timeout=10
+    ).raise_for_status()
+    before = desk["log"].read_text()
+    for theme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        away: list[str] = []
+        page.on("request", lambda r, away=away: _note_away(r.url, away))
+        try:
+            page.goto(f"{desk['url']}&theme={theme}")
+            root = page.locator(".ae-desk")
+            expect(root.locator(".ae-form .ae-table")).to_contain_text(long_name)
+            form = root.locator(".ae-form")
+            tops = [
+                form.locator(s).first.bounding_box()["y"]
+                for s in (".ae-name", ".ae-photos", ".ae-preset", "button.ae-create")
+            ]
+            assert tops == sorted(tops), tops
+            assert root.locator(".ae-env:visible").count() == 1
+            brackets = form.locator(".ae-brackets select")
+            assert brackets.evaluate("s => s.options[s.selectedIndex]?.text") == "No"
+            text = root.inner_text()
+            assert not [n for n in API_NAMES if n in text]
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_timeout(300)  # the layout settles
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-{width}.png"))
+                problems = root.evaluate(CUT_JS)
+                assert problems == [], (theme, width, problems)
+            # the folded options, opened at the narrowest width: words, none cut
+            page.set_viewport_size({"width": WIDTHS[0], "height": 1400})
+            form.get_by_text("Enhancement options").first.click()
+            options = form.locator(".ae-enhancement")
+            expect(options).to_contain_text("Sky replacement")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"desk-{theme}-options.png"), full_page=True)
+            assert not [n for n in API_NAMES if n in options.inner_text()]
+            assert root.evaluate(CUT_JS) == []
+            assert away == []
+        finally:
+            page.close()
+    visits = desk["log"].read_text()[len(before) :]
+    assert "WARNING" not in visits and "not trusted" not in visits, visits

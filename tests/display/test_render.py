@@ -80,7 +80,26 @@ def test_the_rows_sit_in_a_sideways_scrolling_box(tracker):
     assert ".autoenhance-scroll{overflow-x:auto;max-width:100%}" in page
     scroll = page.index('<div class="autoenhance-scroll">')
     assert scroll < page.index('<table class="autoenhance-orders">') < page.index("</table></div>")
-    assert re.findall(r"<th>(\w+)</th>", page) == COLUMNS
+    assert len(re.findall(r"<th ", page)) == len(COLUMNS)
+
+
+def test_headers_are_words_in_the_order_people_read_and_times_say_utc(tracker):
+    record(tracker, 2)
+    page = D.render_table(tracker)
+    heads = re.findall(r'<th class="ae-col-\w+" title="(\w+)">([^<]*)</th>', page)
+    assert [label for _, label in heads][:4] == ["Order", "Photos", "Status", "Updated (UTC)"]
+    assert sorted(col for col, _ in heads) == sorted(COLUMNS)  # each names its column
+    assert not any("_" in label for _, label in heads)
+    assert list(tracker.df.columns) == COLUMNS  # the DataFrame keeps the API's names
+    # the cells follow their headers
+    first = re.findall(r"<td[^>]*>(.*?)</td>", rows_of(page)[0])
+    assert first[0] == "n0" and first[5] == "o-0"
+
+
+def test_jupyterlab_cannot_centre_or_fix_the_table():
+    css = D.TABLE_CSS
+    rule = re.search(r"\.autoenhance-table table\.autoenhance-orders\{([^}]*)\}", css).group(1)
+    assert "margin:4px 0 0 0" in rule and "table-layout:auto" in rule
 
 
 def test_only_the_latest_rows_are_shown_with_a_note(tracker):
@@ -117,9 +136,9 @@ def test_counts_per_status_and_singular_order(tracker):
 def test_missing_values_are_empty_cells_and_times_are_to_the_second(tracker):
     tracker.record({"order_id": "o", "created_at": "2024-01-02T03:04:05.678Z"})
     (cells,) = rows_of(D.render_table(tracker))
-    tds = re.findall(r"<td>(.*?)</td>", cells)
-    assert tds[0] == "o" and tds[1] == "" and tds[2] == ""
-    assert tds[4] == "2024-01-02 03:04:05" and tds[5] == ""
+    tds = dict(zip(D.HEADERS, re.findall(r"<td[^>]*>(.*?)</td>", cells), strict=True))
+    assert tds["order_id"] == "o" and tds["name"] == "" and tds["image_count"] == ""
+    assert tds["created_at"] == "2024-01-02 03:04:05" and tds["last_updated_at"] == ""
 
 
 def test_dev_mode_is_shown_on_the_badge(tracker):

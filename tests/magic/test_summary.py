@@ -119,3 +119,15 @@ def test_the_magic_composes_no_mixin_and_sniffs_no_front_end():
         text = path.read_text(encoding="utf-8")
         assert "TerminalInteractiveShell" not in text and '"kernel"' not in text, path.name
         assert "if TYPE_CHECKING" not in text, path.name
+
+
+def test_the_readme_says_what_a_terminal_prints(ip, sandbox):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    claim = " ".join(readme.split("Terminal IPython prints", 1)[1].split(". ", 1)[0].split())
+    assert "the status line" in claim and "the latest 20 rows" in claim
+    result, _, _ = cell(ip, "%autoenhance_order Kitchen")
+    lines = repr(result.result).splitlines()
+    assert lines[0].startswith("Created order ") and lines[0].endswith("'Kitchen' (waiting)")
+    assert lines[1].startswith("[SANDBOX 127.0.0.1:")
+    assert lines[1].endswith("] 1 order in the table (waiting 1)")
+    assert lines[2].split()[:2] == ["order_id", "name"] and len(lines) == 4

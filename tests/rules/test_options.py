@@ -245,3 +245,22 @@ def test_dev_mode_on_the_session_sends_the_header(tracker, sandbox, processed, t
     assert "dev mode" in tracker.environment_label
     tracker.download_image(image_id, tmp_path / "d.png", full_size=True)
     assert sandbox.orders[0]["images"][0]["downloaded"] is False  # dev mode never buys
+
+
+def test_every_option_has_a_title_for_people_and_enum_labels_from_the_spec():
+    from autoenhance_nb.rules import OPTIONS
+
+    for name, option in OPTIONS.items():
+        assert option.title and "_" not in option.title and option.label == option.title, name
+    assert OPTIONS["sky_replacement"].label == "Sky replacement"
+    assert OPTIONS["enhance_type"].label == "Enhancement style"
+    assert OPTIONS["cloud_type"].label_of("LOW_CLOUD") == "Low clouds"
+    assert OPTIONS["rating"].label_of(5) == "5 (best)"
+    assert OPTIONS["ai_version"].label_of("4.7") == "4.7"  # no label: the value itself
+
+
+def test_a_value_without_a_label_reads_as_itself_even_a_dict():
+    from autoenhance_nb.rules import OPTIONS
+
+    assert OPTIONS["finetune_settings"].label_of({"sky": [1]}) == "{'sky': [1]}"
+    assert OPTIONS["rating"].label_of(True) == "True"  # not the label of 1

@@ -343,7 +343,7 @@ def test_form_attaches_photos_to_the_new_order(sandbox):
     assert "photos for" in form.message.value and "uploaded 2 of 2" in form.message.value
     assert sandbox.orders[0]["total_images"] == 2
     assert form.photos.value == (), "the bytes are not kept in the widget state"
-    assert "<td>2</td>" in form.table.value
+    assert '<td class="ae-col-image_count">2</td>' in form.table.value
     form.close()
 
 

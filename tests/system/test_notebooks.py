@@ -7,6 +7,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -46,6 +48,22 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_an_id_and_every_heading_its_own_cells(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert all(cell.get("id") for cell in cells), f"{path.name}: a cell has no id"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbformat's MissingIDFieldWarning among them
+        nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
+    headings = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## ")
+    ]
+    for a, b in zip(headings, headings[1:], strict=False):
+        assert b > a + 1, f"{path.name}: {cells[a]['source'][0]!r} has no cell of its own"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_holds_nothing_that_looks_like_a_key(path):
     text = path.read_text(encoding="utf-8")
     for pattern in KEY_PATTERNS:
@@ -75,10 +93,29 @@ def _outputs_text(nb) -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom_on_the_sandbox(path, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    before = {p.relative_to(path.parent) for p in path.parent.rglob("*")}
     nb = _execute(path, tmp_path, env)  # nbclient raises CellExecutionError on any error
     text = _outputs_text(nb)
     assert "SANDBOX" in text
     assert '"output_type": "error"' not in text
+    for cell in nb.cells:  # a cell ends with something a person reads, not a raw dict
+        for out in cell.get("outputs", []):
+            shown = out.get("data", {}).get("text/plain", "")
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {}) and "%|" in shown:
+                # a progress bar: what the notebook keeps is where it ended
+                assert shown.split("%|")[0].endswith("100"), shown
+            if out["output_type"] == "execute_result" and set(out["data"]) == {"text/plain"}:
+                shown = out["data"]["text/plain"]
+                assert not shown.startswith("{") and shown not in ("True", "False"), shown
+    # what a run writes beside the notebook is ignored by git, never left untracked
+    made = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()} - before
+    if shutil.which("git") and made:
+        names = [f"notebooks/{p}" for p in sorted(made)]
+        root = path.parents[1]
+        ignored = subprocess.run(
+            ["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True
+        ).stdout.split()
+        assert sorted(set(names) - set(ignored)) == [], "written and not ignored"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

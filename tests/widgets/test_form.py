@@ -8,7 +8,6 @@ import json
 import re
 import time
 
-import ipywidgets
 import pandas as pd
 import pytest
 from ipywidgets.embed import dependency_state
@@ -16,6 +15,7 @@ from ipywidgets.embed import dependency_state
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb.sandbox import Sandbox
+from autoenhance_nb.widgets._options import JsonField
 
 from ..helpers import EVERY_OPTION, chosen_files, picture, upload_photo
 
@@ -245,7 +245,7 @@ def test_every_option_from_the_form_reaches_the_sandbox_unchanged(form, sandbox)
     assert set(form.enhancement.fields) == set(EVERY_OPTION)
     for name, value in EVERY_OPTION.items():
         field = form.enhancement.fields[name]
-        field.value = json.dumps(value) if isinstance(field, ipywidgets.Textarea) else value
+        field.value = json.dumps(value) if isinstance(field, JsonField) else value
     form.photos.value = _photo()
     create(form, "Opts")
     assert "uploaded 1 of 1" in form.message.value, form.message.value
@@ -297,3 +297,78 @@ def test_image_row_redoes_reports_and_buys(form, sandbox, tmp_path):
     form.wait()
     assert sandbox.orders[0]["images"][0]["downloaded"] is True, form.message.value
     assert (tmp_path / "room.png").exists() and "download" in form.images.link.value
+
+
+# -- plain words (issue 25) --------------------------------------------------------------
+def test_the_hdr_brackets_choice_shows_no_until_changed(form):
+    mode = form.brackets.mode
+    assert mode.index == 0 and mode.label == "No" and not form.brackets.enabled
+
+
+def test_every_option_reads_as_words_with_its_description_as_tooltip(form):
+    from autoenhance_nb.rules import OPTIONS
+
+    for name, field in form.enhancement.fields.items():
+        option = OPTIONS[name]
+        shown = field.text if isinstance(field, JsonField) else field
+        assert shown.description == option.title and "_" not in shown.description, name
+        assert shown.tooltip == option.description[:200], name
+        assert shown.style.description_width in ("", "initial"), name  # never cut
+    style = form.enhancement.fields["enhance_type"]
+    assert [label for label, _ in style.options][:3] == [
+        "Default (the API's)",
+        "Property (AI before 4.0)",
+        "Property, US (AI before 4.0)",
+    ]
+    clouds = form.enhancement.fields["cloud_type"]
+    assert "Low clouds" in clouds.label or ("Low clouds", "LOW_CLOUD") in clouds.options
+    assert form.enhancement.fields["sky_replacement"].description == "Sky replacement"
+
+
+def test_a_json_box_has_a_real_placeholder_and_says_its_problem_as_one_types(form):
+    box = form.enhancement.fields["metadata"]
+    example = box.text.placeholder.removeprefix("JSON, e.g. ")
+    assert json.loads(example) == {"listing": "A-1042", "agent": "Ana Costa"}
+    box.value = "[1, 2]"
+    assert "Your own data" in box.problem.value and "JSON object" in box.problem.value
+    box.value = '{"listing": "A-1"}'
+    assert box.problem.value == ""
+    assert form.enhancement.options == {"metadata": {"listing": "A-1"}}
+
+
+def _position(form, part):
+    """Where ``part`` sits among the form's rows (a row holding it counts as it)."""
+    for i, child in enumerate(form.children):
+        if child is part or part in getattr(child, "children", ()):
+            return i
+    raise AssertionError(f"{part!r} is not on the form")
+
+
+def test_the_first_screen_leads_name_photos_preset_create(form):
+    order = [form.name, form.photo_row, form.enhancement.preset, form.create_button]
+    positions = [_position(form, part) for part in order]
+    assert positions == sorted(positions) and positions[-1] - positions[0] == 3
+    assert _position(form, form.create_button) < _position(form, form.details)
+    # the key and "Use live API" are folded away under the table
+    assert form.live_box not in form.children
+    assert form.live_details.children == (form.live_box,)
+    assert form.live_details.selected_index is None
+    assert _position(form, form.live_details) > _position(form, form.table)
+
+
+def test_one_environment_badge_on_the_form(form):
+    create(form, "Badge")
+    assert (form.header.value + form.table.value).count("ae-env") == 1
+    assert "ae-env" in form.header.value  # the header's, the table has none
+
+
+def test_the_gallery_picker_follows_the_newest_order(form):
+    create(form, "First", "first-1")
+    picker = form.gallery_picker
+    assert picker.order.value == "first-1"
+    create(form, "Second", "second-1")
+    assert picker.order.value == "second-1"
+    picker.order.value = "first-1"  # a person's pick stays while no order is new
+    form.refresh()
+    form.wait()
+    assert picker.order.value == "first-1"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..helpers import ARTIFACTS
+from ..helpers import ARTIFACTS, CUT_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -73,7 +73,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         expect(form.locator(".ae-message")).to_contain_text("uploaded 1 of 1, 0 failed")
         photo_row = table.locator("tr", has_text="Browser order with a photo")
         expect(photo_row).to_contain_text("processing")
-        expect(photo_row.locator("td").nth(2)).to_have_text("1")
+        expect(photo_row.locator("td").nth(1)).to_have_text("1")  # Photos
 
         # auto-refresh watches it finish, then switches itself off
         form.locator("button.ae-auto").click()
@@ -100,6 +100,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
             shutil.copy(ARTIFACTS / "form.png", SCREENSHOT)
 
         # a key typed and left (tab away, no click) goes to the kernel and leaves the page
+        form.get_by_text("Live API: your key").click()  # folded away by default
         key_field = form.locator(".ae-api-key input")
         key_field.fill(SENTINEL)
         key_field.press("Tab")
@@ -173,6 +174,8 @@ def _contrast(foreground: str, background: str) -> float:
 
 
 def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
+    """The magic's table in JupyterLab Dark at 1400 px with the file browser open: its
+    header readable, the table at the left of its output, nothing cut or scrolling."""
     from playwright.sync_api import expect
 
     lab = dark_lab
@@ -185,10 +188,8 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
                         "execution_count": None,
                         "metadata": {},
                         "outputs": [],
-                        "source": "import autoenhance_nb as ae\n"
-                        "t = ae.session(quiet=True)\n"
-                        "t.create('Dark theme order')\n"
-                        "t",
+                        "source": "%load_ext autoenhance_nb\n"
+                        "%autoenhance_order 'Penthouse with terrace – 118 Boulevard Richard-Lenoir'",
                     }
                 ],
                 "metadata": {
@@ -203,13 +204,16 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
             }
         )
     )
-    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page = browser.new_page(viewport={"width": 1400, "height": 800})
     try:
         page.goto(f"{lab['url']}/lab/tree/dark.ipynb?token={lab['token']}")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
+        if not page.locator(".jp-FileBrowser").is_visible():
+            page.locator(".jp-SideBar.jp-mod-left li[data-id='filebrowser']").click()
+        expect(page.locator(".jp-FileBrowser")).to_be_visible()
         page.locator(".jp-Cell").first.click()
         page.keyboard.press("Shift+Enter")
         header = page.locator(".autoenhance-orders th").first
@@ -227,6 +231,12 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
         )
         ratio = _contrast(colour, background)
         assert ratio >= 4.5, f"header {colour} on {background}: contrast {ratio:.2f}"
+        output = page.locator(".jp-OutputArea-output", has=page.locator(".autoenhance-orders"))
+        left = header.bounding_box()["x"] - output.first.bounding_box()["x"]
+        assert left < 24, f"the table is not at the left of its output ({left:.0f} px in)"
+        assert output.first.evaluate(CUT_JS) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-dark-1400.png"))
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure-dark.png"), full_page=True)

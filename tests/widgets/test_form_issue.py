@@ -248,7 +248,7 @@ def test_an_empty_name_is_refused_next_to_the_field(form, sandbox, name):
 # -- 5. narrow windows ------------------------------------------------------------------------
 def test_rows_wrap_and_buttons_have_no_fixed_width(form):
     rows = [c for c in form.children if isinstance(c, w.HBox)]
-    assert len(rows) >= 5
+    assert len(rows) >= 4  # name, preset, buttons, export (the key's row is folded)
     for row in rows:
         assert row.layout.flex_flow == "row wrap"
         for child in row.children:

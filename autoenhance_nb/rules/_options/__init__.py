@@ -25,6 +25,7 @@ from ._spec import DOWNLOAD_PARAMS as DOWNLOAD_PARAMS
 from ._spec import LEGACY_OPTIONS as LEGACY_OPTIONS
 from ._spec import NOT_OPTIONS as NOT_OPTIONS
 from ._spec import READ_ONLY as READ_ONLY
+from ._spec import REPORT_CATEGORY_LABELS as REPORT_CATEGORY_LABELS
 from ._spec import REPORT_SCORE as REPORT_SCORE
 from ._spec import SPEC_FILE as SPEC_FILE
 from ._spec import image_options as image_options

@@ -21,6 +21,7 @@ __all__ = [
     "READ_ONLY",
     "NOT_OPTIONS",
     "REPORT_CATEGORIES",
+    "REPORT_CATEGORY_LABELS",
     "REPORT_SCORE",
     "DOWNLOAD_PARAMS",
     "DOWNLOAD_FORMATS",
@@ -52,10 +53,30 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    title: str = ""  # the words a person reads ("Sky replacement"); the name if none
+    labels: tuple[tuple[Any, str], ...] = ()  # (value, label) of the enum, for people
+    example: Any = _UNSET
 
     @property
     def has_default(self) -> bool:
         return self.default is not _UNSET
+
+    @property
+    def has_example(self) -> bool:
+        return self.example is not _UNSET
+
+    @property
+    def label(self) -> str:
+        """The option as a person reads it: the spec's ``title``, else its name in words."""
+        return self.title or self.name.replace("_", " ").capitalize()
+
+    def label_of(self, value: Any) -> str:
+        """A value as a person reads it (``"CLEAR"`` -> ``"Clear sky"``; a dict or list
+        as it is)."""
+        for known, label in self.labels:
+            if type(known) is type(value) and known == value:
+                return label
+        return str(value)
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed, or None."""
@@ -111,6 +132,12 @@ def _option_of(name: str, schema: dict[str, Any]) -> Option:
         minimum=schema.get("minimum"),
         maximum=schema.get("maximum"),
         description=schema.get("description", ""),
+        title=schema.get("title", ""),
+        labels=tuple(
+            (int(k) if types[:1] == ["integer"] else k, str(v))
+            for k, v in (schema.get("x-enum-labels") or {}).items()
+        ),
+        example=schema.get("example", _UNSET),
     )
 
 
@@ -131,6 +158,10 @@ LEGACY_OPTIONS: dict[str, Option] = {
 READ_ONLY = tuple(_IMAGE_IN.get("x-read-only-fields-ignored", {}).get("fields", ()))
 _REPORT = _SPEC["components"]["schemas"]["ReportIn"]["properties"]
 REPORT_CATEGORIES: tuple[str, ...] = tuple(_REPORT["categories"]["items"]["enum"])
+#: Each category in words, for people ("SKY_REPLACEMENT" -> "Sky replacement").
+REPORT_CATEGORY_LABELS: dict[str, str] = {
+    c: _REPORT["categories"]["items"].get("x-enum-labels", {}).get(c, c) for c in REPORT_CATEGORIES
+}
 REPORT_SCORE = _option_of("score", _REPORT["score"])
 DOWNLOAD_PARAMS: dict[str, Option] = {
     p["name"]: _option_of(p["name"], p["schema"])

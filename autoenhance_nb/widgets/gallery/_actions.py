@@ -11,6 +11,7 @@ from typing import Any
 
 from ...display import Markup, html, status_badge
 from ...errors import one_line
+from ...rules import OPTIONS
 from .._exports import download_link
 from ._cache import data_url
 from ._state import GalleryState
@@ -23,6 +24,7 @@ __all__ = [
     "thumb_html",
     "title_html",
     "options_text",
+    "options_html",
 ]
 
 
@@ -41,7 +43,9 @@ def thumb_html(kind: str, data: bytes | None, note: str = "") -> Markup:
 
 
 def options_text(options: Any) -> str:
-    """The options an image was enhanced with, short: ``enhance_type=warm, privacy``."""
+    """The options an image was enhanced with, short and in words: ``Enhancement style:
+    Warm, Blur faces and plates`` (an option the spec does not know: ``name=value``);
+    the tooltip of the card's line names them as the API does."""
     if isinstance(options, str) and options:
         try:
             options = json.loads(options)
@@ -49,8 +53,32 @@ def options_text(options: Any) -> str:
             return one_line(options, 120)
     if not isinstance(options, dict) or not options:
         return "API defaults"
-    parts = [k if v is True else f"{k}={v}" for k, v in sorted(options.items())]
+    parts = []
+    for key, value in sorted(options.items()):
+        option = OPTIONS.get(key)
+        if option is None:
+            parts.append(key if value is True else f"{key}={value}")
+        elif value is True:
+            parts.append(option.label)
+        elif value is False:
+            parts.append(f"no {option.label[:1].lower()}{option.label[1:]}")
+        else:
+            parts.append(f"{option.label}: {option.label_of(value)}")
     return one_line(", ".join(parts), 160)
+
+
+def options_html(options: Any) -> Markup:
+    """``options_text`` with the whole line and the API's names as its tooltip."""
+    raw = options
+    if isinstance(options, str) and options:
+        try:
+            raw = json.loads(options)
+        except ValueError:
+            pass
+    if isinstance(raw, dict):
+        raw = ", ".join(k if v is True else f"{k}={v}" for k, v in sorted(raw.items()))
+    words = options_text(options)
+    return html('<span title="{}">{}</span>', one_line(f"{words} ({raw or 'none'})", 600), words)
 
 
 def title_html(name: str, status: str, brackets: int | None) -> Markup:

@@ -68,7 +68,7 @@ class ImageCard(ActionBox):
                 w.HBox([self.select, self.title], layout=w.Layout(max_width="100%")),
                 w.HBox([self.original, self.enhanced], layout=w.Layout(max_width="100%")),
                 self.meta,
-                row(self.buy_button, self.redo_button, self.report_button),
+                row(self.compare_button, self.buy_button, self.redo_button, self.report_button),
                 self.message,
                 self.link,
                 self.panel,
@@ -81,6 +81,13 @@ class ImageCard(ActionBox):
         self._show_row(image)
 
     def _make_buttons(self) -> None:
+        self.compare_button = w.Button(
+            description="Compare",
+            icon="columns",
+            tooltip="Before and after over each other, at the gallery's full width",
+            layout=auto_layout(),
+        ).add_class("ae-compare-button")
+        self.compare_button.on_click(lambda _: self.state.compare(self.image_id, self.name))
         self.buy_button = w.Button(
             description="Buy full size",
             icon="shopping-cart",
@@ -143,11 +150,12 @@ class ImageCard(ActionBox):
         self.image = dict(image)
         status = str(self.image.get("status") or "waiting")
         self.title.value = A.title_html(self.name, status, self.state.brackets.get(self.image_id))
-        self.meta.value = A.options_text(self.image.get("options"))
+        self.meta.value = A.options_html(self.image.get("options"))
         if status == "error":
             reason = self.image.get("status_reason") or "the API could not enhance it"
             self.say(f"Error: {reason}", "error")
         self.buy_button.disabled = status != "processed" or self.busy
+        self.compare_button.disabled = status != "processed"
 
     def load(self) -> None:
         """Fetch (or take from the cache) the thumbnails this card should show."""

@@ -46,6 +46,7 @@ from . import _actions as A
 from ._bulk import BulkActions
 from ._cache import CACHE_BYTES, ThumbCache, Thumbnailer
 from ._card import HAS_ORIGINAL, ImageCard
+from ._compare import CompareView
 from ._state import GalleryState
 
 __all__ = ["OrderGallery"]
@@ -81,6 +82,7 @@ class OrderGallery(w.VBox):
             changed=self._changed,
             redone=self.redone,
             selection_changed=self.selection_changed,
+            compare=lambda image_id, name: self.compare.show(image_id, name),
         )
         self._auto = AutoRefresher(
             self._auto_step,
@@ -98,6 +100,7 @@ class OrderGallery(w.VBox):
                 row(self.prev_button, self.page_label, self.next_button),
                 self.bulk,
                 self.message,
+                self.compare,
                 self.cards_box,
             ],
             layout=w.Layout(max_width="100%"),
@@ -127,6 +130,7 @@ class OrderGallery(w.VBox):
             layout=w.Layout(flex_flow="row wrap", max_width="100%", width="100%")
         ).add_class("ae-cards")
         self.bulk = BulkActions(self.state)
+        self.compare = CompareView(self.state)  # one photo before and after, folded
 
     # -- state (the ``GalleryState`` holds it) ---------------------------------------------
     @property

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from ... import errors as E
-from ...rules import REPORT_CATEGORIES
+from ...rules import REPORT_CATEGORIES, REPORT_CATEGORY_LABELS
 from .._kit import auto_layout, field_layout
 from .._options import EnhancementOptions
 from . import _actions as A
@@ -43,7 +43,10 @@ class ReportFields:
 
     def __init__(self, label: str, prefix: str, on_send: Callable[[], object]):
         self.categories = w.SelectMultiple(
-            description="Categories", options=REPORT_CATEGORIES, rows=4, layout=field_layout(320)
+            description="Categories",
+            options=[(REPORT_CATEGORY_LABELS[c], c) for c in REPORT_CATEGORIES],
+            rows=4,
+            layout=field_layout(320),
         ).add_class(f"{prefix}-categories")
         self.comment = w.Text(description="Comment", layout=field_layout(320)).add_class(
             f"{prefix}-comment"

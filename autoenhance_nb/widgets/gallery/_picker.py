@@ -31,6 +31,7 @@ class GalleryPicker(w.VBox):
             description="Show gallery", icon="image", layout=auto_layout()
         ).add_class("ae-show-gallery")
         self.message = SafeHTML().add_class("ae-gallery-picker-message")
+        self._newest: str | None = None
         self.holder = w.VBox(layout=w.Layout(max_width="100%")).add_class("ae-gallery-holder")
         super().__init__(
             [row(self.order, self.show_button, self.message), self.holder],
@@ -51,9 +52,14 @@ class GalleryPicker(w.VBox):
         ]
         if entries != list(self.order.options):
             current = self.order.value
-            self.order.options = entries
             ids = [o for _, o in entries]
-            self.order.value = current if current in ids else (ids[0] if ids else None)
+            newest = ids[0] if ids else None
+            # a new order (the one just created) is picked; otherwise the pick stays
+            if newest != self._newest or current not in ids:
+                current = newest
+            self._newest = newest
+            self.order.options = entries
+            self.order.value = current
 
     def show(self, order_id: str | None = None) -> OrderGallery | None:
         """Open the gallery of ``order_id`` (or the picked order) under the form."""

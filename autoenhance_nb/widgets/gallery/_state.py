@@ -25,10 +25,11 @@ def _nothing(*_: object) -> None:
 class GalleryState:
     """Owned by the gallery; each card and the bulk actions get the same one.
 
-    The gallery fills in the callbacks: ``page()`` the ids of the cards shown,
-    ``changed(image_id)`` shows that image's selection, note and bought file again on its
-    card (if shown), ``redone(image_id)`` after a redo (a new enhanced picture is coming),
-    ``selection_changed()`` after a card's box is ticked or cleared.
+        The gallery fills in the callbacks: ``page()`` the ids of the cards shown,
+        ``changed(image_id)`` shows that image's selection, note and bought file again on its
+        card (if shown), ``redone(image_id)`` after a redo (a new enhanced picture is coming),
+        ``selection_changed()`` after a card's box is ticked or cleared, ``compare(image_id,
+    name)`` shows that photo before and after at the gallery's width.
     """
 
     tracker: Any
@@ -44,6 +45,7 @@ class GalleryState:
     changed: Callable[[str], None] = _nothing
     redone: Callable[[str], None] = _nothing
     selection_changed: Callable[[], None] = _nothing
+    compare: Callable[[str, str], None] = _nothing  # (image_id, name): before and after
 
     def revision(self, image_id: str) -> int:
         """How many times ``image_id`` was redone here (its enhanced thumbnail's key)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import time
 import weakref
@@ -78,7 +79,8 @@ def test_cards_show_both_pictures_and_statuses_update_by_themselves(sandbox, tra
     for card in g.cards.values():
         assert card.image["status"] == "processed"
         assert "processed" in card.title.value and card.name in card.title.value
-        assert "enhance_type=warm" in card.meta.value
+        assert "Enhancement style: Warm" in card.meta.value  # words, the names in the tooltip
+        assert re.search(r'title="[^"]*enhance_type=warm', card.meta.value)
         assert 'class="ae-thumb ae-thumb-original"' in card.original.value
         assert 'class="ae-thumb ae-thumb-enhanced"' in card.enhanced.value
         before = g.thumbs.cache.get((card.image_id, "original", 0))
@@ -244,7 +246,7 @@ def test_redo_with_other_options_changes_the_enhanced_picture(sandbox, tracker, 
     card.editor.fields["enhance_type"].value = "modern"
     card.redo_now.click()
     card.wait()
-    assert "Redoing with enhance_type=modern" in card.message.value
+    assert "Redoing with Enhancement style: Modern" in card.message.value
     _until(lambda: card.enhanced.value != old_html and "<img" in card.enhanced.value)
     g.wait()
     new = g.thumbs.cache.get((card.image_id, "enhanced", 1))

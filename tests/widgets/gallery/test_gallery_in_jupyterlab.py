@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ...helpers import ARTIFACTS
+from ...helpers import ARTIFACTS, CUT_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -97,18 +97,18 @@ def test_gallery_in_jupyterlab(lab, browser):
         before = first.locator("img.ae-thumb-enhanced").get_attribute("src")
         first.locator("button.ae-redo").click()
         panel = first.locator(".ae-redo-panel")
-        panel.locator(".widget-dropdown").filter(has_text="enhance_type").locator(
+        panel.locator(".widget-dropdown").filter(has_text="Enhancement style").locator(
             "select"
-        ).select_option("modern")
+        ).select_option(label="Modern")
         panel.locator("button.ae-redo-now").click()
-        expect(first.locator(".ae-card-message")).to_contain_text("Redoing with enhance_type")
+        expect(first.locator(".ae-card-message")).to_contain_text("Redoing with Enhancement style")
         expect(first.locator("img.ae-thumb-enhanced")).not_to_have_attribute("src", before)
         expect(first.locator("img.ae-thumb-enhanced")).to_be_visible()
 
         # Report the second card
         second = cards.nth(1)
         second.locator("button.ae-report").click()
-        second.locator(".ae-report-categories select").select_option(["SKY_REPLACEMENT"])
+        second.locator(".ae-report-categories select").select_option(["Sky replacement"])
         second.locator(".ae-report-comment input").fill("browser says too blue")
         second.locator("button.ae-report-now").click()
         expect(second.locator(".ae-card-message")).to_contain_text("Reported")
@@ -131,6 +131,72 @@ def test_gallery_in_jupyterlab(lab, browser):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "failure-gallery.png"), full_page=True)
         shutil.copy(lab["log"], ARTIFACTS / "lab-gallery.log")
+        raise
+    finally:
+        page.close()
+
+
+NARROW_SETUP = """\
+import io
+from PIL import Image
+import autoenhance_nb as ae
+
+tracker = ae.session(quiet=True)
+ae.current_context().sandbox.processing_seconds = 0.3
+order_id = tracker.create("Penthouse with terrace – 118 Boulevard Richard-Lenoir")["order_id"]
+
+def photo(i):
+    out = io.BytesIO()
+    Image.new("RGB", (400, 260), (60 * i, 160, 90)).save(out, "PNG")
+    return out.getvalue()
+
+tracker.add_images(order_id, [(f"living-room-{i}.png", photo(i)) for i in range(3)],
+                   progress=False, enhance_type="warm", sky_replacement=True)
+tracker.watch(interval=0.3, progress=False)
+"""
+NARROW_SHOW = """\
+g = tracker.gallery(order_id, export_dir=".", refresh_interval=0)
+print("Narrow notebook ready")
+g
+"""
+
+
+def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
+    """Notebook 7 (its own page, menus and output area), dark theme, a 700 px window:
+    the cards show both pictures, nothing is cut without a tooltip, nothing scrolls
+    sideways, and Compare shows one photo before and after."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    nb7 = dark_notebook7
+    (nb7["root"] / "nb7.ipynb").write_text(_notebook(NARROW_SETUP, NARROW_SHOW))
+    page = browser.new_page(viewport={"width": 700, "height": 1000})
+    try:
+        page.goto(f"{nb7['url']}/notebooks/nb7.ipynb?token={nb7['token']}")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+        expect(page.locator(".jp-Notebook")).to_be_visible()
+        page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        expect(page.get_by_text("Narrow notebook ready").first).to_be_visible()
+        gallery = page.locator(".ae-gallery").first
+        cards = gallery.locator(".ae-card")
+        expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
+        expect(gallery.locator("img.ae-thumb-original")).to_have_count(3)
+        expect(gallery.locator("img.ae-thumb-enhanced")).to_have_count(3)
+        gallery.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        cards.first.locator("button.ae-compare-button").click()
+        expect(gallery.locator(".ae-compare-frame img")).to_have_count(2)
+        page.wait_for_timeout(300)
+        assert gallery.evaluate(CUT_JS) == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "gallery-notebook7-dark-700.png"))
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "failure-notebook7.png"), full_page=True)
+        shutil.copy(nb7["log"], ARTIFACTS / "notebook7.log")
         raise
     finally:
         page.close()

@@ -145,3 +145,29 @@ def test_a_refused_report_keeps_the_fields():
         flow.send()
     assert fields.comment.value == "kept"
     fields.panel.close()
+
+
+def test_a_cards_options_line_reads_any_json_the_api_sends():
+    from autoenhance_nb.widgets.gallery._actions import options_html, options_text
+
+    options = {"finetune_settings": {"sky": "<b>x</b>"}, "metadata": [1], "privacy": False}
+    text = options_text(options)
+    assert "Fine-tuning (advanced): {'sky': '<b>x</b>'}" in text and "no blur" in text
+    assert "<b>" not in str(options_html(options))  # escaped, tooltip and text
+
+
+def test_report_categories_read_as_words_and_send_the_apis_values():
+    from autoenhance_nb.rules import REPORT_CATEGORIES
+    from autoenhance_nb.widgets.gallery._panels import ReportFields
+
+    fields = ReportFields("Send report", "ae-report", lambda: None)
+    try:
+        labels = dict(fields.categories.options)
+        assert labels["Sky replacement"] == "SKY_REPLACEMENT" and labels["HDR"] == "HDR"
+        assert set(labels.values()) == set(REPORT_CATEGORIES)
+        assert not any("_" in label for label in labels)
+        fields.categories.value = ("SKY_REPLACEMENT",)
+        assert fields.values()[0] == ["SKY_REPLACEMENT"]
+    finally:
+        for part in (fields.categories, fields.comment, fields.score, fields.send, fields.panel):
+            part.close()
