@@ -33,8 +33,15 @@ class PhotoRow(w.VBox):
         self._enhancement = enhancement
         self._say = say
         self._run = run
+        # ipywidgets draws FileUpload as a button whose title is the tooltip as given:
+        # None would show "null" on hover. Its file input never enters the page, so
+        # nothing here accepts a dropped file (see README, "The order desk").
         self.photos = w.FileUpload(
-            accept="image/*", multiple=True, description="Add photos", layout=auto_layout()
+            accept="image/*",
+            multiple=True,
+            description="Add photos",
+            tooltip="Choose photos on this computer (several at once)",
+            layout=auto_layout(),
         ).add_class("ae-photos")
         self.target = w.Dropdown(
             description="to order",

@@ -122,6 +122,8 @@ def test_the_desk_in_a_browser(desk, browser):
         if not preset.is_visible():  # the Enhancement section may start folded
             form.get_by_text("Enhancement options").first.click()
         preset.select_option(label="warm")
+        # the upload button's hover text says what it does (it said "null")
+        expect(form.locator(".ae-photos")).to_have_attribute("title", re.compile("^Choose"))
         with page.expect_file_chooser() as chooser:
             form.locator(".ae-photos").click()
         chooser.value.set_files([str(p) for p in PHOTOS])
