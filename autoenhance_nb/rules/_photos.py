@@ -3,6 +3,7 @@ and safe local file names for downloads. No HTTP here."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -102,14 +103,58 @@ class ImageSource:
         return CONTENT_TYPES.get(self.format, "application/octet-stream")
 
     def open(self) -> IO[bytes]:
+        """The bytes, from the start (each attempt of an upload opens them anew), hashed
+        as they are read: ``sha256`` says the content's hash once all was read."""
         if self.path is not None:
             try:
-                return open(self.path, "rb")
+                fh: IO[bytes] = open(self.path, "rb")
             except OSError as exc:  # moved or removed since it was checked
                 raise _bad_photo(
                     f"Cannot upload {one_line(self.name)!r}: {one_line(exc.strerror)}"
                 ) from None
-        return io.BytesIO(self.data or b"")
+        else:
+            fh = io.BytesIO(self.data or b"")
+        reader = _HashingReader(fh, self.size)
+        self._reader = reader
+        return reader  # type: ignore[return-value]
+
+    @property
+    def sha256(self) -> str | None:
+        """The content's sha256 (hex), once an upload read all of it (bytes given in
+        memory: at once); None when no read got to the end."""
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        reader = getattr(self, "_reader", None)
+        return reader.hexdigest() if reader is not None else None
+
+
+class _HashingReader:
+    """A file read once from the start, its sha256 kept up to date as it is read."""
+
+    def __init__(self, fh: IO[bytes], size: int):
+        self._fh = fh
+        self._size = size
+        self._read = 0
+        self._digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._fh.read(n)
+        self._digest.update(chunk)
+        self._read += len(chunk)
+        return chunk
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Any:
+        while chunk := self.read(256 * 1024):
+            yield chunk
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def hexdigest(self) -> str | None:
+        return self._digest.hexdigest() if self._read == self._size else None
 
 
 def _bad_photo(message: str) -> ValidationError:

@@ -21,6 +21,7 @@ from ..rules.brackets import DEFAULT_MAX_GAP
 from ._batch import BatchResult
 from ._brackets import Brackets, BracketsResult
 from ._core import TableState, TrackerCore
+from ._journal import Journal, open_journal
 from ._orders import Orders
 from ._photos import Photos
 from .table import orders
@@ -50,15 +51,26 @@ class OrderTracker:
 
     The work is done by ``tracker.orders``, ``tracker.photos`` and ``tracker.brackets``,
     all around one core (the table, its lock, the change callbacks).
+
+    ``journal``: the operations journal that makes a re-run after a crash resume
+    instead of repeating (``"default"``: ``$AUTOENHANCE_JOURNAL`` or the user's data
+    folder; a path; a ``Journal``; None: off). See docs/reliability.md.
     """
 
-    def __init__(self, client: AutoenhanceClient | None = None):
-        self._core = TrackerCore(client if client is not None else AutoenhanceClient())
+    def __init__(self, client: AutoenhanceClient | None = None, journal: Any = "default"):
+        self._core = TrackerCore(
+            client if client is not None else AutoenhanceClient(), open_journal(journal)
+        )
         self.orders = Orders(self._core)
         self.photos = Photos(self._core, self.orders)
         self.brackets = Brackets(self._core)
 
     # -- environment -------------------------------------------------------------------
+    @property
+    def journal(self) -> Journal | None:
+        """The operations journal (None: off): ``tracker.journal.clear()`` forgets it."""
+        return self._core.journal
+
     @property
     def client(self) -> AutoenhanceClient:
         return self._core.client
