@@ -129,8 +129,14 @@ class GroupRow:
     key: str
     name: str | None
     bracket_ids: list[str]
-    state: str  # sent | merged
+    state: str  # sent | merged | abandoned
     owner: str | None
+
+    @property
+    def orphaned(self) -> bool:
+        """Sent by a process that is gone (or by this one, in a call that ended)
+        without the answer being written."""
+        return self.state == "sent" and (self.owner == _OWNER or not _alive(self.owner))
 
 
 class Journal:
