@@ -170,8 +170,12 @@ class AutoenhanceMagics(Magics):
         steps = commands(checked, cell)
         if checked.args.sandbox:
             use_sandbox()
+        tracker = self._tracker()
+        named = self.shell.user_ns.get("__session__") if self.shell is not None else None
+        if isinstance(named, str) and named:
+            tracker.notebook_name = named  # the notebook's path, as Jupyter tells the kernel
         run = Run(
-            self._tracker(),
+            tracker,
             workers=self.workers,
             upload_workers=self.upload_workers,
             progress=self.progress,

@@ -229,18 +229,16 @@ class Journal:
         self,
         account: str,
         notebook: str | None,
-        entries: Iterable[tuple[str, str | None]],
+        entries: Iterable[tuple[int, str, str | None]],
         batch: str | None = None,
     ) -> None:
-        """Before creating: (order_id, name) of each order about to be asked for."""
+        """Before creating: (position, order_id, name) of each order about to be asked
+        for (``batch``: the batch's key, so that its re-run finds the same ids)."""
         now = time.time()
         with self._tx() as c:
             c.executemany(
                 "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?, 'sent', ?)",
-                [
-                    (account, oid, name, notebook, batch, i, now)
-                    for i, (oid, name) in enumerate(entries)
-                ],
+                [(account, oid, name, notebook, batch, i, now) for i, oid, name in entries],
             )
 
     def orders_made(self, account: str, order_ids: Iterable[str]) -> None:
@@ -250,13 +248,19 @@ class Journal:
                 [(account, oid) for oid in order_ids],
             )
 
-    def made(self, account: str, order_id: str) -> bool:
-        """Whether this journal asked for ``order_id`` on this account."""
-        return bool(
-            self._read(
-                "SELECT 1 FROM orders WHERE account = ? AND order_id = ?", (account, order_id)
+    def made(self, account: str, order_ids: Iterable[str]) -> set[str]:
+        """Those of ``order_ids`` this journal asked for on this account."""
+        ids = list(order_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT order_id FROM orders WHERE account = ? AND order_id IN ({marks})",
+                (account, *chunk),
             )
-        )
+            found.update(str(r[0]) for r in rows)
+        return found
 
     def orders_of(self, account: str, notebook: str | None, limit: int = 500) -> list[str]:
         """The orders this notebook made or sent photos into, oldest first."""

@@ -67,6 +67,24 @@ class OrderTracker:
 
     # -- environment -------------------------------------------------------------------
     @property
+    def notebook(self) -> str | None:
+        """This notebook's identity (a hash, never the path): it salts the cell magic's
+        derived order ids and keys what ``resume()`` brings back. From the notebook's
+        path as Jupyter tells the kernel (``JPY_SESSION_NAME``, or ``notebook_name``
+        set by the magic from ``__session__``), else the journal's own random value."""
+        return self._core.notebook()
+
+    @property
+    def notebook_name(self) -> str | None:
+        """The notebook's path or name, when a front end knows it better than the
+        environment does (the magic sets it from the kernel's ``__session__``)."""
+        return self._core.notebook_hint
+
+    @notebook_name.setter
+    def notebook_name(self, value: str | None) -> None:
+        self._core.notebook_hint = value or None
+
+    @property
     def journal(self) -> Journal | None:
         """The operations journal (None: off): ``tracker.journal.clear()`` forgets it."""
         return self._core.journal
@@ -157,6 +175,8 @@ class OrderTracker:
         source: str = "python",
         adopt_existing: bool = False,
         description: str = "Creating orders",
+        *,
+        resume: bool = True,
     ) -> BatchResult:
         """Create many orders concurrently over the pooled connection.
 
@@ -167,9 +187,14 @@ class OrderTracker:
         answer hid. The stop button stops the batch at once, keeping every order made.
         ``workers=None`` sizes the batch from the client's rate limit and the latency
         seen so far (``batch.choose_workers``: 8 to 64 threads).
+
+        With the journal, the same list run again from the same notebook (or script)
+        is the same batch, even in a fresh kernel after a crash: its items without an
+        order_id get the ids the first run gave them and find the orders it made
+        instead of making them twice (``resume=False``: always new orders).
         """
         return self.orders.create_many(
-            items, workers, progress, source, adopt_existing, description
+            items, workers, progress, source, adopt_existing, description, resume=resume
         )
 
     def refresh(self, workers: int | None = None, progress: bool = False) -> dict[str, int]:

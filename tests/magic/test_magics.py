@@ -123,7 +123,11 @@ def test_cell_magic_creates_a_batch(ip, sandbox):
     assert len(ip.user_ns["week"]) == 4
     ids = {o["name"]: o["order_id"] for o in sandbox.orders}
     assert ids["Hall, first floor"] == "hall-1"
-    assert ids["Kitchen – 12 Rue Oberkampf"] == derived_order_id("Kitchen – 12 Rue Oberkampf", 0)
+    notebook = ae.session().notebook  # the derived ids belong to this notebook
+    assert notebook
+    assert ids["Kitchen – 12 Rue Oberkampf"] == derived_order_id(
+        "Kitchen – 12 Rue Oberkampf", 0, notebook
+    )
 
 
 def test_fifty_line_cell(ip, sandbox):
