@@ -266,6 +266,46 @@ class Orders:
         self.core.record(order, source)
         return order
 
+    def resume(self, limit: int = 500, workers: int | None = None) -> int:
+        """See ``OrderTracker.resume``."""
+        core = self.core
+        journal = core.journal
+        if journal is None:
+            return 0
+        account = core.client.account
+        with core.lock:
+            known = set(core.state.store.index)
+        ids = [o for o in journal.orders_of(account, core.notebook(), limit) if o not in known]
+        if not ids:
+            return 0
+        gone: list[str] = []
+        result = BatchResult(total=len(ids), verb="resumed")
+
+        def one(oid: str) -> dict[str, Any] | None:
+            try:
+                return core.client.get_order(oid)
+            except E.NotFoundError:
+                gone.append(oid)
+                return None
+
+        def record(_: int, order: dict[str, Any] | None) -> None:
+            if order is not None:
+                core.record_many([order], "resume")
+
+        try:
+            FanOut(
+                ids,
+                one,
+                workers=self.batch_workers(workers, len(ids)),
+                result=result,
+                record=record,
+                describe=lambda oid: {"order_id": oid},
+            ).run()
+        finally:
+            journal.forget_orders(account, gone)  # gone from the server: nothing to resume
+            core.changed()
+        return len(result.done) - len(gone)
+
     def sync(self, source: str = "sync", *, limit: int | None = None) -> int:
         """See ``OrderTracker.sync``."""
         core = self.core

@@ -215,6 +215,14 @@ class OrderTracker:
         table stays readable while pages load: each page is recorded as it comes."""
         return self.orders.sync(source, limit=limit)
 
+    def resume(self, limit: int = 500, workers: int | None = None) -> int:
+        """Bring back the work of this notebook after a restart or a crash: the orders
+        the journal says it created or sent photos into (the newest ``limit``), each
+        fetched from the API and added to the table (an order gone from the server is
+        forgotten). Returns how many were added. ``session()`` does this by itself, in
+        the background, when the journal holds any. Without a journal: 0."""
+        return self.orders.resume(limit, workers)
+
     # -- photos ------------------------------------------------------------------------
     def add_images(
         self,
