@@ -13,8 +13,8 @@ import signal
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

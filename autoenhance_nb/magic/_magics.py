@@ -107,7 +107,11 @@ class AutoenhanceMagics(Magics):
         )
 
     def _tracker(self, announce: bool = True) -> Any:
-        return session(quiet=not announce, options=self._client_settings())
+        tracker = session(quiet=not announce, options=self._client_settings())
+        named = self.shell.user_ns.get("__session__") if self.shell is not None else None
+        if isinstance(named, str) and named:
+            tracker.notebook_name = named  # the notebook's path, as Jupyter tells the kernel
+        return tracker
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -170,12 +174,8 @@ class AutoenhanceMagics(Magics):
         steps = commands(checked, cell)
         if checked.args.sandbox:
             use_sandbox()
-        tracker = self._tracker()
-        named = self.shell.user_ns.get("__session__") if self.shell is not None else None
-        if isinstance(named, str) and named:
-            tracker.notebook_name = named  # the notebook's path, as Jupyter tells the kernel
         run = Run(
-            tracker,
+            self._tracker(),
             workers=self.workers,
             upload_workers=self.upload_workers,
             progress=self.progress,

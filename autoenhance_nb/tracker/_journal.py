@@ -376,9 +376,7 @@ class Journal:
 
     def groups_settled(self, row_ids: Iterable[int], state: str) -> None:
         with self._tx() as c:
-            c.executemany(
-                "UPDATE groups SET state = ? WHERE id = ?", [(state, i) for i in row_ids]
-            )
+            c.executemany("UPDATE groups SET state = ? WHERE id = ?", [(state, i) for i in row_ids])
 
     # -- clearing ----------------------------------------------------------------------
     def clear(self, account: str | None = None) -> None:

@@ -52,7 +52,7 @@ class Ledger:
         self.kind = kind
         self.notebook = notebook
         self.rows: list[PhotoRow] = journal.photos(self.account, order_id, kind)
-        self.sizes = {r.size for r in self.rows}
+        self.sizes = {(r.name, r.size) for r in self.rows}
         self.uploaded: set[str] = set()
         self._registered: set[int] = set()
 
@@ -115,23 +115,28 @@ class Ledger:
     # -- one photo -----------------------------------------------------------------------
     def identify(self, photo: ImageSource) -> tuple[PhotoKey | None, str | None]:
         """The photo's cheap key and, when known or needed, its content hash: hashed
-        up front only when the journal holds a photo of the same size for this order
-        (to confirm); otherwise the hash is taken while the photo streams."""
+        up front only when the journal holds a photo of the same name and size for this
+        order (to confirm); otherwise the hash is taken while the photo streams."""
         if photo.path is None:
             return None, photo.sha256
         path = photo.path.resolve()
         st = os.stat(path)
         key: PhotoKey = (str(path), st.st_size, st.st_mtime_ns)
         sha = self.journal.known_hash(*key)
-        if sha is None and st.st_size in self.sizes:
+        if sha is None and (photo.name, st.st_size) in self.sizes:
             sha = file_sha256(path)
             self.journal.note_hash(*key, sha)
         return key, sha
 
-    def found(self, key: PhotoKey | None, sha: str | None) -> str | None:
-        """The id of this photo in the order, uploaded by an earlier run, or None."""
+    def found(self, name: str, key: PhotoKey | None, sha: str | None) -> str | None:
+        """The id of this photo in the order, uploaded by an earlier run, or None. A
+        photo is its name and its content: the same name with other content is another
+        photo (a camera's counter restarted), and so is the same content under another
+        name (the user's choice to send it again)."""
         for row in self.rows:
             if row.state != "uploaded" or row.remote_id not in self.uploaded:
+                continue
+            if row.name != name:
                 continue
             same_file = key is not None and (row.path, row.size, row.mtime_ns) == key
             if (sha is not None and row.sha256 == sha) or same_file:

@@ -95,13 +95,8 @@ class Orders:
 
         def one(entry: dict[str, Any]) -> dict[str, Any]:
             oid = entry["order_id"]
-            adopt = adopt_existing or oid in generated or oid in recall.own
-            try:
-                return core.client.create_order(
-                    name=entry.get("name"), order_id=oid, adopt_existing=adopt
-                )
-            except E.ConflictError as exc:
-                raise recall.not_adopted(exc, oid, adopt) from None
+            adopt = adopt_existing or oid in generated
+            return recall.create(core.client, entry.get("name"), oid, adopt)
 
         def record(_: int, order: dict[str, Any]) -> None:
             core.record_many([order], source)  # in the worker: nothing answered is lost
@@ -124,7 +119,7 @@ class Orders:
             if bar is not None:
                 bar.close()
             core.changed()
-        recall.after(o.get("order_id") for o in result.done if isinstance(o, dict))
+        recall.after(str(o["order_id"]) for o in result.done if isinstance(o, dict))
         # the batch numbers failures by position in `prepared`: give them the input's
         for failure in result.failed:
             failure.index = prepared[failure.index]["_index"]

@@ -108,18 +108,19 @@ class Photos:
         ledger.settle_images(order)
         images = {i.get("image_id"): i for i in order.get("images") or [] if isinstance(i, dict)}
         lock = threading.Lock()
-        claimed: dict[tuple[Any, Any], str] = {}
+        claimed: dict[tuple[Any, ...], str] = {}
 
         def one(source: Any) -> dict[str, Any] | Already:
             photo = _photo(source)
             key, sha = ledger.identify(photo)
-            found = ledger.found(key, sha)
+            found = ledger.found(photo.name, key, sha)
             if found is not None:
                 return Already(photo.name, images.get(found) or {"image_id": found})
-            with lock:  # the same file twice in one call: sent once
-                if (key, sha) != (None, None) and (key, sha) in claimed:
-                    return Already(photo.name, {"image_id": claimed[(key, sha)]})
-                claimed[(key, sha)] = ""
+            me = (photo.name, key, sha)
+            with lock:  # the same photo twice in one call: sent once
+                if me in claimed:
+                    return Already(photo.name, {"image_id": claimed[me]})
+                claimed[me] = ""
             row = ledger.intend(photo, key, sha, options)
             try:
                 image = client.images.upload(
@@ -131,10 +132,10 @@ class Photos:
             except BaseException as exc:
                 ledger.ended(row, exc)
                 with lock:
-                    claimed.pop((key, sha), None)
+                    claimed.pop(me, None)
                 raise
             ledger.done(row, image["image_id"], photo, key)
-            claimed[(key, sha)] = image["image_id"]
+            claimed[me] = image["image_id"]
             return image
 
         return one

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import errors as E
+from ..api import AutoenhanceClient
 from ..errors import one_line
 from ._core import TrackerCore
 
@@ -61,7 +62,20 @@ class Recall:
             if ids:
                 self.journal.orders_made(self.account, ids)
 
-    def not_adopted(self, error: E.ConflictError, order_id: str, adopted: bool) -> E.AutoenhanceError:
+    def create(
+        self, client: AutoenhanceClient, name: str | None, order_id: str, adopt: bool
+    ) -> dict[str, Any]:
+        """Create the order; a taken id is adopted when ``adopt`` says so or this
+        journal made it earlier (see ``not_adopted``)."""
+        adopt = adopt or order_id in self.own
+        try:
+            return client.create_order(name=name, order_id=order_id, adopt_existing=adopt)
+        except E.ConflictError as exc:
+            raise self.not_adopted(exc, order_id, adopt) from None
+
+    def not_adopted(
+        self, error: E.ConflictError, order_id: str, adopted: bool
+    ) -> E.AutoenhanceError:
         """A taken id: when this journal did not make it, the order is someone else's
         (another notebook or person on the account): never adopted silently. Its
         intent is forgotten, so that a re-run does not take it for this journal's."""

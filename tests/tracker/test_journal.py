@@ -70,7 +70,8 @@ def test_clear_forgets_everything(tracker):
 def test_resume_brings_back_the_notebooks_orders_after_a_restart(client):
     first = OrderTracker(client)
     first.create_many(["Kitchen", "Hall", "Garden"], progress=False)
-    client.delete_order(first.order_ids()[2])  # gone from the server meanwhile
+    garden = first.df.set_index("name").loc["Garden", "order_id"]
+    client.delete_order(garden)  # gone from the server meanwhile
     fresh = OrderTracker(client)  # a new kernel: an empty table
     assert len(fresh) == 0
     assert fresh.resume() == 2

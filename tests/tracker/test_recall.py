@@ -18,9 +18,7 @@ def test_a_batch_rerun_in_a_fresh_kernel_adopts_the_orders_it_made(client, sandb
     assert len(sandbox.orders) == 2  # was 4: a restart forgot the names it had sent
 
 
-def test_another_list_or_notebook_or_resume_false_makes_new_orders(
-    client, sandbox, monkeypatch
-):
+def test_another_list_or_notebook_or_resume_false_makes_new_orders(client, sandbox, monkeypatch):
     OrderTracker(client).create_many(["Kitchen", "Hall"], progress=False)
     OrderTracker(client).create_many(["Kitchen", "Hall", "Garden"], progress=False)
     assert len(sandbox.orders) == 5
