@@ -102,9 +102,13 @@ class ImageSource:
     def content_type(self) -> str:
         return CONTENT_TYPES.get(self.format, "application/octet-stream")
 
+    #: Whether ``open`` hashes what is read (the journal asks, for a file whose hash
+    #: it does not know yet): ``sha256`` then says the content's hash.
+    hash_stream = False
+
     def open(self) -> IO[bytes]:
-        """The bytes, from the start (each attempt of an upload opens them anew), hashed
-        as they are read: ``sha256`` says the content's hash once all was read."""
+        """The bytes, from the start (each attempt of an upload opens them anew); with
+        ``hash_stream``, hashed as they are read."""
         if self.path is not None:
             try:
                 fh: IO[bytes] = open(self.path, "rb")
@@ -114,6 +118,8 @@ class ImageSource:
                 ) from None
         else:
             fh = io.BytesIO(self.data or b"")
+        if not self.hash_stream:
+            return fh
         reader = _HashingReader(fh, self.size)
         self._reader = reader
         return reader  # type: ignore[return-value]

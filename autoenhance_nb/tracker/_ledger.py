@@ -146,6 +146,9 @@ class Ledger:
     def intend(
         self, photo: ImageSource, key: PhotoKey | None, sha: str | None, sent: dict[str, Any]
     ) -> int:
+        """Before registering: the photo's intent; its hash is taken while it streams
+        when it is not known yet."""
+        photo.hash_stream = sha is None
         return self.journal.intend_photo(
             self.account,
             self.order_id,
@@ -163,8 +166,15 @@ class Ledger:
             self._registered.add(row_id)
             self.journal.photo_registered(row_id, remote_id)
 
-    def done(self, row_id: int, remote_id: str, photo: ImageSource, key: PhotoKey | None) -> None:
-        sha = photo.sha256
+    def done(
+        self,
+        row_id: int,
+        remote_id: str,
+        photo: ImageSource,
+        key: PhotoKey | None,
+        sha: str | None = None,
+    ) -> None:
+        sha = sha or photo.sha256
         self.journal.photo_settled(row_id, "uploaded", remote_id, sha)
         if key is not None and sha is not None:
             self.journal.note_hash(*key, sha)

@@ -134,7 +134,7 @@ class Photos:
                 with lock:
                     claimed.pop(me, None)
                 raise
-            ledger.done(row, image["image_id"], photo, key)
+            ledger.done(row, image["image_id"], photo, key, sha)
             claimed[me] = image["image_id"]
             return image
 

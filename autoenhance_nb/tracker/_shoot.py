@@ -147,7 +147,7 @@ class Shoot:
         except BaseException as exc:
             ledger.ended(row, exc)
             raise
-        ledger.done(row, bracket["bracket_id"], photo, key)
+        ledger.done(row, bracket["bracket_id"], photo, key, sha)
         return bracket
 
     def intend(self, todo: list[Any], groups: list[list[str]]) -> list[int]:
