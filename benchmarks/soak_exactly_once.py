@@ -49,24 +49,32 @@ def main() -> int:
                 checks = {
                     "add_images, 60 photos": (
                         lambda: photos_scenario(sb, crash, photos, rng),
-                        lambda g: g["images"] == 60
-                        and set(g["names"].values()) == {1}
-                        and g["waiting"] == 0,
-                        lambda g: f"killed after {g['kill_at']:2d} uploads "
-                        f"({g['images_at_kill']} registered); images after re-run {g['images']}",
+                        lambda g: (
+                            g["images"] == 60
+                            and set(g["names"].values()) == {1}
+                            and g["waiting"] == 0
+                        ),
+                        lambda g: (
+                            f"killed after {g['kill_at']:2d} uploads "
+                            f"({g['images_at_kill']} registered); images after re-run {g['images']}"
+                        ),
                     ),
                     "add_brackets, 12 files": (
                         lambda: brackets_scenario(sb, crash, shoot, rng),
                         lambda g: g["images"] == 4 and set(g["names"].values()) == {1},
-                        lambda g: f"killed after {g['kill_at']:2d} brackets"
-                        f"{' (merging)' if g['kill_at'] == 12 else ''}; merged images "
-                        f"{g['images']}, brackets uploaded {g['brackets_uploaded']}",
+                        lambda g: (
+                            f"killed after {g['kill_at']:2d} brackets"
+                            f"{' (merging)' if g['kill_at'] == 12 else ''}; merged images "
+                            f"{g['images']}, brackets uploaded {g['brackets_uploaded']}"
+                        ),
                     ),
                     "cell magic, 100 lines": (
                         lambda: magic_scenario(sb, crash, rng),
                         lambda g: g["orders"] == g["lines"] == 100,
-                        lambda g: f"killed after {g['kill_at']:2d} orders; orders after "
-                        f"re-run {g['orders']} for {g['lines']} lines",
+                        lambda g: (
+                            f"killed after {g['kill_at']:2d} orders; orders after "
+                            f"re-run {g['orders']} for {g['lines']} lines"
+                        ),
                     ),
                 }
                 for title, (scenario, good, describe) in checks.items():

@@ -114,19 +114,39 @@ class Ledger:
 
     # -- one photo -----------------------------------------------------------------------
     def identify(self, photo: ImageSource) -> tuple[PhotoKey | None, str | None]:
-        """The photo's cheap key and, when known or needed, its content hash: hashed
-        up front only when the journal holds a photo of the same name and size for this
-        order (to confirm); otherwise the hash is taken while the photo streams."""
+        """The photo's cheap key (a file: its path, size and mtime, which change with
+        its content) and, when known or needed, its content hash: bytes are hashed at
+        once; a file only to confirm, when the journal holds a photo of the same name
+        and size for this order under another key."""
         if photo.path is None:
             return None, photo.sha256
         path = photo.path.resolve()
         st = os.stat(path)
         key: PhotoKey = (str(path), st.st_size, st.st_mtime_ns)
         sha = self.journal.known_hash(*key)
-        if sha is None and (photo.name, st.st_size) in self.sizes:
-            sha = file_sha256(path)
-            self.journal.note_hash(*key, sha)
+        same_file = any((r.path, r.size, r.mtime_ns) == key for r in self.rows)
+        if sha is None and not same_file and (photo.name, st.st_size) in self.sizes:
+            sha = self._hash(key)
+            self._confirm(photo.name, st.st_size)
         return key, sha
+
+    def _hash(self, key: PhotoKey) -> str:
+        sha = self.journal.known_hash(*key) or file_sha256(key[0])
+        self.journal.note_hash(*key, sha)
+        return sha
+
+    def _confirm(self, name: str, size: int) -> None:
+        """The hashes of the uploaded files of this name and size whose hash is not
+        known yet, when they are still where they were, unchanged."""
+        for row in self.rows:
+            if row.sha256 or row.name != name or row.size != size or row.path is None:
+                continue
+            try:
+                st = os.stat(row.path)
+            except OSError:
+                continue  # moved or removed: cannot be compared
+            if (st.st_size, st.st_mtime_ns) == (row.size, row.mtime_ns):
+                row.sha256 = self._hash((row.path, st.st_size, st.st_mtime_ns))
 
     def found(self, name: str, key: PhotoKey | None, sha: str | None) -> str | None:
         """The id of this photo in the order, uploaded by an earlier run, or None. A
@@ -146,9 +166,7 @@ class Ledger:
     def intend(
         self, photo: ImageSource, key: PhotoKey | None, sha: str | None, sent: dict[str, Any]
     ) -> int:
-        """Before registering: the photo's intent; its hash is taken while it streams
-        when it is not known yet."""
-        photo.hash_stream = sha is None
+        """Before registering: the photo's intent."""
         return self.journal.intend_photo(
             self.account,
             self.order_id,

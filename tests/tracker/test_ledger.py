@@ -44,7 +44,7 @@ def test_a_different_photo_with_a_reused_name_is_uploaded(client, tmp_path):
     tracker.create("Shoot", order_id="shoot")
     tracker.add_images("shoot", [path], progress=False)
     (tmp_path / "elsewhere").mkdir()
-    copy = tmp_path / "elsewhere" / path.name  # the same photo moved: known by its content
+    copy = tmp_path / "elsewhere" / path.name  # the same photo copied: known by its content
     copy.write_bytes(path.read_bytes())
     assert len(OrderTracker(client).add_images("shoot", [copy], progress=False).already) == 1
     path.write_bytes(png_bytes(9, 9))  # same name, same folder, another photo
