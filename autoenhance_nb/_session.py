@@ -174,6 +174,7 @@ def use_live(
         old_state = ctx.tracker.use_client(client)
         if _on_own_sandbox(ctx, old_client):
             ctx.parked["sandbox"] = (old_client, old_state)
+    resume_in_background(ctx.tracker)  # this notebook's live orders, from the journal
     return ctx.tracker
 
 

@@ -5,8 +5,9 @@ alternating passes, each pass on a fresh sandbox (the sandbox keeps uploads in m
     python benchmarks/journal_cost.py                # 200 x 10 MB, 2 passes each
     python benchmarks/journal_cost.py --quick        # 20 x 1 MB, to check the script
 
-Prints each timing and the ratio journal / no journal (target <= 1.1x). The second part
-times a re-run with the journal: every photo found uploaded, nothing sent."""
+Prints each timing and the ratio journal / no journal (target <= 1.1x), of the medians
+and of the best passes (on a shared machine the best pass is the least disturbed one).
+Then a re-run with the journal: every photo found uploaded, nothing sent."""
 
 from __future__ import annotations
 
@@ -104,12 +105,13 @@ def main() -> None:
                 if "rerun" in got:
                     reruns.append(got["rerun"])
                 print(f"  pass {p + 1}: {side:8s} {got['upload']:.2f} s", flush=True)
-    with_j, without = statistics.median(timings["journal"]), statistics.median(timings["none"])
-    ratio = with_j / without
-    print(
-        f"add_images, median of {args.passes}: journal {with_j:.2f} s, none {without:.2f} s, "
-        f"ratio {ratio:.3f}x (target <= 1.1x {'OK' if ratio <= 1.1 else 'MISSED'})"
-    )
+    for how, pick in (("median", statistics.median), ("best", min)):
+        with_j, without = pick(timings["journal"]), pick(timings["none"])
+        ratio = with_j / without
+        print(
+            f"add_images, {how} of {args.passes}: journal {with_j:.2f} s, none {without:.2f} s,"
+            f" ratio {ratio:.3f}x (target <= 1.1x {'OK' if ratio <= 1.1 else 'MISSED'})"
+        )
     print(f"re-run with the journal (all {n} found uploaded, none sent): "
           f"{statistics.median(reruns):.2f} s")  # fmt: skip
 
