@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .table import interrupts_deferred
+
 __all__ = [
     "Journal",
     "PhotoRow",
@@ -170,12 +172,14 @@ class Journal:
         return f"<Journal {self.path}>"
 
     def close(self) -> None:
-        with self._lock:
+        with self._locked():
             self._conn.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        """One short write transaction. The stop button is held back while it runs: a
+        transaction left open would hold the file's write lock against every kernel."""
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -184,8 +188,15 @@ class Journal:
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock, with the stop button held back: a SIGINT landing just as ``with``
+        took the lock could leave it taken (CPython bpo-29988), hanging the next call."""
+        with interrupts_deferred(), self._lock:
+            yield
+
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._locked():
             return self._conn.execute(sql, tuple(params)).fetchall()
 
     # -- identity ----------------------------------------------------------------------
@@ -288,7 +299,7 @@ class Journal:
             (account, order_id, kind),
         )
         found = [PhotoRow(*r) for r in rows]
-        with self._lock:
+        with self._locked():
             active = set(self._active)
         for row in found:
             if row.owner == _OWNER and row.id not in active and row.state != "uploaded":
@@ -344,7 +355,7 @@ class Journal:
 
     def photo_ended(self, row_id: int) -> None:
         """This process stopped sending the row (its outcome is unknown)."""
-        with self._lock:
+        with self._locked():
             self._active.discard(row_id)
 
     # -- HDR groups --------------------------------------------------------------------

@@ -183,7 +183,7 @@ class Orders:
             )
         if entry.get("order_id") is None and earlier is not None:
             entry["order_id"] = earlier
-            with self.core.lock:
+            with T.interrupts_deferred(), self.core.lock:
                 self.core.state.generated.add(earlier)
         elif entry.get("order_id") is None:
             entry["order_id"] = self.core.new_id()
@@ -268,7 +268,7 @@ class Orders:
         if journal is None:
             return 0
         account = core.client.account
-        with core.lock:
+        with T.interrupts_deferred(), core.lock:
             known = set(core.state.store.index)
         ids = [o for o in journal.orders_of(account, core.notebook(), limit) if o not in known]
         if not ids:
