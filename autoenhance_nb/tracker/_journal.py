@@ -1,13 +1,9 @@
 """The operations journal: what this user's kernels, notebooks and desk visits asked the
-API to make, written before each request (the intent) and after its answer (the
-outcome), so that a re-run after a crashed kernel resumes instead of repeating.
-
-One SQLite file (stdlib ``sqlite3``, WAL, a busy timeout, short transactions) shared by
-every process of the user: ``$AUTOENHANCE_JOURNAL``, else
-``$XDG_DATA_HOME/autoenhance-nb/journal.sqlite3`` (``~/.local/share/...``). An account
-is the API's base URL and a fingerprint of the key (never the key). A photo is known by
-its content (sha256) or, before it is hashed, by (path, size, mtime_ns). Storage only:
-what to do with a record is decided by the tracker's operations."""
+API to make, written before each request (intent) and after its answer (outcome), so a
+re-run after a crashed kernel resumes instead of repeating. One SQLite file (WAL, a busy
+timeout, short transactions) shared by every process of the user. An account is the
+base URL and a fingerprint of the key (never the key). Storage only: what to do with a
+record is decided by the tracker's operations."""
 
 from __future__ import annotations
 
@@ -403,10 +399,8 @@ class Journal:
                 c.execute("DELETE FROM hashes")
 
     def counts(self) -> dict[str, int]:
-        return {
-            t: int(self._read(f"SELECT COUNT(*) FROM {t}")[0][0])
-            for t in ("orders", "photos", "groups")
-        }
+        tables = ("orders", "photos", "groups")
+        return {t: int(self._read(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
 
 
 def _alive(owner: str | None) -> bool:
