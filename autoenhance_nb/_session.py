@@ -9,6 +9,7 @@ the sandbox's table is kept aside, and ``use_sandbox()`` brings it back.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class SessionContext:
     client_options: ClientOptions = field(default_factory=ClientOptions)
 
 
+log = logging.getLogger("autoenhance_nb")
+
 _lock = threading.RLock()
 _context: SessionContext | None = None
 
@@ -83,6 +86,7 @@ def _new_context(client_options: ClientOptions, *, quiet: bool) -> SessionContex
                 f"autoenhance: using the {tracker.environment_label} API "
                 f"(key from AUTOENHANCE_API_KEY)"
             )
+        resume_in_background(tracker)
         return SessionContext(tracker, client_options=client_options)
     sandbox = _start_sandbox()
     tracker = OrderTracker(_sandbox_client(sandbox, client_options))
@@ -92,6 +96,25 @@ def _new_context(client_options: ClientOptions, *, quiet: bool) -> SessionContex
             f"SANDBOX at {sandbox.url} (nothing reaches Autoenhance)"
         )
     return SessionContext(tracker, sandbox, client_options=client_options)
+
+
+def resume_in_background(tracker: OrderTracker) -> threading.Thread | None:
+    """``tracker.resume()`` on a daemon thread when the journal holds this notebook's
+    orders (one quick local read decides; a session's own in-kernel sandbox starts
+    empty, so it is never resumed). The table fills as the answers come."""
+    journal = tracker.journal
+    if journal is None or not journal.orders_of(tracker.client.account, tracker.notebook, 1):
+        return None
+
+    def run() -> None:
+        try:
+            tracker.resume()
+        except Exception as exc:  # noqa: BLE001 -- a background nicety: never raises
+            log.info("could not resume the journal's orders: %s", exc)
+
+    thread = threading.Thread(target=run, name="autoenhance-resume", daemon=True)
+    thread.start()
+    return thread
 
 
 def _start_sandbox() -> Sandbox:
@@ -151,6 +174,7 @@ def use_live(
         old_state = ctx.tracker.use_client(client)
         if _on_own_sandbox(ctx, old_client):
             ctx.parked["sandbox"] = (old_client, old_state)
+    resume_in_background(ctx.tracker)  # this notebook's live orders, from the journal
     return ctx.tracker
 
 

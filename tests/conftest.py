@@ -31,6 +31,28 @@ def _no_live_environment(monkeypatch):
     monkeypatch.delenv("AUTOENHANCE_BASE_URL", raising=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_journal(tmp_path_factory):
+    """A journal for what module- and session-scoped fixtures start (a desk, a lab)
+    before any test's own journal is set: never the real one in the home folder."""
+    patch = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("session-journal") / "journal.sqlite3"
+    patch.setenv("AUTOENHANCE_JOURNAL", str(path))
+    patch.delenv("JPY_SESSION_NAME", raising=False)
+    yield path
+    patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _own_journal(monkeypatch, tmp_path_factory):
+    """Each test has its own operations journal (never the real one in the home
+    folder), and no notebook name leaks in from a Jupyter that runs the suite."""
+    path = tmp_path_factory.mktemp("journal") / "journal.sqlite3"
+    monkeypatch.setenv("AUTOENHANCE_JOURNAL", str(path))
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def _session_sandbox():
     """The one sandbox of the test session (starting and stopping one costs ~100 ms)."""

@@ -168,6 +168,17 @@ def exif_with_exposure_time(taken: datetime, seconds: float) -> bytes:
 
 
 # -- IPython ----------------------------------------------------------------------------------
+def without_autoenhance_env() -> dict[str, str]:
+    """The environment without the toolkit's settings (key, URL, ...) for a subprocess,
+    except the test's own operations journal (``conftest._own_journal``): a subprocess
+    never writes to the real journal in the home folder."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AUTOENHANCE_") or k == "AUTOENHANCE_JOURNAL"
+    }
+
+
 def run(ip, code):
     """Run a cell like a notebook does; returns (result, captured output)."""
     from IPython.utils.capture import capture_output
@@ -237,7 +248,7 @@ def run_lab(tmp_path_factory, overrides, app="jupyterlab"):
     settings = base / "settings"
     settings.mkdir()
     (settings / "overrides.json").write_text(json.dumps(overrides))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     for name in (
         "JUPYTER_CONFIG_DIR",
         "JUPYTER_RUNTIME_DIR",

@@ -5,6 +5,7 @@ sandbox's table aside for use_sandbox; reset_session stops the sandbox."""
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -181,3 +182,16 @@ def test_reset_session_without_a_session_is_harmless():
 def test_client_options_apply_to_the_sessions_client():
     tracker = ae.session(quiet=True, timeout=7, max_retries=1)
     assert tracker.client.timeout == 7 and tracker.client.max_retries == 1
+
+
+def test_a_new_session_resumes_the_journals_orders_in_the_background(sandbox, monkeypatch):
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
+    ae.session(quiet=True).create_many(["Kitchen", "Hall"], progress=False)
+    reset_session()  # a crashed kernel; a fresh one starts its session
+    tracker = ae.session(quiet=True)
+    deadline = time.monotonic() + 10
+    while len(tracker) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sorted(tracker.df["name"]) == ["Hall", "Kitchen"]
+    assert set(tracker.df["source"]) == {"resume"}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import errors as E
@@ -112,9 +112,11 @@ class BracketService:
     def upload(
         self,
         order_id: str,
-        source: str | os.PathLike[str] | bytes,
+        source: str | os.PathLike[str] | bytes | ImageSource,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        on_registered: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Register a bracket and PUT its bytes to the returned ``upload_url`` (streamed
         from disk, ``application/octet-stream``, no API key: the URL belongs to a storage
@@ -122,8 +124,10 @@ class BracketService:
 
         Refused before any request: a missing path, a folder, an empty file, content
         that is not an image."""
-        photo = ImageSource(source, name)
+        photo = source if isinstance(source, ImageSource) else ImageSource(source, name)
         bracket = self.create(order_id, photo.name, metadata)
+        if on_registered is not None:
+            on_registered(bracket)  # before the bytes: the journal notes the bracket's id
         what = f"Uploading bracket {one_line(photo.name)!r}"
         put_upload(self._http, bracket.get("upload_url"), photo, what, order_id)
         uploaded = {k: v for k, v in bracket.items() if k != "upload_url"}

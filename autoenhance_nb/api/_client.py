@@ -162,6 +162,13 @@ class AutoenhanceClient:
         return self._http.host
 
     @property
+    def account(self) -> str:
+        """Who the calls are made for, as the operations journal records it: the base
+        URL and a fingerprint of the key (never the key): ``https://api...#1f2e...``."""
+        auth = self._http.auth
+        return f"{self.base_url}#{auth.fingerprint() if auth is not None else 'no-key'}"
+
+    @property
     def has_key(self) -> bool:
         return self._http.auth is not None
 

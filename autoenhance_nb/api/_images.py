@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -103,20 +104,26 @@ class ImageService:
     def upload(
         self,
         order_id: str,
-        source: str | os.PathLike[str] | bytes,
+        source: str | os.PathLike[str] | bytes | ImageSource,
         image_name: str | None = None,
+        *,
+        on_registered: Callable[[dict[str, Any]], None] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """Register an image and PUT its bytes to the returned ``upload_url`` (raw body
         with the content type given at registration, no API key: the URL belongs to a
-        storage host). A file is streamed from disk, never read whole. Returns the image
-        as the API reports it after the upload.
+        storage host). A file is streamed from disk, never read whole (and hashed as it
+        streams: ``ImageSource.sha256``). Returns the image as the API reports it after
+        the upload. ``on_registered(image)`` hears of the registration before the bytes
+        are sent (the tracker's journal notes the image's id there).
 
         Refused before any request, with a clear message: a missing path, a folder, an
         empty file, and content that is not an image (decided by its first bytes)."""
         options = check_options(options)
-        photo = ImageSource(source, image_name)
+        photo = source if isinstance(source, ImageSource) else ImageSource(source, image_name)
         image = self.create(order_id, photo.name, **options)
+        if on_registered is not None:
+            on_registered(image)
         what = f"Uploading {one_line(photo.name)!r}"
         put_upload(
             self._http, image.get("upload_url"), photo, what, order_id, options.get("contentType")

@@ -3,6 +3,7 @@ pickles, messages and (once wrapped) every frame a verbose traceback could show.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -77,6 +78,11 @@ class ApiKey(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["x-api-key"] = _HiddenStr(self._key)
         return request
+
+    def fingerprint(self) -> str:
+        """16 hex digits that tell keys apart and cannot give the key back (a salted
+        sha256, cut short): what the operations journal stores for an account."""
+        return hashlib.sha256(b"autoenhance-nb account\x00" + self._key.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return "<API key hidden>"

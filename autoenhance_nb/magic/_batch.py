@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors as E
+from ..tracker import NOT_ADOPTED
 from ._cells import DERIVED_PREFIX, MagicError, already_made, parse_batch
 from ._run import Run
 
@@ -16,7 +17,7 @@ def run_batch(run: Run, cell: str) -> None:
     """Create the cell's orders (skipping those in the table); a failed line stops the
     cell after the lines saying which and why."""
     tracker = run.tracker
-    items, problems = parse_batch(cell)
+    items, problems = parse_batch(cell, tracker.notebook)
     fresh = [(n, item) for n, item in items if not already_made(tracker, item)]
     skipped = len(items) - len(fresh)
     result = tracker.create_many(
@@ -24,7 +25,8 @@ def run_batch(run: Run, cell: str) -> None:
         workers=run.workers,
         progress=run.progress,
         source="magic",
-        adopt_existing=True,
+        # with the journal, only the orders it made are adopted (see Recall)
+        adopt_existing=tracker.journal is None,
     )
     line_of = [n for n, _ in fresh]
     adopt_own_renamed(tracker, result)
@@ -50,11 +52,16 @@ def run_batch(run: Run, cell: str) -> None:
 
 def adopt_own_renamed(tracker: Any, result: Any) -> None:
     """A line's derived id taken on the server is this line's own order (made by an
-    earlier run, renamed since): track it instead of failing."""
+    earlier run, renamed since): track it instead of failing. Not an order the journal
+    did not make: that one is another notebook's (the failure says so)."""
     kept = []
     for failure in result.failed:
         oid = failure.item.get("order_id") or ""
-        if isinstance(failure.error, E.ConflictError) and oid.startswith(DERIVED_PREFIX):
+        if (
+            isinstance(failure.error, E.ConflictError)
+            and oid.startswith(DERIVED_PREFIX)
+            and not getattr(failure.error, NOT_ADOPTED, False)
+        ):
             try:
                 result.done.append(tracker.track(oid, source="magic"))
                 continue

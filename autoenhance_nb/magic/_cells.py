@@ -58,19 +58,26 @@ def match_files(pattern: str) -> list[str]:
     return files
 
 
-def derived_order_id(name: str | None, occurrence: int) -> str:
-    """The order_id a cell line without one gets: a hash of its name and of how many
-    lines above it in the cell carry the same name. Running the cell again (after a
-    failure, or after a kernel restart) sends the same ids, so nothing is duplicated."""
-    digest = hashlib.sha256(f"{name or ''}\x1f{occurrence}".encode()).hexdigest()
+def derived_order_id(name: str | None, occurrence: int, notebook: str | None = None) -> str:
+    """The order_id a cell line without one gets: a hash of the notebook's identity
+    (``tracker.notebook``: its path as Jupyter tells the kernel, else the journal's own
+    value), its name and how many lines above it in the cell carry the same name.
+    Running the cell again in the same notebook (after a failure, or in a fresh kernel)
+    sends the same ids, so nothing is duplicated; another notebook sends other ids."""
+    text = f"{name or ''}\x1f{occurrence}"
+    if notebook:
+        text = f"{notebook}\x1f{text}"
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return DERIVED_PREFIX + digest[:29]
 
 
-def parse_batch(text: str) -> tuple[list[tuple[int, dict[str, str | None]]], list[tuple[int, str]]]:
+def parse_batch(
+    text: str, notebook: str | None = None
+) -> tuple[list[tuple[int, dict[str, str | None]]], list[tuple[int, str]]]:
     """Parse a cell: one ``name`` or ``name,order_id`` per line, CSV quoting, blank lines
     and ``#`` comments skipped. Only ``\\n`` (or ``\\r\\n``) ends a line; a line holding
     another line separator is refused with its reason, never split. Returns
-    ([(line_no, item)], [(line_no, problem)])."""
+    ([(line_no, item)], [(line_no, problem)]). ``notebook`` salts the derived ids."""
     items: list[tuple[int, dict[str, str | None]]] = []
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -105,7 +112,7 @@ def parse_batch(text: str) -> tuple[list[tuple[int, dict[str, str | None]]], lis
         if order_id is None:
             occurrence = seen.get(name or "", 0)
             seen[name or ""] = occurrence + 1
-            order_id = derived_order_id(name, occurrence)
+            order_id = derived_order_id(name, occurrence, notebook)
         items.append((number, {"name": name, "order_id": order_id}))
     return items, problems
 

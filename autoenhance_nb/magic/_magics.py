@@ -107,7 +107,11 @@ class AutoenhanceMagics(Magics):
         )
 
     def _tracker(self, announce: bool = True) -> Any:
-        return session(quiet=not announce, options=self._client_settings())
+        tracker = session(quiet=not announce, options=self._client_settings())
+        named = self.shell.user_ns.get("__session__") if self.shell is not None else None
+        if isinstance(named, str) and named:
+            tracker.notebook_name = named  # the notebook's path, as Jupyter tells the kernel
+        return tracker
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

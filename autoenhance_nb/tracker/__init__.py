@@ -8,11 +8,14 @@ from ._brackets import BracketsResult
 from ._core import TableState
 from ._eventlog import EventLog
 from ._events import Events, Refused, WebhookEvent, receive
+from ._journal import Journal, journal_path
 from ._listener import EventFollower, WebhookListener
+from ._recall import NOT_ADOPTED
 from ._tracker import OrderTracker, set_gallery_factory
 from .table import read_orders_csv
 
 __all__ = [
+    "NOT_ADOPTED",
     "BatchResult",
     "BracketsResult",
     "EventFollower",
@@ -20,12 +23,14 @@ __all__ = [
     "Events",
     "Failure",
     "FanOut",
+    "Journal",
     "OrderTracker",
     "Refused",
     "TableState",
     "WebhookEvent",
     "WebhookListener",
     "fan_out",
+    "journal_path",
     "read_orders_csv",
     "receive",
     "set_gallery_factory",

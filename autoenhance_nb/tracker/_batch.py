@@ -84,14 +84,17 @@ class Failure:
 class BatchResult:
     """What a batch did: ``done`` holds the results in input order (also under the
     names ``created``, ``uploaded`` and ``saved``), ``failed`` the failures in input
-    order, ``skipped`` (name, reason) pairs of items not attempted, and ``stopped`` why
-    the batch ended early, if it did."""
+    order, ``skipped`` (name, reason) pairs of items not attempted, ``already`` (name,
+    id) pairs of items an earlier run did (not sent again), and ``stopped`` why the
+    batch ended early, if it did."""
 
     total: int
     done: list[Any] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     verb: str = "created"
+    #: (name, id) of the items an earlier run already did (photos found uploaded)
+    already: list[tuple[str, Any]] = field(default_factory=list)
     stopped: str | None = None
 
     created = property(lambda self: self.done)
@@ -104,6 +107,8 @@ class BatchResult:
 
     def summary(self) -> str:
         text = f"{self.verb} {len(self.done)} of {self.total}"
+        if self.already:
+            text += f", {len(self.already)} already {self.verb}"
         if self.skipped:
             text += f", {len(self.skipped)} not ready"
         text += f", {len(self.failed)} failed"

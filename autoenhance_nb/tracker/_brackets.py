@@ -17,6 +17,7 @@ from ..rules import validate_order_id
 from ..rules.brackets import DEFAULT_MAX_GAP, Grouping, Shot, plan_brackets
 from ._batch import BatchResult, FanOut, progress_bar
 from ._core import TrackerCore
+from ._shoot import Shoot
 
 __all__ = ["Brackets", "BracketsResult"]
 
@@ -109,56 +110,29 @@ class Brackets:
         order = client.get_order(order_id)  # NotFoundError before any upload
         self.core.record(order, notify=False)
         result = BracketsResult(grouping)
-        todo = self._not_merged(order, result)
-        ids, sends = self._to_send(order_id, todo, result)
-        result.uploads = self._upload(order_id, sends, ids, workers, progress, on_progress)
+        shoot = Shoot(self.core, order_id, grouping)
+        brackets = client.list_brackets(order_id)
+        shoot.settle(order, brackets)
+        todo = shoot.not_merged(order, result)
+        ids, sends = shoot.to_send(todo, brackets, result)
+        result.uploads = self._upload(shoot, sends, ids, workers, progress, on_progress)
         if not result.uploads.ok or not todo:
             if not todo:
                 result.order = order
             return result
         result.groups = [[ids[(g.number, k)] for k in range(len(g.shots))] for g in todo]
         result.ignored = _lost_registrations(client.list_brackets(order_id), result.groups)
+        rows = shoot.intend(todo, result.groups)
         answer = client.process_order(order_id, groups=result.groups, **(options or {}))
+        shoot.merged(rows)
         result.order = answer
         self._note_groups(order_id, todo)
         self.core.record(answer)
         return result
 
-    def _not_merged(self, order: dict[str, Any], result: BracketsResult) -> list[Any]:
-        """The accepted groups that no image of the order is named after yet (the others
-        go to ``result.already_merged``)."""
-        merged_names = {
-            i.get("image_name") for i in order.get("images") or [] if isinstance(i, dict)
-        }
-        todo = []
-        for group in result.grouping.accepted:
-            if group.name in merged_names:
-                result.already_merged.append(group.name)
-            else:
-                todo.append(group)
-        return todo
-
-    def _to_send(
-        self, order_id: str, todo: list[Any], result: BracketsResult
-    ) -> tuple[dict[tuple[int, int], str], list[tuple[int, int, Shot]]]:
-        """The bracket ids already uploaded by an earlier run, by (group, shot), and the
-        shots still to send."""
-        known = _uploaded_by_file(self.core.client.list_brackets(order_id)) if todo else {}
-        ids: dict[tuple[int, int], str] = {}
-        sends: list[tuple[int, int, Shot]] = []
-        for group in todo:
-            for k, shot in enumerate(group.shots):
-                found = known.get((shot.name, shot.size))
-                if found:
-                    ids[(group.number, k)] = found.pop(0)
-                    result.reused += 1
-                else:
-                    sends.append((group.number, k, shot))
-        return ids, sends
-
     def _upload(
         self,
-        order_id: str,
+        shoot: Shoot,
         sends: list[tuple[int, int, Shot]],
         ids: dict[tuple[int, int], str],
         workers: int,
@@ -168,12 +142,6 @@ class Brackets:
         """Upload the shots concurrently; each new bracket id goes into ``ids``."""
         core = self.core
         uploads = BatchResult(total=len(sends), verb="uploaded")
-
-        def one(item: tuple[int, int, Shot]) -> dict[str, Any]:
-            number, _, shot = item
-            return core.client.upload_bracket(
-                order_id, shot.path, name=shot.name, metadata=shot.metadata(number)
-            )
 
         def record(index: int, bracket: dict[str, Any]) -> None:
             number, k, _ = sends[index]
@@ -192,7 +160,7 @@ class Brackets:
         try:
             FanOut(
                 sends,
-                one,
+                shoot.upload,
                 workers=workers,
                 result=uploads,
                 record=record,
@@ -226,16 +194,6 @@ class Brackets:
         with self.core.lock:
             for group in groups:
                 self.core.bracket_groups[(order_id, group.name)] = [s.name for s in group.shots]
-
-
-def _uploaded_by_file(brackets: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
-    """Uploaded brackets by (file name, size) as their metadata says."""
-    found: dict[tuple[str, int], list[str]] = {}
-    for b in brackets:
-        meta = b.get("metadata") or {}
-        if b.get("is_uploaded") and isinstance(meta, dict) and isinstance(meta.get("size"), int):
-            found.setdefault((str(b.get("name")), meta["size"]), []).append(b["bracket_id"])
-    return found
 
 
 def _lost_registrations(brackets: list[dict[str, Any]], groups: list[list[str]]) -> int:

@@ -5,6 +5,7 @@ none of them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import pandas as pd
 from ..api import AutoenhanceClient
 from ..rules import SessionOptions, image_options
 from . import table as T
+from ._journal import Journal
 from .table import COLUMNS, IMAGE_COLUMNS
 
 __all__ = ["TableState", "TrackerCore", "image_row"]
@@ -59,8 +61,12 @@ class TrackerCore:
     ``lock`` with interrupts deferred (a stop never leaves the table half-changed);
     ``changed()`` then tells the subscribers."""
 
-    def __init__(self, client: AutoenhanceClient):
+    def __init__(self, client: AutoenhanceClient, journal: Journal | None = None):
         self.client = client
+        #: the operations journal (None: off); see ``_journal``
+        self.journal = journal
+        #: who this session's notebook is, as told by the front end (``__session__``)
+        self.notebook_hint: str | None = None
         self.state = TableState()
         self.lock = threading.RLock()
         self.callbacks: list[Callable[[], None]] = []
@@ -68,6 +74,18 @@ class TrackerCore:
         self.default_options = SessionOptions()
         #: (order_id, merged image name) -> the bracket files it was made from
         self.bracket_groups: dict[tuple[str, str], list[str]] = {}
+
+    def notebook(self) -> str | None:
+        """This notebook's identity, salting its derived order ids and keying its journal
+        records: a hash of the notebook's path as Jupyter tells the kernel
+        (``__session__``, ``JPY_SESSION_NAME``), else the journal's own random value
+        (code outside a named notebook), else None (no journal, no name)."""
+        name = self.notebook_hint or os.environ.get("JPY_SESSION_NAME")
+        if name:
+            return "nb-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:24]
+        if self.journal is not None:
+            return "ws-" + self.journal.workspace()[:24]
+        return None
 
     def use_client(self, client: AutoenhanceClient, state: TableState | None) -> TableState:
         with T.interrupts_deferred(), self.lock:

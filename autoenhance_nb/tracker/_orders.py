@@ -18,6 +18,7 @@ from ..rules import validate_order_id
 from . import table as T
 from ._batch import BatchResult, Failure, FanOut, choose_workers, progress_bar
 from ._core import TrackerCore
+from ._recall import Recall
 from .table import orders
 
 __all__ = ["Orders"]
@@ -52,7 +53,9 @@ class Orders:
             order_id = lost[name]
         elif order_id is None:
             order_id = core.new_id()
-        adopt = adopt_existing or order_id in generated
+        recall = Recall(core)
+        recall.before([(0, order_id, name)], None)
+        adopt = adopt_existing or order_id in generated or order_id in recall.own
         if resume and order_id in generated:
             # remembered before sending: a stop landing anywhere until the order is in
             # the table leaves the id to resend, never a second order
@@ -64,6 +67,7 @@ class Orders:
         except BaseException:
             lost.pop(name, None)  # a clear refusal: nothing was made
             raise
+        recall.after([order_id])
         core.record(order, source)
         lost.pop(name, None)
         return order
@@ -76,19 +80,23 @@ class Orders:
         source: str = "python",
         adopt_existing: bool = False,
         description: str = "Creating orders",
+        *,
+        resume: bool = True,
     ) -> BatchResult:
         """See ``OrderTracker.create_many``."""
         core = self.core
-        prepared, early = self._prepare_batch(items)
+        recall = Recall(core)
+        prepared, early = self._prepare_batch(items, recall if resume else None)
         result = BatchResult(total=len(prepared) + len(early))
         generated = core.state.generated
+        recall.before(
+            [(e["_index"], e["order_id"], e.get("name")) for e in prepared], _batch_of(prepared)
+        )
 
         def one(entry: dict[str, Any]) -> dict[str, Any]:
-            return core.client.create_order(
-                name=entry.get("name"),
-                order_id=entry["order_id"],
-                adopt_existing=adopt_existing or entry["order_id"] in generated,
-            )
+            oid = entry["order_id"]
+            adopt = adopt_existing or oid in generated
+            return recall.create(core.client, entry.get("name"), oid, adopt)
 
         def record(_: int, order: dict[str, Any]) -> None:
             core.record_many([order], source)  # in the worker: nothing answered is lost
@@ -111,6 +119,7 @@ class Orders:
             if bar is not None:
                 bar.close()
             core.changed()
+        recall.after(str(o["order_id"]) for o in result.done if isinstance(o, dict))
         # the batch numbers failures by position in `prepared`: give them the input's
         for failure in result.failed:
             failure.index = prepared[failure.index]["_index"]
@@ -120,15 +129,23 @@ class Orders:
             core.state.store.reorder_tail([o.get("order_id") for o in result.done])
         return result
 
-    def _prepare_batch(self, items: Any) -> tuple[list[dict[str, Any]], list[Failure]]:
-        """The entries to send (each with its order_id and its input ``_index``) and the
-        items refused before sending."""
+    def _prepare_batch(
+        self, items: Any, recall: Recall | None
+    ) -> tuple[list[dict[str, Any]], list[Failure]]:
+        """The entries to send (each with its order_id, its input ``_index`` and the
+        batch's key ``_batch``) and the items refused before sending. With ``recall``,
+        an item without an order_id gets the one an earlier run of the same batch gave
+        it (the journal remembers), so that a re-run adopts instead of duplicating."""
         prepared: list[dict[str, Any]] = []
         early: list[Failure] = []
         first_use: dict[str, int] = {}
-        for index, item in enumerate(_batch_items(items)):
+        listed = _batch_items(items)
+        batch = recall.batch_key([_as_dict(i) for i in listed]) if recall is not None else None
+        earlier = recall.batch_ids(batch) if recall is not None else {}
+        for index, item in enumerate(listed):
             try:
-                entry = self._prepare_item(item)
+                entry = self._prepare_item(item, earlier.get(index))
+                entry["_batch"] = batch
                 oid = entry["order_id"]
                 if oid in first_use:
                     raise E.ValidationError(
@@ -142,7 +159,7 @@ class Orders:
                 early.append(Failure(index, _as_dict(item), exc))
         return prepared, early
 
-    def _prepare_item(self, item: Any) -> dict[str, Any]:
+    def _prepare_item(self, item: Any, earlier: str | None = None) -> dict[str, Any]:
         if item is None or isinstance(item, str):
             entry: dict[str, Any] = {"name": item}
         elif isinstance(item, dict):
@@ -164,7 +181,11 @@ class Orders:
             raise E.ValidationError(
                 f"Invalid item: expected a name or a dict, not {type(item).__name__}"
             )
-        if entry.get("order_id") is None:
+        if entry.get("order_id") is None and earlier is not None:
+            entry["order_id"] = earlier
+            with T.interrupts_deferred(), self.core.lock:
+                self.core.state.generated.add(earlier)
+        elif entry.get("order_id") is None:
             entry["order_id"] = self.core.new_id()
         else:
             validate_order_id(entry["order_id"])
@@ -239,6 +260,46 @@ class Orders:
         order = self.core.client.get_order(order_id)
         self.core.record(order, source)
         return order
+
+    def resume(self, limit: int = 500, workers: int | None = None) -> int:
+        """See ``OrderTracker.resume``."""
+        core = self.core
+        journal = core.journal
+        if journal is None:
+            return 0
+        account = core.client.account
+        with T.interrupts_deferred(), core.lock:
+            known = set(core.state.store.index)
+        ids = [o for o in journal.orders_of(account, core.notebook(), limit) if o not in known]
+        if not ids:
+            return 0
+        gone: list[str] = []
+        result = BatchResult(total=len(ids), verb="resumed")
+
+        def one(oid: str) -> dict[str, Any] | None:
+            try:
+                return core.client.get_order(oid)
+            except E.NotFoundError:
+                gone.append(oid)
+                return None
+
+        def record(_: int, order: dict[str, Any] | None) -> None:
+            if order is not None:
+                core.record_many([order], "resume")
+
+        try:
+            FanOut(
+                ids,
+                one,
+                workers=self.batch_workers(workers, len(ids)),
+                result=result,
+                record=record,
+                describe=lambda oid: {"order_id": oid},
+            ).run()
+        finally:
+            journal.forget_orders(account, gone)  # gone from the server: nothing to resume
+            core.changed()
+        return len(result.done) - len(gone)
 
     def sync(self, source: str = "sync", *, limit: int | None = None) -> int:
         """See ``OrderTracker.sync``."""
@@ -339,4 +400,8 @@ def _as_dict(item: Any) -> dict[str, Any]:
 
 
 def _entry_item(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k != "_index"}
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
+
+
+def _batch_of(prepared: list[dict[str, Any]]) -> str | None:
+    return prepared[0]["_batch"] if prepared else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 from .. import errors as E
 from ..rules import (
+    ImageSource,
     check_download_query,
     merge_options,
     safe_filename,
@@ -26,6 +28,7 @@ from ..rules import (
 from ._batch import BatchResult, FanOut, progress_bar
 from ._core import TrackerCore
 from ._events import Events
+from ._ledger import Already, Ledger
 from ._orders import Orders
 from .table import FINISHED_STATUSES
 
@@ -60,16 +63,11 @@ class Photos:
         order = self.core.client.get_order(order_id)  # NotFoundError before any upload
         self.core.record(order, notify=False)
         result = BatchResult(total=len(sources), verb="uploaded")
+        one = self._sender(order, options)
 
-        def one(source: Any) -> dict[str, Any]:
-            if isinstance(source, tuple):
-                name, data = source
-                return self.core.client.upload_image(order_id, data, image_name=name, **options)
-            return self.core.client.upload_image(order_id, source, **options)
-
-        def record(_: int, image: dict[str, Any]) -> None:
+        def record(_: int, image: Any) -> None:
             with self.core.lock:
-                self.core.record_images([image], order_id)
+                self.core.record_images([_answer(image)], order_id)
 
         def progressed(done: int, total: int, _: Any) -> None:
             if on_progress is not None:
@@ -91,9 +89,62 @@ class Photos:
         finally:
             if bar is not None:
                 bar.close()
+        result.already = [(a.name, a.image.get("image_id")) for a in result.done if _is_old(a)]
+        result.done = [image for image in result.done if not _is_old(image)]
         if result.done:
             self.core.record(self.core.client.get_order(order_id))  # new image count and status
         return result
+
+    def _sender(
+        self, order: dict[str, Any], options: dict[str, Any]
+    ) -> Callable[[Any], dict[str, Any] | Already]:
+        """What uploads one source into the order: straight, or (with the journal)
+        skipping what an earlier run uploaded, its intent and outcome written around
+        the requests; what a killed run left half done is settled first."""
+        client = self.core.client
+        order_id = order["order_id"]
+        journal = self.core.journal
+        if journal is None:
+
+            def plain(source: Any) -> dict[str, Any]:
+                return client.images.upload(order_id, _photo(source), **options)
+
+            return plain
+        ledger = Ledger(journal, client, order_id, "image", self.core.notebook())
+        ledger.settle_images(order)
+        images = {i.get("image_id"): i for i in order.get("images") or [] if isinstance(i, dict)}
+        lock = threading.Lock()
+        claimed: dict[tuple[Any, ...], str] = {}
+
+        def one(source: Any) -> dict[str, Any] | Already:
+            photo = _photo(source)
+            key, sha = ledger.identify(photo)
+            found = ledger.found(photo.name, key, sha)
+            if found is not None:
+                return Already(photo.name, images.get(found) or {"image_id": found})
+            me = (photo.name, key, sha)
+            with lock:  # the same photo twice in one call: sent once
+                if me in claimed:
+                    return Already(photo.name, {"image_id": claimed[me]})
+                claimed[me] = ""
+            row = ledger.intend(photo, key, sha, options)
+            try:
+                image = client.images.upload(
+                    order_id,
+                    photo,
+                    on_registered=lambda reg: ledger.registered(row, reg.get("image_id")),
+                    **options,
+                )
+            except BaseException as exc:
+                ledger.ended(row, exc)
+                with lock:
+                    claimed.pop(me, None)
+                raise
+            ledger.done(row, image["image_id"], photo, key, sha)
+            claimed[me] = image["image_id"]
+            return image
+
+        return one
 
     def watch(
         self, interval: float = 5.0, timeout: float = 1800.0, progress: bool = True
@@ -224,6 +275,21 @@ class Photos:
     ) -> dict[str, Any]:
         """See ``OrderTracker.report``."""
         return self.core.client.report_image(image_id, categories, comment=comment, score=score)
+
+
+def _photo(source: Any) -> ImageSource:
+    if isinstance(source, tuple):
+        name, data = source
+        return ImageSource(data, name)
+    return ImageSource(source)
+
+
+def _is_old(value: Any) -> bool:
+    return isinstance(value, Already)
+
+
+def _answer(value: Any) -> dict[str, Any]:
+    return value.image if isinstance(value, Already) else value
 
 
 def _describe(source: Any) -> str:

@@ -22,6 +22,7 @@ from ._batch import BatchResult
 from ._brackets import Brackets, BracketsResult
 from ._core import TableState, TrackerCore
 from ._events import DEFAULT_HEADER, Events
+from ._journal import Journal, open_journal
 from ._listener import DEFAULT_PATH, EventFollower, WebhookListener
 from ._orders import Orders
 from ._photos import Photos
@@ -52,10 +53,16 @@ class OrderTracker:
 
     The work is done by ``tracker.orders``, ``tracker.photos`` and ``tracker.brackets``,
     all around one core (the table, its lock, the change callbacks).
+
+    ``journal``: the operations journal that makes a re-run after a crash resume
+    instead of repeating (``"default"``: ``$AUTOENHANCE_JOURNAL`` or the user's data
+    folder; a path; a ``Journal``; None: off). See docs/reliability.md.
     """
 
-    def __init__(self, client: AutoenhanceClient | None = None):
-        self._core = TrackerCore(client if client is not None else AutoenhanceClient())
+    def __init__(self, client: AutoenhanceClient | None = None, journal: Any = "default"):
+        self._core = TrackerCore(
+            client if client is not None else AutoenhanceClient(), open_journal(journal)
+        )
         self.orders = Orders(self._core)
         #: webhook events into the table (``listen``, ``follow``)
         self.events = Events(self._core)
@@ -63,6 +70,26 @@ class OrderTracker:
         self.brackets = Brackets(self._core)
 
     # -- environment -------------------------------------------------------------------
+    @property
+    def notebook(self) -> str | None:
+        """This notebook's identity (a hash of its path as Jupyter tells the kernel, else
+        the journal's random value): salts derived order ids, keys ``resume()``."""
+        return self._core.notebook()
+
+    @property
+    def notebook_name(self) -> str | None:
+        """The notebook's path, when a front end knows it (the magic: ``__session__``)."""
+        return self._core.notebook_hint
+
+    @notebook_name.setter
+    def notebook_name(self, value: str | None) -> None:
+        self._core.notebook_hint = value or None
+
+    @property
+    def journal(self) -> Journal | None:
+        """The operations journal (None: off): ``tracker.journal.clear()`` forgets it."""
+        return self._core.journal
+
     @property
     def client(self) -> AutoenhanceClient:
         return self._core.client
@@ -77,22 +104,19 @@ class OrderTracker:
 
     @property
     def environment_label(self) -> str:
-        """``SANDBOX 127.0.0.1:8765`` or ``LIVE api.autoenhance.ai`` (`` · dev mode`` added
-        when the client asks for the API's free test processing)."""
+        """``SANDBOX 127.0.0.1:8765`` or ``LIVE api.autoenhance.ai`` (`` · dev mode``)."""
         dev = " · dev mode" if self.client.dev_mode else ""
         return f"{self.environment.upper()} {self.client.host}{dev}"
 
     def use_client(self, client: AutoenhanceClient, state: TableState | None = None) -> TableState:
-        """Talk to another API (e.g. live instead of the sandbox). The table shows
-        ``state`` (by default: empty, as the old orders belong to the old API); returns
-        the old table's state so that it can be brought back."""
+        """Talk to another API; the table shows ``state`` (default: empty, the old
+        orders belong to the old API). Returns the old state, to bring it back."""
         return self._core.use_client(client, state)
 
     @property
     def default_options(self) -> SessionOptions:
-        """Enhancement options every photo added gets unless the call (or its preset)
-        says otherwise; each checked when set: ``tracker.default_options["enhance_type"]
-        = "warm"``, or assign a whole dict."""
+        """Options every photo added gets unless the call says otherwise, checked when
+        set: ``tracker.default_options["enhance_type"] = "warm"`` or a whole dict."""
         return self._core.default_options
 
     @default_options.setter
@@ -101,8 +125,7 @@ class OrderTracker:
 
     @property
     def dev_mode(self) -> bool:
-        """The API's free, watermarked test processing (``x-dev-mode``), for this
-        session's client."""
+        """The API's free, watermarked test processing (``x-dev-mode``)."""
         return self.client.dev_mode
 
     @dev_mode.setter
@@ -130,13 +153,10 @@ class OrderTracker:
         adopt_existing: bool = False,
         resume: bool = False,
     ) -> dict[str, Any]:
-        """Create an order, record it, and return the API's dict. Raises the client's
-        typed errors; nothing is recorded then.
-
-        ``resume=True`` (the magic and the form): when the last create with this name
-        failed without a clear answer (timeout, 5xx, ...), it may have made the order;
-        this create resends that order_id, so it finds the order instead of making a
-        second one."""
+        """Create an order, record it, and return the API's dict (the client's typed
+        errors record nothing). ``resume=True`` (the magic, the form): when the last
+        create with this name got no clear answer, it resends that order_id, finding
+        the order instead of making a second one."""
         return self.orders.create(
             name, order_id, source, adopt_existing=adopt_existing, resume=resume
         )
@@ -149,27 +169,28 @@ class OrderTracker:
         source: str = "python",
         adopt_existing: bool = False,
         description: str = "Creating orders",
+        *,
+        resume: bool = True,
     ) -> BatchResult:
-        """Create many orders concurrently over the pooled connection.
+        """Create many orders concurrently; returns a ``BatchResult`` (never stops on
+        one failure). ``items``: names, dicts with ``name`` and/or ``order_id``, or a
+        DataFrame with those columns. Each item gets its order_id before it is sent, so
+        ``create_many(result.retry_items())`` cannot duplicate an order a lost answer
+        hid; the stop button stops at once, keeping every order made. ``workers=None``:
+        sized from the rate limit and the latency seen (8 to 64 threads).
 
-        ``items`` are names, dicts with ``name`` and/or ``order_id``, or a DataFrame
-        with those columns. Never stops on one failure; returns a ``BatchResult``. Each
-        item gets its order_id before it is sent, so
-        ``create_many(result.retry_items())`` cannot duplicate an order that a lost
-        answer hid. The stop button stops the batch at once, keeping every order made.
-        ``workers=None`` sizes the batch from the client's rate limit and the latency
-        seen so far (``batch.choose_workers``: 8 to 64 threads).
-        """
+        With the journal, the same list run again from the same notebook, even in a
+        fresh kernel after a crash, finds the orders its first run made instead of
+        making them twice (``resume=False``: always new orders)."""
         return self.orders.create_many(
-            items, workers, progress, source, adopt_existing, description
+            items, workers, progress, source, adopt_existing, description, resume=resume
         )
 
     def refresh(self, workers: int | None = None, progress: bool = False) -> dict[str, int]:
-        """Re-fetch every tracked order and update its row. An order gone from the
-        server is marked ``deleted``, not dropped. Returns counts; raises (after
-        updating what it could) when some orders could not be fetched. Answers are
-        recorded in chunks as they come (every quarter second or 2,048 answers), column
-        by column. ``workers=None``: chosen as for ``create_many``."""
+        """Re-fetch every tracked order and update its row (an order gone from the
+        server is marked ``deleted``). Returns counts; raises, after updating what it
+        could, when some orders could not be fetched. ``workers``: as for
+        ``create_many``."""
         return self.orders.refresh(workers, progress)
 
     def track(self, order_id: str, source: str = "track") -> dict[str, Any]:
@@ -181,6 +202,13 @@ class OrderTracker:
         returns how many were listed. Rebuilds the table after a kernel restart. The
         table stays readable while pages load: each page is recorded as it comes."""
         return self.orders.sync(source, limit=limit)
+
+    def resume(self, limit: int = 500, workers: int | None = None) -> int:
+        """Bring back this notebook's work after a restart or a crash: the newest
+        ``limit`` orders the journal says it made or filled, fetched from the API (an
+        order gone from the server is forgotten). Returns how many were added;
+        ``session()`` does it in the background. Without a journal: 0."""
+        return self.orders.resume(limit, workers)
 
     # -- photos ------------------------------------------------------------------------
     def add_images(
@@ -274,14 +302,10 @@ class OrderTracker:
         header: str = DEFAULT_HEADER,
         path: str = DEFAULT_PATH,
     ) -> WebhookListener:
-        """Receive Autoenhance's webhooks on ``http://host:port/path`` (a free port by
-        default) and apply them to the table at once; watching then polls only as a
-        safety net. Point the sandbox (``webhook_url=listener.url``) or a tunnel at
-        ``.url``; ``auth`` is the authentication value every event must carry in
-        ``header`` (required beyond this machine). ``.stop()`` ends it.
-
-        listener = tracker.listen(auth="a-long-random-value")
-        """
+        """Receive Autoenhance's webhooks on ``.url`` (``http://host:port/path``, a free
+        port by default) and apply them to the table at once; watching then polls only
+        as a safety net. ``auth``: the value every event must carry in ``header``
+        (required beyond this machine). ``.stop()`` ends it."""
         return WebhookListener(
             self.events, port=port, host=host, auth=auth, header=header, path=path
         )
@@ -313,17 +337,12 @@ class OrderTracker:
         on_progress: Callable[[int, int, str], None] | None = None,
     ) -> BracketsResult:
         """Group a bracketed shoot (``per_image``: ``"auto"`` from EXIF, or N), upload
-        every bracket of the accepted groups concurrently, then process the order with
-        exactly those groups and the enhancement ``options``. ``paths``: file paths or
-        one glob. Returns a ``BracketsResult`` (``.df``: the grouping).
-
-        Before any request: every file is read and checked (one unreadable file refuses
-        the lot), and ``dry_run=True`` stops there. Then the order is looked up (an
-        unknown order is a ``NotFoundError``, nothing uploaded). Running it again after
-        a failure sends nothing twice: brackets already uploaded (same name and size in
-        their metadata) are reused, groups already merged (an image bears their first
-        bracket's name) are skipped; registrations whose answer was lost are never
-        uploaded and never grouped."""
+        the accepted groups' brackets, then process the order with exactly those groups
+        and ``options``. ``paths``: file paths or one glob. Every file is checked before
+        any request (``dry_run=True`` stops there); an unknown order is a
+        ``NotFoundError``. A re-run, even after a crash, sends nothing twice: brackets
+        and merged groups are known by their content (the journal and the brackets'
+        metadata), so a second shoot reusing file names is uploaded and merged."""
         return self.brackets.add_brackets(
             order_id,
             paths,
@@ -378,10 +397,10 @@ class OrderTracker:
 
     # -- CSV ----------------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str], escape_formulas: bool = True) -> Path:
-        """Write the table to ``path`` atomically (a temporary file in the same folder,
-        then a rename): UTF-8, ISO 8601 UTC timestamps, and cells that a spreadsheet
-        would run as formulas prefixed with ``'`` unless ``escape_formulas=False``.
-        Returns the absolute path. A failed write leaves any previous file intact."""
+        """Write the table to ``path`` atomically (UTF-8, ISO 8601 UTC timestamps, cells
+        a spreadsheet would run as formulas prefixed with ``'`` unless
+        ``escape_formulas=False``); returns the absolute path. A failed write leaves
+        any previous file intact."""
         return self._core.to_csv(path, escape_formulas)
 
     def read_csv(

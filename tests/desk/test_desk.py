@@ -21,6 +21,8 @@ from autoenhance_nb.desk import ENV_EXPORT_DIR, ENV_SYNC_LIMIT, Desk, gallery_cl
 from autoenhance_nb.desk import _cli as cli
 from autoenhance_nb.desk import _settings as settings
 
+from ..helpers import without_autoenhance_env
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,7 +55,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     (fake / "voila").mkdir(parents=True, exist_ok=True)
     (fake / "voila" / "__init__.py").write_text("")
     (fake / "voila" / "app.py").write_text(FAKE_VOILA)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     env["PYTHONPATH"] = os.pathsep.join([str(fake), str(ROOT)])
     env["FAKE_VOILA_OUT"] = str(tmp_path / "voila.json")
     env.update(extra)

@@ -26,7 +26,7 @@ import requests
 
 from autoenhance_nb.desk import gallery_class
 
-from ..helpers import ARTIFACTS, CUT_JS, free_port, need_browser
+from ..helpers import ARTIFACTS, CUT_JS, free_port, need_browser, without_autoenhance_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -45,7 +45,7 @@ def desk(tmp_path_factory):
     pytest.importorskip("voila")
     base = tmp_path_factory.mktemp("desk")
     exports = base / "exports"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
         (base / name.lower()).mkdir()
         env[name] = str(base / name.lower())

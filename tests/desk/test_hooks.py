@@ -7,7 +7,6 @@ takes no desk token, and nothing else is opened by that."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +19,7 @@ import requests
 
 from autoenhance_nb.desk import _cli as cli
 
-from ..helpers import WEBHOOK_AUTH
+from ..helpers import WEBHOOK_AUTH, without_autoenhance_env
 
 HOOK = "/hooks/autoenhance"
 TOKEN = "hooks-desk-token-0123456789"
@@ -30,7 +29,7 @@ TOKEN = "hooks-desk-token-0123456789"
 def desk(tmp_path_factory):
     pytest.importorskip("voila")
     base = tmp_path_factory.mktemp("hooks")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
         (base / name.lower()).mkdir()
         env[name] = str(base / name.lower())

@@ -7,7 +7,6 @@ it)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import requests
 from autoenhance_nb.desk import _cli as cli
 from autoenhance_nb.sandbox import Sandbox
 
-from ..helpers import WEBHOOK_AUTH, need_browser, upload_photo
+from ..helpers import WEBHOOK_AUTH, need_browser, upload_photo, without_autoenhance_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -40,7 +39,7 @@ def hooked_desk(tmp_path_factory):
         )
     )
     config.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
         (base / name.lower()).mkdir()
         env[name] = str(base / name.lower())

@@ -16,7 +16,6 @@ The desk's kernels and memory are read from /proc (the desk's process tree)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -32,6 +31,8 @@ import websocket
 
 from autoenhance_nb.desk import _cli as cli
 from autoenhance_nb.desk import _settings as settings
+
+from ..helpers import without_autoenhance_env
 
 pytestmark = pytest.mark.timeout(150)
 BUSY = "The desk is busy, try again in a minute"
@@ -99,7 +100,7 @@ class Desk:
         self.port = cli.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = base / f"desk-{self.port}.log"
-        run_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+        run_env = without_autoenhance_env()
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR"):
             (base / name.lower()).mkdir(exist_ok=True)
             run_env[name] = str(base / name.lower())

@@ -123,7 +123,11 @@ def test_cell_magic_creates_a_batch(ip, sandbox):
     assert len(ip.user_ns["week"]) == 4
     ids = {o["name"]: o["order_id"] for o in sandbox.orders}
     assert ids["Hall, first floor"] == "hall-1"
-    assert ids["Kitchen – 12 Rue Oberkampf"] == derived_order_id("Kitchen – 12 Rue Oberkampf", 0)
+    notebook = ae.session().notebook  # the derived ids belong to this notebook
+    assert notebook
+    assert ids["Kitchen – 12 Rue Oberkampf"] == derived_order_id(
+        "Kitchen – 12 Rue Oberkampf", 0, notebook
+    )
 
 
 def test_fifty_line_cell(ip, sandbox):
@@ -479,3 +483,30 @@ def test_download_previews_or_full_size_reprocess_and_report(ip, sandbox, tmp_pa
     (report,) = sandbox.reports
     assert report["categories"] == ["SKY_REPLACEMENT", "COLOUR"]
     assert (report["comment"], report["score"]) == ("sky too blue", 2)
+
+
+# -- derived ids belong to their notebook (issue #24) ------------------------------------------
+def test_two_notebooks_with_identical_cells_make_separate_orders(ip, sandbox, monkeypatch):
+    cell = "%%autoenhance_order\nKitchen\nHall\n"
+    monkeypatch.setitem(ip.user_ns, "__session__", "shoots/a.ipynb")
+    assert run(ip, cell)[0].success
+    ae.reset_session()  # the other notebook's kernel
+    ip.user_ns["__session__"] = "shoots/b.ipynb"
+    result, out = run(ip, cell)
+    assert result.success and "created 2 of 2, 0 failed" in out
+    assert len(sandbox.orders) == 4  # was 2: the second adopted the first's orders
+    ae.reset_session()  # the first notebook again, in a fresh kernel: its own orders
+    ip.user_ns["__session__"] = "shoots/a.ipynb"
+    assert run(ip, cell)[0].success
+    assert len(sandbox.orders) == 4
+
+
+def test_an_order_under_a_derived_id_the_journal_did_not_make_is_not_adopted(ip, sandbox):
+    ae.session().create("Kitchen")  # starts the session: its notebook identity
+    taken = derived_order_id("Kitchen", 0, ae.session().notebook)
+    ae.session().client.create_order("Kitchen", order_id=taken)  # e.g. a cleared journal
+    ae.session().journal.clear()
+    result, out = run(ip, "%%autoenhance_order\nKitchen\n")
+    assert not result.success
+    assert "not adopted" in out and taken in out
+    assert sum(o["order_id"] == taken for o in sandbox.orders) == 1

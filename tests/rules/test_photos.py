@@ -244,7 +244,9 @@ def test_bad_files_in_a_batch_are_reported_and_the_rest_go_through(sandbox, phot
 def test_the_same_file_name_over_30_times_an_hour_is_rate_limited(sandbox):
     tracker = tracker_on(sandbox)
     oid = tracker.create("Same name")["order_id"]
-    result = tracker.add_images(oid, [("IMG_0001.JPG", png_bytes())] * 32, progress=False)
+    # 32 different photos under one name (the same photo 32 times is sent once)
+    photos = [("IMG_0001.JPG", png_bytes(2 + i, 2)) for i in range(32)]
+    result = tracker.add_images(oid, photos, progress=False)
     assert len(result.uploaded) == 30 and len(result.failed) == 2
     assert all(isinstance(f.error, E.RateLimitError) for f in result.failed)
     assert "retry after 3600 s" in result.failed[0].message
@@ -308,6 +310,9 @@ def test_magic_images_watch_download(slow_ip, slow_sandbox, photos, tmp_path):
     assert "uploaded 3 of 3, 0 failed" in out
     oid = slow_sandbox.orders[0]["order_id"]
     result, out = run(slow_ip, f'%autoenhance_order --add-images {oid} "{photos}/room-0.png"')
+    assert result.success and "uploaded 0 of 1, 1 already uploaded" in out  # never twice
+    more = _write(tmp_path / "room-3.png", png_bytes(9, 2))
+    result, out = run(slow_ip, f'%autoenhance_order --add-images {oid} "{more}"')
     assert result.success and "uploaded 1 of 1" in out
     result, out = run(slow_ip, "%autoenhance_order --watch")
     assert result.success and "Done: no order is processing" in out

@@ -17,6 +17,8 @@ from nbclient import NotebookClient
 
 from autoenhance_nb.sandbox import Sandbox
 
+from ..helpers import without_autoenhance_env
+
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(180)]
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
@@ -92,7 +94,7 @@ def _outputs_text(nb) -> str:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom_on_the_sandbox(path, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     before = {p.relative_to(path.parent) for p in path.parent.rglob("*")}
     nb = _execute(path, tmp_path, env)  # nbclient raises CellExecutionError on any error
     text = _outputs_text(nb)
@@ -121,7 +123,7 @@ def test_notebook_runs_top_to_bottom_on_the_sandbox(path, tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_with_a_key_never_shows_or_saves_it(path, tmp_path):
     with Sandbox(api_key=SENTINEL, processing_seconds=0) as live:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+        env = without_autoenhance_env()
         env.update(AUTOENHANCE_API_KEY=SENTINEL, AUTOENHANCE_BASE_URL=live.url)
         nb = _execute(path, tmp_path, env)
         assert live.orders, "the notebook talked to the configured API"

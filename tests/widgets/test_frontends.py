@@ -11,6 +11,8 @@ import sys
 import nbformat
 import pytest
 
+from ..helpers import without_autoenhance_env
+
 
 def _failing_notebook(path):
     nb = nbformat.v4.new_notebook()
@@ -28,7 +30,7 @@ def _failing_notebook(path):
 
 
 def _clean_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOENHANCE_")}
+    env = without_autoenhance_env()
     env["PYTHONWARNINGS"] = "ignore"
     return env
 
@@ -38,7 +40,7 @@ def test_papermill_reports_the_reason_of_a_failed_magic(tmp_path, monkeypatch):
     papermill = pytest.importorskip("papermill")
     source = tmp_path / "fails.ipynb"
     _failing_notebook(source)
-    for key in [k for k in os.environ if k.startswith("AUTOENHANCE_")]:
+    for key in [k for k in os.environ if k.startswith("AUTOENHANCE_") and "JOURNAL" not in k]:
         monkeypatch.delenv(key)
     with pytest.raises(papermill.PapermillExecutionError) as info:
         papermill.execute_notebook(

@@ -1,0 +1,85 @@
+"""The operations journal's file: where it lives, how it is turned off, what it keeps
+of an account (never the key), many writers at once, clearing it, and ``resume()``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from autoenhance_nb import AutoenhanceClient, OrderTracker
+from autoenhance_nb.tracker import Journal, journal_path
+
+
+def test_the_journal_lives_in_the_users_data_folder_unless_told(monkeypatch, tmp_path):
+    monkeypatch.delenv("AUTOENHANCE_JOURNAL")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert journal_path() == tmp_path / "data" / "autoenhance-nb" / "journal.sqlite3"
+    monkeypatch.setenv("AUTOENHANCE_JOURNAL", str(tmp_path / "j.sqlite3"))
+    assert journal_path() == tmp_path / "j.sqlite3"
+    for off in ("off", "", "none", "0"):
+        monkeypatch.setenv("AUTOENHANCE_JOURNAL", off)
+        assert journal_path() is None
+
+
+def test_journal_none_turns_it_off_and_a_path_chooses_the_file(client, tmp_path):
+    assert OrderTracker(client, journal=None).journal is None
+    tracker = OrderTracker(client, journal=tmp_path / "mine.sqlite3")
+    assert tracker.journal is not None and tracker.journal.path == tmp_path / "mine.sqlite3"
+    assert (tmp_path / "mine.sqlite3").exists()
+
+
+def test_the_journal_keeps_a_fingerprint_of_the_key_never_the_key(sandbox, _own_journal):
+    key = "sk-live-very-secret-0123456789"
+    client = AutoenhanceClient(api_key=key, base_url=sandbox.url)
+    tracker = OrderTracker(client)
+    tracker.create_many(["Kitchen"], progress=False)
+    tracker.add_images(tracker.order_ids()[0], [("a.png", _png(1))], progress=False)
+    assert client.account.startswith(sandbox.url + "#") and key not in client.account
+    other = AutoenhanceClient(api_key=key + "x", base_url=sandbox.url)
+    assert other.account != client.account
+    tracker.journal.close()
+    stored = b"".join(p.read_bytes() for p in _own_journal.parent.iterdir())
+    assert key.encode() not in stored and client.account.encode() in stored
+
+
+def test_kernels_write_to_one_journal_at_once(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    Journal(path).close()
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from autoenhance_nb.tracker import Journal
+        j = Journal({str(path)!r})
+        for i in range(200):
+            j.intend_orders("acct", "nb", [(i, f"{{sys.argv[1]}}-{{i}}", "x")])
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n)]) for n in range(3)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    assert Journal(path).counts()["orders"] == 600
+
+
+def test_clear_forgets_everything(tracker):
+    tracker.create_many(["A", "B"], progress=False)
+    assert tracker.journal.counts()["orders"] == 2
+    tracker.journal.clear()
+    assert tracker.journal.counts() == {"orders": 0, "photos": 0, "groups": 0}
+
+
+def test_resume_brings_back_the_notebooks_orders_after_a_restart(client):
+    first = OrderTracker(client)
+    first.create_many(["Kitchen", "Hall", "Garden"], progress=False)
+    garden = first.df.set_index("name").loc["Garden", "order_id"]
+    client.delete_order(garden)  # gone from the server meanwhile
+    fresh = OrderTracker(client)  # a new kernel: an empty table
+    assert len(fresh) == 0
+    assert fresh.resume() == 2
+    assert sorted(fresh.df["name"]) == ["Hall", "Kitchen"]
+    assert fresh.resume() == 0  # nothing left to bring back; the gone one forgotten
+
+
+def _png(seed: int) -> bytes:
+    from ..helpers import png_bytes
+
+    return png_bytes(2 + seed, 2)
