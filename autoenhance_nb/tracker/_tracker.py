@@ -311,13 +311,11 @@ class OrderTracker:
         )
 
     def follow(self, path: str | os.PathLike[str]) -> EventFollower:
-        """Apply the events a desk's server writes into the event log at ``path`` (the
-        desk does this for each visit); ``.stop()`` ends it."""
+        """Apply the events a desk writes to its event log at ``path``; ``.stop()``."""
         return EventFollower(self.events, path)
 
     def gallery(self, order_id: str, **kwargs: Any) -> Any:
-        """The order's photos as an ``OrderGallery`` widget (original and enhanced side
-        by side, per-photo actions); ``kwargs`` go to ``OrderGallery``."""
+        """The order's photos as an ``OrderGallery`` widget (``kwargs`` go to it)."""
         if _gallery_factory is None:
             raise RuntimeError("the gallery needs autoenhance_nb's widgets (import autoenhance_nb)")
         return _gallery_factory(order_id, self, **kwargs)
