@@ -172,9 +172,14 @@ class DeskKernelManager(AsyncMappingKernelManager):
         self._active_at: dict[str, float] = {}
         #: the kernels whose page request is still running (rendering the notebook)
         self._rendering: set[str] = set()
+        #: the kernels the culler is shutting down
+        self._leaving: set[str] = set()
 
     def full(self) -> bool:
-        return len(self._kernels) + self._starting >= self.max_kernels
+        # a kernel being culled holds no place: its process is gone before
+        # jupyter_server forgets it, and a visit then must not be turned away
+        staying = len(set(self._kernels) - self._leaving)
+        return staying + self._starting >= self.max_kernels
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         if self.full():  # two visits that passed the page's own check at once
@@ -247,7 +252,11 @@ class DeskKernelManager(AsyncMappingKernelManager):
             self._alone_since.pop(kernel_id, None)
             self._active_at.pop(kernel_id, None)
             self._rendering.discard(kernel_id)
-            await ensure_async(self.shutdown_kernel(kernel_id))
+            self._leaving.add(kernel_id)
+            try:
+                await ensure_async(self.shutdown_kernel(kernel_id))
+            finally:
+                self._leaving.discard(kernel_id)
 
 
 class RefusedHostHandler(tornado.web.RequestHandler):

@@ -71,7 +71,9 @@ def test_gallery_in_jupyterlab(lab, browser):
         )
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-        expect(page.get_by_text("Gallery notebook ready").first).to_be_visible()
+        expect(
+            page.locator(".jp-OutputArea-output", has_text="Gallery notebook ready")
+        ).to_be_visible()
 
         gallery = page.locator(".ae-gallery").first
         cards = gallery.locator(".ae-card")
@@ -176,9 +178,15 @@ def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
         expect(page.locator(".jp-Notebook")).to_be_visible()
         page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
+        # the kernel connected and idle before Run all (a busy machine starts it slowly,
+        # and a Run all sent before it connects runs nothing)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-        expect(page.get_by_text("Narrow notebook ready").first).to_be_visible()
+        # the printed line, not the cell's source that contains the same words
+        expect(
+            page.locator(".jp-OutputArea-output", has_text="Narrow notebook ready")
+        ).to_be_visible()
         gallery = page.locator(".ae-gallery").first
         cards = gallery.locator(".ae-card")
         expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
