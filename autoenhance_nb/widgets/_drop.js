@@ -114,7 +114,7 @@ function render({ model, el }) {
   const show = () => {
     const n = model.get("count");
     count.textContent = sending ? ` (sending ${sending}…)` : ` (${n})`;
-    zone.title = model.get("tooltip");
+    zone.title = model.get("hint");
     clear.hidden = n === 0;
   };
   const go = async (files) => {
@@ -147,11 +147,11 @@ function render({ model, el }) {
     if (e.dataTransfer) dropped(e.dataTransfer).then(go);
   });
   model.on("change:count", show);
-  model.on("change:tooltip", show);
+  model.on("change:hint", show);
   show();
   return () => {
     model.off("change:count", show);
-    model.off("change:tooltip", show);
+    model.off("change:hint", show);
   };
 }
 

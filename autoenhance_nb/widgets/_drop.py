@@ -82,7 +82,7 @@ class DropZone(anywidget.AnyWidget):
     #: How many photos are chosen: what the page shows as "(n)".
     count = traitlets.Int(0).tag(sync=True)
     #: The zone's hover text.
-    tooltip = traitlets.Unicode("").tag(sync=True)
+    hint = traitlets.Unicode("").tag(sync=True)
     #: The last problem with what the page sent, in one line ("" when none).
     note = traitlets.Unicode("")
 

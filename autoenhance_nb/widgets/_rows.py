@@ -37,7 +37,7 @@ class PhotoRow(w.VBox):
         # ipywidgets' FileUpload keeps its file input out of the page (nothing accepts a
         # drop): the drop zone takes files, folders and clicks, and keeps the bytes here
         self.photos = DropZone(
-            tooltip="Choose photos on this computer, or drop photos or a shoot's folder here",
+            hint="Choose photos on this computer, or drop photos or a shoot's folder here",
             layout=w.Layout(flex="1 1 300px", max_width="100%"),
         ).add_class("ae-photos")
         self.photos.observe(lambda c: c["new"] and self._say(c["new"], "error"), names="note")
