@@ -127,7 +127,8 @@ class DropZone(anywidget.AnyWidget):
         checked = [m for m in metas if m is not None]
         skipped = [s for s in content.get("skipped") or () if isinstance(s, str)]
         if len(checked) < len(metas):
-            self._ignore(f"a batch with {len(metas) - len(checked)} file(s) of no name or size")
+            bad = len(metas) - len(checked)
+            self._ignore(f"a batch with {bad} file(s) without a name or a size up to 200 MB")
             return
         if skipped:
             names = ", ".join(skipped[:3]) + ("…" if len(skipped) > 3 else "")
