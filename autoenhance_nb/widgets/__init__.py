@@ -1,7 +1,8 @@
-"""The ipywidgets front ends: the order form and its parts, the gallery (``gallery/``),
-the widget kit (background actions, the auto-refresh, ``SafeHTML``, closing a tree of
-models) and the export folder."""
+"""The ipywidgets front ends: the order form and its parts (the photo drop zone among
+them), the gallery (``gallery/``), the widget kit (background actions, the
+auto-refresh, ``SafeHTML``, closing a tree of models) and the export folder."""
 
+from ._drop import DropZone
 from ._exports import ExportFolder, download_link
 from ._form import OrderForm
 from ._kit import (
@@ -21,6 +22,7 @@ from ._options import EnhancementOptions
 __all__ = [
     "AutoRefresher",
     "BackgroundActions",
+    "DropZone",
     "EnhancementOptions",
     "ExportFolder",
     "OrderForm",

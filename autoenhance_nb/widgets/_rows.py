@@ -15,6 +15,7 @@ from ..errors import AutoenhanceError, one_line
 from ..tracker import OrderTracker
 from ..tracker.table import orders
 from ._brackets import BracketsChoice
+from ._drop import DropZone
 from ._exports import BAD_NAME, ExportFolder, download_link, plain_name
 from ._kit import SafeHTML, auto_layout, error_message, field_layout
 from ._options import EnhancementOptions
@@ -26,23 +27,20 @@ Run = Callable[[w.Button, str, Callable[[], None]], bool]
 
 
 class PhotoRow(w.VBox):
-    """ "Add photos", "to order", "Upload photos", and whether they are HDR brackets."""
+    """The photos (a drop zone), "to order", "Upload photos", and HDR brackets or not."""
 
     def __init__(self, tracker: OrderTracker, enhancement: EnhancementOptions, say: Say, run: Run):
         self._tracker = tracker
         self._enhancement = enhancement
         self._say = say
         self._run = run
-        # ipywidgets draws FileUpload as a button whose title is the tooltip as given:
-        # None would show "null" on hover. Its file input never enters the page, so
-        # nothing here accepts a dropped file (see README, "The order desk").
-        self.photos = w.FileUpload(
-            accept="image/*",
-            multiple=True,
-            description="Add photos",
-            tooltip="Choose photos on this computer (several at once)",
-            layout=auto_layout(),
+        # ipywidgets' FileUpload keeps its file input out of the page (nothing accepts a
+        # drop): the drop zone takes files, folders and clicks, and keeps the bytes here
+        self.photos = DropZone(
+            hint="Choose photos on this computer, or drop photos or a shoot's folder here",
+            layout=w.Layout(flex="1 1 300px", max_width="100%"),
         ).add_class("ae-photos")
+        self.photos.observe(lambda c: c["new"] and self._say(c["new"], "error"), names="note")
         self.target = w.Dropdown(
             description="to order",
             options=[("the new order", "")],
@@ -91,7 +89,7 @@ class PhotoRow(w.VBox):
         """Upload the chosen photos into the order picked in "to order" (what "Upload
         photos" does); with "the new order" picked, they go in with the next Create."""
         if not self.photos.value:
-            self._say("Choose photos with “Add photos” first", "error")
+            self._say("Choose photos first: drop them on the zone, or click it", "error")
             return False
         order_id = self.target.value
         if not order_id:

@@ -122,8 +122,10 @@ def test_the_desk_in_a_browser(desk, browser):
         if not preset.is_visible():  # the Enhancement section may start folded
             form.get_by_text("Enhancement options").first.click()
         preset.select_option(label="warm")
-        # the upload button's hover text says what it does (it said "null")
-        expect(form.locator(".ae-photos")).to_have_attribute("title", re.compile("^Choose"))
+        # the drop zone's hover text says what it does (FileUpload's said "null")
+        expect(form.locator(".ae-photos .ae-drop-zone")).to_have_attribute(
+            "title", re.compile("^Choose photos on this computer, or drop")
+        )
         with page.expect_file_chooser() as chooser:
             form.locator(".ae-photos").click()
         chooser.value.set_files([str(p) for p in PHOTOS])
@@ -253,6 +255,57 @@ INJECTED = """root => [
 ]"""
 
 
+def _jpeg(colour: tuple[int, int, int]) -> list[int]:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (32, 24), colour).save(out, "JPEG")
+    return list(out.getvalue())
+
+
+#: A DataTransfer holding files made in the page: [[name, bytes or a size, type], ...].
+FILES_JS = """files => { const d = new DataTransfer();
+    for (const [name, data, type] of files) d.items.add(new File(
+        [new Uint8Array(data)], name, {type}));
+    return d; }"""
+
+
+def _drop(page, zone, files) -> None:
+    """Drag ``files`` ([name, bytes or a size, type]) over the zone and drop them."""
+    data = page.evaluate_handle(FILES_JS, files)
+    zone.dispatch_event("dragenter", {"dataTransfer": data})
+    zone.dispatch_event("dragover", {"dataTransfer": data})
+    zone.dispatch_event("drop", {"dataTransfer": data})
+
+
+#: The package's drop script, imported in the page: a fake tree of folder entries
+#: (Playwright cannot drop a real folder) is walked, in batches as Chromium reads them.
+WALK_JS = """async src => {
+    const m = await import(URL.createObjectURL(new Blob([src], {type: 'text/javascript'})));
+    const file = path => ({isFile: true, isDirectory: false, fullPath: path,
+        file: ok => ok(new File(['x'], path.split('/').pop(), {type: ''}))});
+    const dir = (path, children, per) => ({isFile: false, isDirectory: true, fullPath: path,
+        createReader: () => { let i = 0; return {readEntries: ok => {
+            const batch = children.slice(i, i + per); i += per; setTimeout(() => ok(batch)); }}; }});
+    const shoot = dir('/shoot', [file('/shoot/IMG_0003.CR2'), file('/shoot/IMG_0001.CR2'),
+        dir('/shoot/sky', [file('/shoot/sky/IMG_0002.jpg')], 1), file('/shoot/notes.txt'),
+        file('/shoot/IMG_0010.CR2')], 2);
+    const drop = {files: [], items: [{kind: 'file', webkitGetAsEntry: () => shoot},
+        {kind: 'string', webkitGetAsEntry: () => null}]};
+    const found = await m.dropped(drop);
+    const sent = [];
+    const model = {send: (content, _, buffers) => sent.push(
+        [content.kind, content.file ?? null, content.offset ?? null,
+         buffers ? buffers[0].byteLength : 0, (content.files || []).map(f => f.name),
+         content.skipped || []])};
+    await m.send(model, [...found,
+        new File([new Uint8Array(5 * 1024 * 1024)], 'big.dng', {type: ''})]);
+    return [found.map(f => f.name), m.CHUNK, sent];
+}"""
+
+
 def test_hostile_strings_stay_text_on_the_desk(desk, browser):
     """Another client on the account names orders, ids and photos with markup and puts
     markup in an image's options (``finetune_settings`` is free JSON): a visitor's desk
@@ -304,6 +357,59 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         form.locator(".ae-order-id input").fill(made[1])  # taken: an error line
         form.locator("button.ae-create").click()
         expect(form.locator(".ae-message")).to_contain_text("onerror=alert(1)")
+
+        # the drop zone: Tab reaches it (a focus ring shows), Enter opens the dialog
+        zone = form.locator(".ae-photos .ae-drop-zone")
+        form.locator(".ae-photo-target select").focus()
+        page.keyboard.press("Shift+Tab")
+        assert zone.evaluate("z => z === document.activeElement")
+        assert zone.evaluate("z => getComputedStyle(z).outlineStyle") == "solid"
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        assert chooser.value.is_multiple()
+        # a 12 MB file crosses the server's 10 MiB websocket limit in chunks; Clear
+        _drop(page, zone, [["big.jpg", 12_000_000, "image/jpeg"]])
+        expect(form.locator(".ae-photos")).to_contain_text("(1)")
+        form.locator(".ae-photos button.ae-drop-clear").click()
+        expect(form.locator(".ae-photos")).to_contain_text("(0)")
+        # two photos dropped (one named with markup) go into the new order, sorted
+        names = [HOSTILE[0] + ".jpg", "b.jpg"]
+        _drop(
+            page,
+            zone,
+            [
+                [names[1], _jpeg((200, 40, 40)), "image/jpeg"],
+                [names[0], _jpeg((40, 40, 200)), "image/jpeg"],
+            ],
+        )
+        expect(form.locator(".ae-photos")).to_contain_text("(2)")
+        form.locator(".ae-order-id input").fill("dropped-1")
+        form.locator(".ae-order-id input").press("Tab")
+        form.locator("button.ae-create").click()
+        expect(form.locator(".ae-message")).to_contain_text("uploaded 2 of 2, 0 failed")
+        expect(form.locator(".ae-photos")).to_contain_text("(0)")
+        order = requests.get(f"{api}/v3/orders/dropped-1", headers=headers, timeout=10).json()
+        assert len(order["images"]) == 2, order
+        # a folder dropped: walked to the bottom, sorted by path, not-photos left out;
+        # a big file goes in 2 MiB chunks
+        found, chunk, sent = page.evaluate(
+            WALK_JS, (ROOT / "autoenhance_nb" / "widgets" / "_drop.js").read_text()
+        )
+        assert found == [
+            "IMG_0001.CR2",
+            "IMG_0003.CR2",
+            "IMG_0010.CR2",
+            "notes.txt",
+            "IMG_0002.jpg",
+        ]
+        assert chunk == 2 * 1024 * 1024
+        assert sent[0][4] == [n for n in found if n != "notes.txt"] + ["big.dng"]
+        assert sent[0][5] == ["notes.txt"]
+        assert [m[:4] for m in sent[-3:]] == [
+            ["chunk", 4, 0, chunk],
+            ["chunk", 4, chunk, chunk],
+            ["chunk", 4, 2 * chunk, chunk // 2],
+        ]
         page.wait_for_timeout(1000)  # any injected handler has had its chance
 
         assert desk_root.evaluate(INJECTED) == [] and dialogs == []

@@ -173,6 +173,18 @@ def test_no_string_from_the_api_or_a_person_becomes_markup_anywhere(poisoned, tm
     form.submit()
     form.wait()
     assert "onerror=alert(1)" in form.message.value  # the 409's poisoned message, as text
+    # photos dropped on the form's zone with hostile names, grouped as brackets: the
+    # preview shows the names as text, the zone's state holds none of them
+    form.brackets.mode.value = "auto"
+    zone = form.photos
+    files = [{"name": f"{p}.png", "type": "image/png", "size": 9} for p in MARKUP_PAYLOADS[:4]]
+    zone._handle_custom_msg({"kind": "batch", "batch": "b", "files": files}, [])
+    for i in range(len(files)):
+        zone._handle_custom_msg(
+            {"kind": "chunk", "batch": "b", "file": i, "offset": 0}, [memoryview(b"not a png")]
+        )
+    assert zone.count == 4 and "onerror=alert(1)" in form.brackets.table.value
+    assert "onerror" not in json.dumps(zone.get_state(), default=str)
 
     gallery = tracker.gallery(order_id, export_dir=tmp_path / "exports", refresh_interval=0)
     gallery.wait()

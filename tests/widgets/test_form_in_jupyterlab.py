@@ -63,6 +63,20 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         form.locator(".ae-order-id input").press("Tab")
         expect(form.locator("button.ae-create")).to_be_enabled()
 
+        # photos dropped on the zone reach the kernel (it counts them); Clear forgets them
+        zone = form.locator(".ae-photos .ae-drop-zone")
+        dropped = page.evaluate_handle(
+            """() => { const d = new DataTransfer();
+                for (const n of ['b.jpg', 'a.jpg']) d.items.add(
+                    new File([new Uint8Array([255, 216, 255, 224])], n, {type: 'image/jpeg'}));
+                return d; }"""
+        )
+        zone.dispatch_event("dragover", {"dataTransfer": dropped})
+        zone.dispatch_event("drop", {"dataTransfer": dropped})
+        expect(form.locator(".ae-photos")).to_contain_text("(2)")
+        form.locator(".ae-photos button.ae-drop-clear").click()
+        expect(form.locator(".ae-photos")).to_contain_text("(0)")
+
         # a photo through the form's upload control goes into the new order
         form.locator(".ae-name input").fill("Browser order with a photo")
         with page.expect_file_chooser() as chooser:

@@ -1,0 +1,159 @@
+"""``DropZone``: photos dropped on the page (files, or a shoot's folder of brackets) or
+chosen with a click, received in the kernel.
+
+ipywidgets' ``FileUpload`` keeps its file input out of the page, so nothing accepts a
+drop; this widget draws its own zone (``_drop.js`` and ``_drop.css``, shipped in the
+package and loaded by anywidget: no CDN). The page reads each file in chunks of at most
+2 MiB and sends one comm message per chunk (a 15 MB photo never meets the server's
+10 MiB websocket message limit). ``value`` has the shape of ``FileUpload.value``
+(``name``, ``type``, ``size``, ``content``, ``last_modified``) and is never synced: the
+photos' bytes stay in the kernel, out of the widget state and the saved notebook; the
+page sees only ``count``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..errors import one_line
+
+__all__ = ["DropZone"]
+
+HERE = Path(__file__).resolve().parent
+#: How many files one drop may announce (a shoot is a few hundred).
+MAX_FILES = 2000
+#: The largest file accepted, in bytes (a raw frame is well under this).
+MAX_SIZE = 200 * 1024 * 1024
+
+
+@dataclass
+class _Batch:
+    """One drop (or one choice in the dialog) on its way: what was announced, what came."""
+
+    files: list[dict[str, Any]]
+    parts: list[bytearray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.parts = [bytearray() for _ in self.files]
+
+    def done(self) -> bool:
+        return all(len(p) == f["size"] for p, f in zip(self.parts, self.files, strict=True))
+
+    def value(self) -> list[dict[str, Any]]:
+        return [
+            dict(meta, content=memoryview(bytes(part)))
+            for meta, part in zip(self.files, self.parts, strict=True)
+        ]
+
+
+def _meta(item: Any) -> dict[str, Any] | None:
+    """A file as announced by the page, checked; None when it is not one."""
+    if not isinstance(item, dict):
+        return None
+    name, size, kind = item.get("name"), item.get("size"), item.get("type", "")
+    if not isinstance(name, str) or not name or not isinstance(kind, str):
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        return None
+    stamp = item.get("last_modified")
+    when = None
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+        try:
+            when = datetime.fromtimestamp(stamp / 1000, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            when = None
+    return {"name": name, "type": kind, "size": size, "last_modified": when}
+
+
+class DropZone(anywidget.AnyWidget):
+    """A zone that reads "Drop photos here or click to choose (n)": a real button (Tab
+    reaches it, Enter or a click opens the file dialog, several files at once), a drop
+    of files or folders (walked to the bottom, sorted by path), and "Clear"."""
+
+    _esm = HERE / "_drop.js"
+    _css = HERE / "_drop.css"
+    #: The chosen photos, as ``FileUpload.value`` holds them. Kept in the kernel only.
+    value = traitlets.Tuple()
+    #: How many photos are chosen: what the page shows as "(n)".
+    count = traitlets.Int(0).tag(sync=True)
+    #: The zone's hover text.
+    hint = traitlets.Unicode("").tag(sync=True)
+    #: The last problem with what the page sent, in one line ("" when none).
+    note = traitlets.Unicode("")
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._batches: dict[str, _Batch] = {}
+        self.on_msg(self._receive)
+
+    @traitlets.observe("value")
+    def _count(self, change: dict[str, Any]) -> None:
+        self.count = len(change["new"])
+
+    def clear(self) -> None:
+        """Forget the chosen photos (and any drop still arriving)."""
+        self._batches.clear()
+        self.value = ()
+
+    def _receive(self, _: Any, content: Any, buffers: list[Any] | None) -> None:
+        kind = content.get("kind") if isinstance(content, dict) else None
+        if kind == "clear":
+            self.clear()
+        elif kind == "batch":
+            self._begin(content)
+        elif kind == "chunk":
+            self._chunk(content, list(buffers or ()))
+        else:
+            self._ignore(f"a message of unknown kind {kind!r}")
+
+    def _tell(self, text: str) -> None:
+        self.note = ""  # the same note again is news too
+        self.note = one_line(text, 200)
+
+    def _ignore(self, what: str) -> None:
+        self._tell(f"Ignored {what} from the drop zone")
+
+    def _begin(self, content: dict[str, Any]) -> None:
+        batch, files = content.get("batch"), content.get("files")
+        if not isinstance(batch, str) or not isinstance(files, list) or len(files) > MAX_FILES:
+            self._ignore("a batch without an id or a list of files")
+            return
+        metas = [_meta(item) for item in files]
+        checked = [m for m in metas if m is not None]
+        skipped = [s for s in content.get("skipped") or () if isinstance(s, str)]
+        if len(checked) < len(metas):
+            bad = len(metas) - len(checked)
+            self._ignore(f"a batch with {bad} file(s) without a name or a size up to 200 MB")
+            return
+        if skipped:
+            names = ", ".join(skipped[:3]) + ("…" if len(skipped) > 3 else "")
+            self._tell(f"Left out {len(skipped)} file(s) that are not photos: {names}")
+        self._batches[batch] = _Batch(checked)
+        self._finish(batch)
+
+    def _chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        batch = self._batches.get(str(content.get("batch")))
+        index, offset = content.get("file"), content.get("offset")
+        if batch is None or not isinstance(index, int) or not 0 <= index < len(batch.files):
+            self._ignore("a piece of a file that was not announced")
+            return
+        part, size = batch.parts[index], batch.files[index]["size"]
+        piece = bytes(buffers[0]) if len(buffers) == 1 else None
+        if piece is None or offset != len(part) or len(part) + len(piece) > size:
+            self._ignore(f"a piece of {batch.files[index]['name']!r} out of order")
+            return
+        part.extend(piece)
+        self._finish(str(content.get("batch")))
+
+    def _finish(self, batch: str) -> None:
+        """Once every file of ``batch`` has all its bytes, add them to ``value``."""
+        arrived = self._batches[batch]
+        if arrived.done():
+            del self._batches[batch]
+            if arrived.files:
+                self.value = (*self.value, *arrived.value())

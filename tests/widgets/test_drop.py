@@ -1,0 +1,121 @@
+"""The drop zone's kernel side: the page's messages (a batch naming the files, then each
+file's bytes in chunks) become ``value`` in ``FileUpload``'s shape; bad messages are
+ignored with a one-line note; the bytes never enter the widget state."""
+
+from __future__ import annotations
+
+import json
+
+from autoenhance_nb.widgets._drop import DropZone
+
+
+def _send(zone: DropZone, content: dict, *buffers: bytes) -> None:
+    """What ipywidgets does with a custom message from the page."""
+    zone._handle_custom_msg(content, [memoryview(b) for b in buffers])
+
+
+def _announce(zone: DropZone, batch: str, *files: tuple[str, bytes], skipped=()) -> None:
+    meta = [
+        {"name": n, "type": "image/jpeg", "size": len(b), "last_modified": 1_700_000_000_000}
+        for n, b in files
+    ]
+    _send(zone, {"kind": "batch", "batch": batch, "files": meta, "skipped": list(skipped)})
+
+
+def test_files_arrive_in_chunks_and_count():
+    zone = DropZone()
+    counts = []
+    zone.observe(lambda c: counts.append(c["new"]), names="count")
+    a, b = b"\xff\xd8" + b"a" * 10, b"\xff\xd8" + b"b" * 5
+    _announce(zone, "1", ("a.jpg", a), ("b.jpg", b))
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, a[:4])
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 4}, a[4:])
+    assert zone.value == () and zone.count == 0  # b has not come yet
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 1, "offset": 0}, b)
+    assert [f["name"] for f in zone.value] == ["a.jpg", "b.jpg"]
+    assert [bytes(f["content"]) for f in zone.value] == [a, b]
+    first = zone.value[0]
+    assert first["type"] == "image/jpeg" and first["size"] == len(a)
+    assert first["last_modified"].year == 2023
+    assert zone.count == 2 and counts == [2] and zone.note == ""
+    # a second drop adds to the first; an empty file is a file too
+    _announce(zone, "2", ("c.jpg", b""))
+    assert zone.count == 3 and zone.value[-1]["name"] == "c.jpg"
+    # "Clear" from the page
+    _send(zone, {"kind": "clear"})
+    assert zone.value == () and zone.count == 0
+    zone.close()
+
+
+def test_bad_messages_are_ignored_with_a_one_line_note():
+    zone = DropZone()
+    notes = []
+    zone.observe(lambda c: c["new"] and notes.append(c["new"]), names="note")
+    data = b"x" * 8
+    bad = [
+        ({"kind": "nonsense"}, ()),
+        ("not a dict", ()),
+        ({"kind": "batch", "files": []}, ()),  # no id
+        ({"kind": "batch", "batch": "b", "files": [{"name": "", "size": 1}]}, ()),
+        ({"kind": "batch", "batch": "b", "files": [{"name": "x.jpg", "size": -1}]}, ()),
+        ({"kind": "chunk", "batch": "never", "file": 0, "offset": 0}, (data,)),
+    ]
+    for content, buffers in bad:
+        _send(zone, content, *buffers)
+    _announce(zone, "1", ("<img src=x onerror=alert(1)>.jpg", data))
+    # out of order, too long, no buffer, a wrong index: ignored, the file still arrives
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 3}, data)
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, data + b"!")
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0})
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 5, "offset": 0}, data)
+    assert zone.value == ()
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, data)
+    assert zone.count == 1 and bytes(zone.value[0]["content"]) == data
+    assert len(notes) == len(bad) + 4
+    assert all("\n" not in n and n.startswith("Ignored ") for n in notes), notes
+    assert "unknown kind 'nonsense'" in notes[0]
+    zone.close()
+
+
+def test_files_that_are_not_photos_are_named_in_the_note():
+    zone = DropZone()
+    _announce(zone, "1", ("a.jpg", b"1"), skipped=["notes.txt", "plan.pdf"])
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"1")
+    assert zone.count == 1
+    assert zone.note == "Left out 2 file(s) that are not photos: notes.txt, plan.pdf"
+    zone.close()
+
+
+def test_the_bytes_and_names_stay_out_of_the_widget_state():
+    zone = DropZone()
+    _announce(zone, "1", ("secret-name.jpg", b"PHOTO-BYTES"))
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"PHOTO-BYTES")
+    assert zone.count == 1
+    state = zone.get_state()
+    assert "value" not in state and state["count"] == 1
+    text = json.dumps({k: v for k, v in state.items() if k != "layout"})
+    assert "PHOTO-BYTES" not in text and "secret-name" not in text
+    # the page's script and style come from the package (no CDN, no remote import)
+    assert "createElement" in state["_esm"] and "innerHTML" not in state["_esm"]
+    assert "import " not in state["_esm"] and "http" not in state["_esm"] + state["_css"]
+    zone.close()
+
+
+def test_the_form_counts_dropped_photos_and_clears_them(tracker, tmp_path):
+    from autoenhance_nb import OrderForm
+
+    form = OrderForm(tracker, export_dir=tmp_path)
+    _announce(form.photos, "1", ("a.png", b"1"), ("b.png", b"2"))
+    for i, data in enumerate((b"1", b"2")):
+        _send(form.photos, {"kind": "chunk", "batch": "1", "file": i, "offset": 0}, data)
+    assert form.photos.count == 2 and len(form.photos.value) == 2
+    # a note naming a file with markup in its name: text in the form's message line
+    _announce(form.photos, "2", ("<img src=x onerror=alert(1)>.png", b"12"))
+    _send(form.photos, {"kind": "chunk", "batch": "2", "file": 0, "offset": 1}, b"2")
+    assert "Ignored a piece of &#39;&lt;img src=x onerror=alert(1)&gt;.png&#39; out of order" in (
+        form.message.value
+    )
+    assert "<img" not in form.message.value
+    form.photos.clear()
+    assert form.photos.count == 0
+    form.close()
