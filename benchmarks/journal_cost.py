@@ -13,46 +13,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from run import SandboxProcess  # noqa: E402  (benchmarks/run.py, this script's folder)
+
 from autoenhance_nb import AutoenhanceClient, OrderTracker  # noqa: E402
 
 
-class SandboxProcess:
-    """``python -m autoenhance_nb.sandbox`` on a free port, nothing processing."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autoenhance_nb.sandbox", "--port", "0",
-             "--processing-seconds", "3600", "--max-upload-bytes", str(64 * 1024 * 1024)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-            env={**os.environ, "AUTOENHANCE_SANDBOX_KEY": ""},
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        self.url = match.group(1)
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+def sandbox_process() -> SandboxProcess:
+    """A sandbox in its own process with nothing processing (an hour) and room for
+    10 MB uploads."""
+    return SandboxProcess(
+        "--processing-seconds", "3600", "--max-upload-bytes", str(64 * 1024 * 1024)
+    )
 
 
 def write_photos(folder: Path, n: int, size: int) -> list[Path]:
@@ -65,7 +45,7 @@ def write_photos(folder: Path, n: int, size: int) -> list[Path]:
 
 
 def one_pass(paths: list[Path], journal: Path | None, rerun: bool = False) -> dict[str, float]:
-    with SandboxProcess() as sb:
+    with sandbox_process() as sb:
         client = AutoenhanceClient(api_key="bench", base_url=sb.url)
         tracker = OrderTracker(client, journal=journal)
         tracker.create("Bench", order_id="bench")
