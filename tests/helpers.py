@@ -229,6 +229,29 @@ def need_browser():
         pytest.skip(problem)
 
 
+def run_all_cells(page, tries: int = 3) -> None:
+    """Run > Run All Cells in JupyterLab or Notebook 7, once the command is enabled, and
+    again (at most ``tries`` times) while no cell has started: on a busy machine the
+    first click can land before the notebook's kernel is wired and run nothing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+    for attempt in range(tries):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        item = page.locator("li.lm-Menu-item[data-command='runmenu:run-all']")
+        page.locator(
+            "li.lm-Menu-item[data-command='runmenu:run-all']:not(.lm-mod-disabled)"
+        ).wait_for()
+        item.click()
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

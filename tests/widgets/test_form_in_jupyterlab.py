@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..helpers import ARTIFACTS, CUT_JS
+from ..helpers import ARTIFACTS, CUT_JS, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -35,8 +35,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        run_all_cells(page)
         # the last cell's line means every cell ran
         expect(page.get_by_text("Quickstart finished:").first).to_be_visible()
 

@@ -12,8 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
 
-from ...helpers import ARTIFACTS, CUT_JS
+from ...helpers import ARTIFACTS, CUT_JS, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -69,8 +70,7 @@ def test_gallery_in_jupyterlab(lab, browser):
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        run_all_cells(page)
         expect(
             page.locator(".jp-OutputArea-output", has_text="Gallery notebook ready")
         ).to_be_visible()
@@ -174,15 +174,21 @@ def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
     (nb7["root"] / "nb7.ipynb").write_text(_notebook(NARROW_SETUP, NARROW_SHOW))
     page = browser.new_page(viewport={"width": 700, "height": 1000})
     try:
+        # the notebook's session and kernel made first, as a user's earlier visit would:
+        # on a busy machine Notebook 7 may ask "Select Kernel" when its kernel list
+        # comes after the notebook, and a Run all then runs nothing
+        started = requests.post(
+            f"{nb7['url']}/api/sessions",
+            params={"token": nb7["token"]},
+            json={"path": "nb7.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+            timeout=60,
+        )
+        assert started.status_code == 201, started.text
         page.goto(f"{nb7['url']}/notebooks/nb7.ipynb?token={nb7['token']}")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
         expect(page.locator(".jp-Notebook")).to_be_visible()
         page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
-        # the kernel connected and idle before Run all (a busy machine starts it slowly,
-        # and a Run all sent before it connects runs nothing)
-        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        run_all_cells(page)
         # the printed line, not the cell's source that contains the same words
         expect(
             page.locator(".jp-OutputArea-output", has_text="Narrow notebook ready")
@@ -267,8 +273,7 @@ def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
         )
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        run_all_cells(page)
         expect(
             page.locator(".jp-OutputArea-output", has_text="Hostile notebook ready")
         ).to_have_count(1)
