@@ -5,6 +5,7 @@ other."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -227,6 +228,22 @@ def need_browser():
         if IN_CI:
             pytest.fail(f"browser test cannot run in CI: {problem}")
         pytest.skip(problem)
+
+
+@contextlib.contextmanager
+def kept_on_failure(page, screenshot: str, log=None, log_name: str | None = None):
+    """Run a browser test's steps; if one fails, keep the page's screenshot (and the
+    server's ``log`` as ``log_name``) in tests/artifacts. The page is closed either way."""
+    try:
+        yield
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+        if log is not None:
+            shutil.copy(log, ARTIFACTS / (log_name or Path(log).name))
+        raise
+    finally:
+        page.close()
 
 
 def run_all_cells(page, tries: int = 3) -> None:

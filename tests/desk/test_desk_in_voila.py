@@ -26,7 +26,14 @@ import requests
 
 from autoenhance_nb.desk import gallery_class
 
-from ..helpers import ARTIFACTS, CUT_JS, free_port, need_browser, without_autoenhance_env
+from ..helpers import (
+    ARTIFACTS,
+    CUT_JS,
+    free_port,
+    kept_on_failure,
+    need_browser,
+    without_autoenhance_env,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -104,8 +111,7 @@ def test_the_desk_in_a_browser(desk, browser):
 
     expect.set_options(timeout=30_000)
     page = _open(browser, desk["url"])
-    other = None
-    try:
+    with kept_on_failure(page, "failure-desk.png", desk["log"], "desk.log"):
         title = page.locator(".ae-desk-title")
         expect(title).to_contain_text("SANDBOX")
         # no code and no startup noise on the page, no key field, no live switch
@@ -127,7 +133,7 @@ def test_the_desk_in_a_browser(desk, browser):
             "title", re.compile("^Choose photos on this computer, or drop")
         )
         with page.expect_file_chooser() as chooser:
-            form.locator(".ae-photos").click()
+            form.locator(".ae-photos .ae-drop-zone").click()
         chooser.value.set_files([str(p) for p in PHOTOS])
         expect(form.locator(".ae-photos")).to_contain_text(f"({len(PHOTOS)})")
         form.locator("button.ae-create").click()
@@ -210,9 +216,11 @@ def test_the_desk_in_a_browser(desk, browser):
 
         # a second visit (a new kernel) starts from the same sandbox orders
         other = _open(browser, desk["url"])
-        expect(other.locator(".ae-desk-status")).to_contain_text("Loaded the account's 1 newest")
-        expect(other.locator(".ae-form .ae-table")).to_contain_text(ORDER_ID)
-        expect(other.locator(".ae-form .ae-table")).to_contain_text("processed")
+        with kept_on_failure(other, "failure-desk-second-visit.png"):
+            status = other.locator(".ae-desk-status")
+            expect(status).to_contain_text("Loaded the account's 1 newest")
+            expect(other.locator(".ae-form .ae-table")).to_contain_text(ORDER_ID)
+            expect(other.locator(".ae-form .ae-table")).to_contain_text("processed")
 
         # an open page idle for longer than --cull-after keeps its kernel: it still answers
         time.sleep(CULL + 3)
@@ -229,15 +237,6 @@ def test_the_desk_in_a_browser(desk, browser):
             shutil.copy(ARTIFACTS / "desk.png", SCREENSHOT)
         log = desk["log"].read_text()
         assert "Traceback" not in log, log[-3000:]
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-desk.png"), full_page=True)
-        shutil.copy(desk["log"], ARTIFACTS / "desk.log")
-        raise
-    finally:
-        page.close()
-        if other is not None:
-            other.close()
 
 
 HOSTILE = (
@@ -336,7 +335,7 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
     page = _open(browser, desk["url"])
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
+    with kept_on_failure(page, "failure-hostile-desk.png", desk["log"], "desk-hostile.log"):
         desk_root = page.locator(".ae-desk")
         expect(desk_root.locator(".ae-form .ae-table")).to_contain_text("onerror=alert(1)")
         picker = page.locator(".ae-gallery-picker")
@@ -365,7 +364,7 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         assert zone.evaluate("z => z === document.activeElement")
         assert zone.evaluate("z => getComputedStyle(z).outlineStyle") == "solid"
         with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
+            zone.press("Enter")  # on the zone itself: a re-render may move the focus
         assert chooser.value.is_multiple()
         # a 12 MB file crosses the server's 10 MiB websocket limit in chunks; Clear
         _drop(page, zone, [["big.jpg", 12_000_000, "image/jpeg"]])
@@ -419,13 +418,6 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         page.screenshot(path=str(ARTIFACTS / "hostile-desk.png"), full_page=True)
         log = desk["log"].read_text()
         assert "Traceback" not in log, log[-3000:]
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-hostile-desk.png"), full_page=True)
-        shutil.copy(desk["log"], ARTIFACTS / "desk-hostile.log")
-        raise
-    finally:
-        page.close()
 
 
 WIDTHS = (600, 700, 1024, 1400)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..helpers import ARTIFACTS, CUT_JS, run_all_cells
+from ..helpers import ARTIFACTS, CUT_JS, kept_on_failure, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -30,7 +30,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
 
     expect.set_options(timeout=60_000)
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-    try:
+    with kept_on_failure(page, "failure.png", lab["log"], "lab.log"):
         page.goto(f"{lab['url']}/lab/tree/quickstart.ipynb?token={lab['token']}")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
@@ -79,7 +79,7 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         # a photo through the form's upload control goes into the new order
         form.locator(".ae-name input").fill("Browser order with a photo")
         with page.expect_file_chooser() as chooser:
-            form.locator(".ae-photos").click()
+            form.locator(".ae-photos .ae-drop-zone").click()
         chooser.value.set_files(str(ROOT / "notebooks" / "data" / "photos" / "kitchen.png"))
         expect(form.locator(".ae-photos")).to_contain_text("(1)")
         form.locator("button.ae-create").click()
@@ -154,13 +154,6 @@ def test_quickstart_form_in_jupyterlab(lab, browser):
         assert overflow == "auto" and (scroll_width > client_width or scroll_width <= client_width)
         assert right <= area_right + 1, f"the table sticks out of the output area: {sizes}"
         form.screenshot(path=str(ARTIFACTS / "form-700px.png"))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-        shutil.copy(lab["log"], ARTIFACTS / "lab.log")
-        raise
-    finally:
-        page.close()
 
 
 def _rgba(text: str) -> tuple[float, float, float, float]:
@@ -218,7 +211,7 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
         )
     )
     page = browser.new_page(viewport={"width": 1400, "height": 800})
-    try:
+    with kept_on_failure(page, "failure-dark.png"):
         page.goto(f"{lab['url']}/lab/tree/dark.ipynb?token={lab['token']}")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
@@ -250,9 +243,3 @@ def test_table_header_is_readable_in_the_dark_theme(dark_lab, browser):
         assert output.first.evaluate(CUT_JS) == []
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "lab-dark-1400.png"))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-dark.png"), full_page=True)
-        raise
-    finally:
-        page.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ...helpers import ARTIFACTS, CUT_JS, run_all_cells
+from ...helpers import ARTIFACTS, CUT_JS, kept_on_failure, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -65,7 +65,7 @@ def test_gallery_in_jupyterlab(lab, browser):
     expect.set_options(timeout=60_000)
     (lab["root"] / "gallery.ipynb").write_text(_notebook(SETUP, SHOW, REPORTS))
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    try:
+    with kept_on_failure(page, "failure-gallery.png", lab["log"], "lab-gallery.log"):
         page.goto(f"{lab['url']}/lab/tree/gallery.ipynb?token={lab['token']}")
         expect(page.locator("#jp-main-statusbar span[title^='Change kernel']")).to_have_text(
             re.compile(r"^Python 3.*\| Idle$")
@@ -129,13 +129,6 @@ def test_gallery_in_jupyterlab(lab, browser):
         expect(reports).to_contain_text("SKY_REPLACEMENT")
         ARTIFACTS.mkdir(exist_ok=True)
         gallery.screenshot(path=str(ARTIFACTS / "gallery.png"))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-gallery.png"), full_page=True)
-        shutil.copy(lab["log"], ARTIFACTS / "lab-gallery.log")
-        raise
-    finally:
-        page.close()
 
 
 NARROW_SETUP = """\
@@ -173,7 +166,7 @@ def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
     nb7 = dark_notebook7
     (nb7["root"] / "nb7.ipynb").write_text(_notebook(NARROW_SETUP, NARROW_SHOW))
     page = browser.new_page(viewport={"width": 700, "height": 1000})
-    try:
+    with kept_on_failure(page, "failure-notebook7.png", nb7["log"], "notebook7.log"):
         # the notebook's session and kernel made first, as a user's earlier visit would:
         # on a busy machine Notebook 7 may ask "Select Kernel" when its kernel list
         # comes after the notebook, and a Run all then runs nothing
@@ -207,13 +200,6 @@ def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
         assert gallery.evaluate(CUT_JS) == []
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "gallery-notebook7-dark-700.png"))
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-notebook7.png"), full_page=True)
-        shutil.copy(nb7["log"], ARTIFACTS / "notebook7.log")
-        raise
-    finally:
-        page.close()
 
 
 HOSTILE_SETUP = """\
@@ -265,7 +251,7 @@ def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
+    with kept_on_failure(page, "failure-hostile.png", lab["log"], "lab-hostile.log"):
         # a workspace of its own: the lab may still show an earlier test's notebook there
         page.goto(
             f"{lab['url']}/lab/workspaces/hostile/tree/hostile.ipynb?token={lab['token']}&reset"
@@ -307,10 +293,3 @@ def test_hostile_strings_stay_text_in_jupyterlab(lab, browser):
         assert "onload=alert(2)" in text and "alert(3)" in text
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "hostile-lab.png"), full_page=True)
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "failure-hostile.png"), full_page=True)
-        shutil.copy(lab["log"], ARTIFACTS / "lab-hostile.log")
-        raise
-    finally:
-        page.close()
