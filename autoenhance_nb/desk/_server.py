@@ -172,7 +172,7 @@ class DeskKernelManager(AsyncMappingKernelManager):
         self._active_at: dict[str, float] = {}
         #: the kernels whose page request is still running (rendering the notebook)
         self._rendering: set[str] = set()
-        #: the kernels the culler is shutting down
+        #: the kernels being shut down (culled, or their page closed)
         self._leaving: set[str] = set()
 
     def full(self) -> bool:
@@ -195,6 +195,14 @@ class DeskKernelManager(AsyncMappingKernelManager):
             started.append(kernel_id)
             self._rendering.add(kernel_id)
         return str(kernel_id)
+
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        # culled, or its page closed (Voila's shutdown call): it holds no place from now
+        self._leaving.add(kernel_id)
+        try:
+            await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
+        finally:
+            self._leaving.discard(kernel_id)
 
     def page_done(self, kernel_id: str) -> None:
         """The page request that started ``kernel_id`` ended: the clock starts."""
@@ -252,11 +260,7 @@ class DeskKernelManager(AsyncMappingKernelManager):
             self._alone_since.pop(kernel_id, None)
             self._active_at.pop(kernel_id, None)
             self._rendering.discard(kernel_id)
-            self._leaving.add(kernel_id)
-            try:
-                await ensure_async(self.shutdown_kernel(kernel_id))
-            finally:
-                self._leaving.discard(kernel_id)
+            await self.shutdown_kernel(kernel_id)
 
 
 class RefusedHostHandler(tornado.web.RequestHandler):

@@ -223,9 +223,11 @@ def test_buy_full_size_writes_the_file_and_offers_its_link(sandbox, tracker, gal
     g.wait()
     card = next(iter(g.cards.values()))
     assert "credits" in card.buy_button.tooltip
+    seen = []  # the button's states as set (a fast buy may end before a read)
+    card.buy_button.observe(lambda change: seen.append(change["new"]), "disabled")
     card.buy_button.click()
-    assert card.buy_button.disabled  # while it runs
     card.wait()
+    assert seen[:1] == [True] and seen[-1] is False  # disabled while it ran, then back
     assert (tmp_path / card.name).exists()
     assert "ae-download-link" in card.link.value
     assert "Bought the full size" in card.message.value
