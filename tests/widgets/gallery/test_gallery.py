@@ -416,58 +416,30 @@ def test_form_picker_opens_the_gallery_under_the_form(sandbox, tracker, tmp_path
         picker.close()
 
 
-def test_the_magic_and_the_form_open_the_gallery(sandbox, monkeypatch, tmp_path):
-    from IPython.core.interactiveshell import InteractiveShell
+def test_the_magic_and_the_form_open_the_gallery(ip, tmp_path):
     from IPython.utils.capture import capture_output
-    from traitlets.config import Config
 
     import autoenhance_nb as ae
     from autoenhance_nb import OrderForm
 
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    try:
-        ip.extension_manager.load_extension("autoenhance_nb")
-        ae.session().create("Gallery", order_id="gal-1")
-        with capture_output() as cap:
-            ok = ip.run_cell("%autoenhance_order --gallery gal-1")
-        shown = [o.data.get("text/plain", "") for o in cap.outputs]
-        assert ok.success and any("gallery" in text.lower() for text in shown), (shown, cap.stdout)
-        with capture_output() as cap:
-            bad = ip.run_cell("%autoenhance_order --gallery no-such-order")
-        assert not bad.success and "no order 'no-such-order'" in cap.stdout + cap.stderr
-        form = OrderForm(export_dir=tmp_path)
-        assert form.gallery_picker in form.children
-        form.close()
-    finally:
-        ae.reset_session()
-        InteractiveShell.clear_instance()
+    ae.session().create("Gallery", order_id="gal-1")
+    with capture_output() as cap:
+        ok = ip.run_cell("%autoenhance_order --gallery gal-1")
+    shown = [o.data.get("text/plain", "") for o in cap.outputs]
+    assert ok.success and any("gallery" in text.lower() for text in shown), (shown, cap.stdout)
+    with capture_output() as cap:
+        bad = ip.run_cell("%autoenhance_order --gallery no-such-order")
+    assert not bad.success and "no order 'no-such-order'" in cap.stdout + cap.stderr
+    form = OrderForm(export_dir=tmp_path)
+    assert form.gallery_picker in form.children
+    form.close()
 
 
-def test_a_bad_gallery_id_is_refused_before_anything_is_sent(sandbox, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
+def test_a_bad_gallery_id_is_refused_before_anything_is_sent(sandbox, ip):
     from IPython.utils.capture import capture_output
-    from traitlets.config import Config
 
-    import autoenhance_nb as ae
-
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    try:
-        ip.extension_manager.load_extension("autoenhance_nb")
-        sandbox.clear_log()
-        with capture_output() as cap:
-            bad = ip.run_cell("%autoenhance_order Kitchen --gallery '..'")
-        assert not bad.success and "--gallery" in cap.stdout + cap.stderr
-        assert sandbox.requests_to("create_order") == []  # the create was not sent either
-    finally:
-        ae.reset_session()
-        InteractiveShell.clear_instance()
+    sandbox.clear_log()
+    with capture_output() as cap:
+        bad = ip.run_cell("%autoenhance_order Kitchen --gallery '..'")
+    assert not bad.success and "--gallery" in cap.stdout + cap.stderr
+    assert sandbox.requests_to("create_order") == []  # the create was not sent either
