@@ -398,6 +398,37 @@ class WebhookRecorder:
         self._server.server_close()
 
 
+#: Long enough that nothing finishes inside a test, however loaded the machine.
+HELD = 3600.0
+
+
+@contextlib.contextmanager
+def processing_held(sb, release: float = 0.0):
+    """Inside the block, images the sandbox ``sb`` processes stay 'processing' (and
+    HDR merges stay merging) however slow the machine; after it, processing takes
+    ``release`` seconds from each image's start. The sandbox reads the knob whenever a
+    status is asked for, so this moves images on without sleeping and without racing a
+    loaded CI machine (0.3 s margins did: one flaky failure in a green run)."""
+    sb.processing_seconds = HELD
+    try:
+        yield sb
+    finally:
+        sb.processing_seconds = release
+
+
+def until(check, timeout: float = 15.0, interval: float = 0.05):
+    """Call ``check`` until it returns something true, and return that; fail the test
+    with the last value when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: last got {value!r}")
+        time.sleep(interval)
+
+
 #: The authentication value the tests' webhooks carry.
 WEBHOOK_AUTH = "test-webhook-auth-0123456789"
 

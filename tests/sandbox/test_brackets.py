@@ -14,6 +14,8 @@ from PIL import Image, ImageStat
 
 from autoenhance_nb.sandbox import Sandbox
 
+from ..helpers import HELD, until
+
 KEY = {"x-api-key": "k"}
 OCTET = {"Content-Type": "application/octet-stream"}
 BRACKETS = "/v3/brackets/"
@@ -111,7 +113,8 @@ def test_bracket_upload_url_is_pre_signed(hdr, spec_check):
 
 # -- processing: merging, then images ---------------------------------------------------------
 def test_processing_merges_for_a_while_then_each_group_becomes_a_processed_image(spec_check):
-    with Sandbox(processing_seconds=0.3, merging_seconds=0.4) as sb:
+    # merges take 1.5 s, a margin for the read right after; processing waits until told
+    with Sandbox(processing_seconds=HELD, merging_seconds=1.5) as sb:
         oid = new_order(sb, spec_check)
         levels = [(40, 120, 220), (60, 100, 200)]
         groups = []
@@ -135,14 +138,14 @@ def test_processing_merges_for_a_while_then_each_group_becomes_a_processed_image
         assert started["status"] == "processing" and started["total_images"] == 0
         during = order(sb, spec_check, oid)
         assert during["is_merging"] is True and during["images"] == []
-        time.sleep(0.45)
+        until(lambda: not order(sb, spec_check, oid)["is_merging"])
         merged = order(sb, spec_check, oid)
         assert merged["is_merging"] is False and merged["total_images"] == 2
         assert [i["image_name"] for i in merged["images"]] == ["room0_40.png", "room1_60.png"]
         assert {i["status"] for i in merged["images"]} == {"processing"}
         assert {i["enhance_type"] for i in merged["images"]} == {"warm"}
         assert merged["status"] == "processing" and merged["is_processing"] is True
-        time.sleep(0.35)
+        sb.processing_seconds = 0
         done = order(sb, spec_check, oid)
         assert done["status"] == "processed" and done["is_processing"] is False
         for image, group_levels in zip(done["images"], levels, strict=True):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from PIL import Image, ImageChops, ImageStat
 from autoenhance_nb.sandbox import Sandbox
 
 from ..conftest import png_bytes
+from ..helpers import processing_held
 
 KEY = {"x-api-key": "k"}
 IMAGES = "/v3/images/"
@@ -322,26 +322,26 @@ def test_pictures_pillow_cannot_decode_still_download(sandbox, spec_check, data,
 
 # -- reprocessing ------------------------------------------------------------------------
 def test_reprocess_goes_back_through_processing_with_the_new_options(spec_check):
-    with Sandbox(processing_seconds=0.3) as sb:
+    with Sandbox(processing_seconds=0) as sb:
         created = new_image(sb, spec_check, photo(), enhance_type="neutral", rating=2)
         image_id = created["image_id"]
-        time.sleep(0.35)
+        assert get_image(sb, spec_check, image_id)["status"] == "processed"
         before = download(sb, image_id, preview="false", format="png").content
-        resp = requests.post(
-            sb.url + f"/v3/images/{image_id}/process",
-            json={"enhance_type": "warm", "upscale": True, "image_name": "again.jpg"},
-            headers=KEY,
-        )
-        assert resp.status_code == 200
-        image = spec_check.check(resp, PROCESS, "POST")
-        assert image["status"] == "processing" and image["enhance_type"] == "warm"
-        assert image["upscale"] is True and image["rating"] == 2  # others kept
-        assert image["image_name"] == "again.jpg"
-        early = requests.get(sb.url + f"/v3/images/{image_id}/enhanced", headers=KEY)
-        assert early.status_code == 404 and "not ready" in early.json()["message"]
-        order = requests.get(sb.url + f"/v3/orders/{created['order_id']}").json()
-        assert order["status"] == "processing" and order["is_processing"] is True
-        time.sleep(0.35)
+        with processing_held(sb):
+            resp = requests.post(
+                sb.url + f"/v3/images/{image_id}/process",
+                json={"enhance_type": "warm", "upscale": True, "image_name": "again.jpg"},
+                headers=KEY,
+            )
+            assert resp.status_code == 200
+            image = spec_check.check(resp, PROCESS, "POST")
+            assert image["status"] == "processing" and image["enhance_type"] == "warm"
+            assert image["upscale"] is True and image["rating"] == 2  # others kept
+            assert image["image_name"] == "again.jpg"
+            early = requests.get(sb.url + f"/v3/images/{image_id}/enhanced", headers=KEY)
+            assert early.status_code == 404 and "not ready" in early.json()["message"]
+            order = requests.get(sb.url + f"/v3/orders/{created['order_id']}").json()
+            assert order["status"] == "processing" and order["is_processing"] is True
         assert get_image(sb, spec_check, image_id)["status"] == "processed"
         after = download(sb, image_id, preview="false", format="png").content
         assert opened(after).size == (480, 320)

@@ -18,6 +18,7 @@ import requests
 from autoenhance_nb.sandbox import DUPLICATE_ORDER_STATUS, Sandbox
 
 from ..conftest import png_bytes
+from ..helpers import processing_held, until
 
 KEY = {"x-api-key": "any-key"}
 ORDERS = "/v3/orders/"
@@ -373,16 +374,17 @@ def test_oversized_upload_is_refused():
 
 
 def test_status_moves_from_processing_to_processed():
-    with Sandbox(processing_seconds=0.6) as sb:
+    with Sandbox() as sb:
         created = create_image(sb).json()
         oid = created["order_id"]
         assert requests.get(sb.url + f"/v3/orders/{oid}").json()["status"] == "waiting"
-        upload(created["upload_url"], png_bytes())
-        during = requests.get(sb.url + f"/v3/orders/{oid}").json()
-        assert during["status"] == "processing" and during["is_processing"] is True
-        early = requests.get(sb.url + f"/v3/images/{created['image_id']}/enhanced", headers=KEY)
-        assert early.status_code == 404 and "not ready" in early.json()["message"]
-        time.sleep(0.7)
+        with processing_held(sb, release=0.3):
+            upload(created["upload_url"], png_bytes())
+            during = requests.get(sb.url + f"/v3/orders/{oid}").json()
+            assert during["status"] == "processing" and during["is_processing"] is True
+            early = requests.get(sb.url + f"/v3/images/{created['image_id']}/enhanced", headers=KEY)
+            assert early.status_code == 404 and "not ready" in early.json()["message"]
+        until(lambda: requests.get(sb.url + f"/v3/orders/{oid}").json()["status"] != "processing")
         after = requests.get(sb.url + f"/v3/orders/{oid}").json()
         assert after["status"] == "processed" and after["is_processing"] is False
         assert after["images"][0]["status"] == "processed"

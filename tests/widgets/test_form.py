@@ -17,7 +17,7 @@ from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.widgets._options import JsonField
 
-from ..helpers import EVERY_OPTION, chosen_files, picture, upload_photo
+from ..helpers import EVERY_OPTION, chosen_files, picture, processing_held, until, upload_photo
 
 SENTINEL = "sk-SENTINEL-form-5be0"
 
@@ -176,19 +176,22 @@ def test_form_and_magic_share_one_table(sandbox, monkeypatch):
 
 
 def test_auto_refresh_stops_by_itself_when_nothing_is_processing():
-    with Sandbox(processing_seconds=0.6) as sb:
+    with Sandbox() as sb:
         tracker = OrderTracker(AutoenhanceClient(api_key="k", base_url=sb.url))
         form = OrderForm(tracker, auto_refresh_interval=0.1)
         oid = tracker.create("With a photo")["order_id"]
-        upload_photo(sb, oid)
-        tracker.refresh()
-        assert tracker.status_counts() == {"processing": 1}
-        form.auto_refresh.value = True
-        form.wait_auto_refresh(10)
+        with processing_held(sb):
+            upload_photo(sb, oid)
+            tracker.refresh()
+            assert tracker.status_counts() == {"processing": 1}
+            sb.clear_log()
+            form.auto_refresh.value = True
+            until(lambda: len(sb.requests_to("retrieve_order")) >= 3)  # polls while processing
+            assert form.auto_refresh.value is True
+        form.wait_auto_refresh(10)  # processed now: it stops by itself
         assert form.auto_refresh.value is False
         assert tracker.status_counts() == {"processed": 1}
         assert "Auto-refresh stopped" in form.message.value
-        assert len(sb.requests_to("retrieve_order")) >= 3
         form.close()
 
 
