@@ -1,7 +1,8 @@
 """Soak: a real kernel killed (SIGKILL) at a random moment, then the same cell run in a
 fresh kernel, N times each for ``add_images`` of 60 photos, ``add_brackets`` of a
-12-file shoot and a 100-line cell magic (issue #24). Every run must end with exactly
-one image per photo, one merged image per group, one order per line.
+12-file shoot, a line magic's ``--images`` of 60 photos and a 100-line cell magic
+(issue #24). Every run must end with exactly one image per photo, one merged image per
+group, one order per line.
 
     python benchmarks/soak_exactly_once.py              # 20 of each (~5 minutes)
     python benchmarks/soak_exactly_once.py --runs 3     # a quick look
@@ -25,6 +26,7 @@ from autoenhance_nb.sandbox import Sandbox  # noqa: E402
 from tests.crashes import (  # noqa: E402
     Crashable,
     brackets_scenario,
+    line_scenario,
     magic_scenario,
     photos_scenario,
     write_photos,
@@ -66,6 +68,19 @@ def main() -> int:
                             f"killed after {g['kill_at']:2d} brackets"
                             f"{' (merging)' if g['kill_at'] == 12 else ''}; merged images "
                             f"{g['images']}, brackets uploaded {g['brackets_uploaded']}"
+                        ),
+                    ),
+                    "line magic --images, 60 photos": (
+                        lambda: line_scenario(sb, crash, folder / "lines", rng),
+                        lambda g: (
+                            g["orders"] == 1
+                            and g["images"] == 60
+                            and set(g["names"].values()) == {1}
+                            and g["waiting"] == 0
+                        ),
+                        lambda g: (
+                            f"killed after {g['kill_at']:2d} uploads; orders after re-run "
+                            f"{g['orders']}, images {g['images']}"
                         ),
                     ),
                     "cell magic, 100 lines": (

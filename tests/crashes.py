@@ -200,3 +200,39 @@ def magic_scenario(
         "orders": sum(names.values()),
         "lines": len(names),
     }
+
+
+def line_scenario(
+    sb: Sandbox, crash: Crashable, folder: Path, rng: random.Random, n: int = 60
+) -> dict[str, Any]:
+    """``%autoenhance_order NAME --images GLOB`` (a new order and its ``n`` photos, new
+    files in a folder of their own under ``folder``) killed after a random number of
+    uploads, then the same line in a fresh kernel. (New file names each run: the API
+    refuses an image name sent more than 30 times an hour, and a soak runs 20.)"""
+    tag = uuid.uuid4().hex[:6]
+    name = f"Loft {tag}"
+    shoot = folder / tag
+    for path in write_photos(shoot, n):
+        path.rename(path.with_name(f"{tag}_{path.name}"))
+    line = f'%autoenhance_order "{name}" --images "{shoot}/*.png"'
+    kill_at = rng.randint(1, n - 1)
+
+    def mine() -> list[dict[str, Any]]:
+        return [o for o in sb.orders if o.get("name") == name]
+
+    def uploaded() -> bool:
+        return sum(len(o.get("images") or []) for o in mine()) >= kill_at
+
+    crash.kill_during(line, uploaded)
+    again = crash.run(line)
+    orders = mine()
+    images = [i for o in orders for i in o.get("images") or []]
+    return {
+        "ok": again.status == "ok",
+        "output": again.text[-400:],
+        "kill_at": kill_at,
+        "orders": len(orders),
+        "images": len(images),
+        "names": Counter(i["image_name"] for i in images),
+        "waiting": sum(i.get("status") == "waiting" for i in images),
+    }

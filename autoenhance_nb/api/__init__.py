@@ -12,7 +12,7 @@ from ._keys import ApiKey, hide_key
 from ._options import ClientOptions
 from ._orders import OrderService
 from ._retry import RetryPolicy
-from ._transport import Cancelled, Transport, cancellable
+from ._transport import Cancelled, Transport, cancellable, pause
 
 __all__ = [
     "AutoenhanceClient",
@@ -27,6 +27,7 @@ __all__ = [
     "Transport",
     "__version__",
     "cancellable",
+    "pause",
     "check_base_url",
     "hide_key",
 ]

@@ -33,7 +33,7 @@ from ._ratelimit import RateLimiter
 from ._retry import RetryPolicy
 from ._wire import error_body, mount_pool, new_session, parse_json, read_body
 
-__all__ = ["Transport", "Cancelled", "cancellable", "OnError"]
+__all__ = ["Transport", "Cancelled", "cancellable", "pause", "OnError"]
 
 #: How many recent answered attempts the median latency is taken over.
 LATENCY_SAMPLES = 256
@@ -64,6 +64,14 @@ def cancellable(event: threading.Event) -> contextvars.Context:
 def _cancelled() -> bool:
     event = _CANCEL.get()
     return event is not None and event.is_set()
+
+
+def pause(seconds: float) -> None:
+    """Wait ``seconds`` in a batch's worker (or anywhere); raises ``Cancelled`` as soon
+    as the batch it belongs to is stopped."""
+    _sleep(seconds)
+    if _cancelled():
+        raise Cancelled("Stopped while waiting")
 
 
 def _sleep(seconds: float) -> None:

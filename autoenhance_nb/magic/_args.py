@@ -19,7 +19,9 @@ _ARGUMENTS = [
         "--order-id",
         dest="order_id",
         default=None,
-        help="Custom order_id (must be unique). Default: one is generated.",
+        help="Custom order_id (must be unique). Default: one is generated; a line that "
+        "sends photos gets one derived from its notebook, name and glob, so that "
+        "running it again resumes that order.",
     ),
     argument(
         "--images",

@@ -58,15 +58,20 @@ def match_files(pattern: str) -> list[str]:
     return files
 
 
-def derived_order_id(name: str | None, occurrence: int, notebook: str | None = None) -> str:
+def derived_order_id(
+    name: str | None, occurrence: int, notebook: str | None = None, what: str | None = None
+) -> str:
     """The order_id a cell line without one gets: a hash of the notebook's identity
     (``tracker.notebook``: its path as Jupyter tells the kernel, else the journal's own
     value), its name and how many lines above it in the cell carry the same name.
     Running the cell again in the same notebook (after a failure, or in a fresh kernel)
-    sends the same ids, so nothing is duplicated; another notebook sends other ids."""
+    sends the same ids, so nothing is duplicated; another notebook sends other ids.
+    ``what``: what else the line sends (a line magic's photos), hashed in too."""
     text = f"{name or ''}\x1f{occurrence}"
     if notebook:
         text = f"{notebook}\x1f{text}"
+    if what is not None:
+        text = f"{text}\x1f{what}"
     digest = hashlib.sha256(text.encode()).hexdigest()
     return DERIVED_PREFIX + digest[:29]
 

@@ -138,8 +138,8 @@ class AutoenhanceMagics(Magics):
 
         Line: create one order; cell: one order per line (``name`` or
         ``name,order_id``, CSV quoting, ``#`` comments), created as one concurrent batch.
-        Lines without an order_id get one derived from the name, so running the cell
-        again never duplicates orders that were already created.
+        Lines without an order_id get one derived from the name (a line sending photos,
+        also from its glob), so running it again never duplicates orders or photos.
 
         Examples::
 

@@ -4,10 +4,15 @@ a ``Run``: each calls the tracker and says one line."""
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 from ..display import created_line, orders, refreshed_line
+from ..errors import one_line
+from ._batch import adopt_own_renamed
 from ._brackets import run_brackets
+from ._cells import MagicError, derived_order_id
 from ._line import Line
 from ._photos import upload
 from ._run import Run
@@ -18,8 +23,13 @@ __all__ = ["create", "export", "refresh", "sync", "watch"]
 def create(run: Run, line: Line) -> None:
     """The line's new order, then its ``--images`` or its ``--brackets``."""
     args = line.args
-    order = run.tracker.create(name=args.name, order_id=args.order_id, source="magic", resume=True)
-    run.say(created_line(order), "ok")
+    if args.order_id is None and (line.photos or line.brackets is not None):
+        order = _paid_line_order(run, line)
+    else:
+        order = run.tracker.create(
+            name=args.name, order_id=args.order_id, source="magic", resume=True
+        )
+        run.say(created_line(order), "ok")
     if line.photos:
         upload(run, order["order_id"], line.photos, line.options)
     if line.brackets is not None:
@@ -34,6 +44,42 @@ def create(run: Run, line: Line) -> None:
             progress=run.progress,
             sink=run.summary.add,
         )
+
+
+def _paid_line_order(run: Run, line: Line) -> dict[str, Any]:
+    """The order of a line that sends photos (each one paid for) without an order_id.
+    Its id is derived like a cell line's, from the notebook, the name and the line's
+    ``--images``/``--brackets``: the same line run again (after a crash, a stop or a
+    failed photo, in this kernel or a fresh one) finds its order and sends only the
+    photos it lacks, never a second order. Another notebook, name or glob: a new one."""
+    tracker, args = run.tracker, line.args
+    what = json.dumps({"images": args.images, "brackets": args.brackets})
+    order_id = derived_order_id(args.name, 0, tracker.notebook, what)
+    journal = tracker.journal
+    again = tracker.row(order_id) is not None or bool(
+        journal is not None and journal.made(tracker.client.account, [order_id])
+    )
+    if tracker.row(order_id) is None:
+        result = tracker.create_many(
+            [{"name": args.name, "order_id": order_id}],
+            progress=False,
+            source="magic",
+            adopt_existing=tracker.journal is None,  # as a cell line: see run_batch
+        )
+        adopt_own_renamed(tracker, result)
+        if result.failed:
+            raise MagicError(result.failed[0].message)
+        if not again:
+            run.say(created_line(result.done[0]), "ok")
+            return dict(result.done[0])
+    row = tracker.row(order_id) or {}
+    run.say(
+        f"Order {one_line(order_id, 64)} {one_line(row.get('name') or '')!r} was made by an "
+        f"earlier run of this line: sending only what it lacks "
+        f"(--order-id or another name for a new order)",
+        "ok",
+    )
+    return {"order_id": order_id, **row}
 
 
 def sync(run: Run) -> None:

@@ -10,22 +10,20 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._rows import LEASE_SECONDS, Busy, GroupRow, PhotoRow, alive
+from ._rows import OWNER as _OWNER
 from .table import interrupts_deferred
 
 __all__ = [
     "Journal",
-    "PhotoRow",
-    "GroupRow",
     "journal_path",
     "open_journal",
     "file_sha256",
@@ -39,7 +37,6 @@ OFF_VALUES = ("", "off", "none", "0", "false", "no")
 #: Milliseconds a writer waits for another process's transaction to end.
 BUSY_TIMEOUT_MS = 10_000
 _HASH_CHUNK = 1024 * 1024
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,7 +51,8 @@ CREATE TABLE IF NOT EXISTS photos (
     kind TEXT NOT NULL, name TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,
     sha256 TEXT, sent TEXT, state TEXT NOT NULL, remote_id TEXT, owner TEXT,
     notebook TEXT, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS photos_order ON photos (account, order_id, kind);
+DROP INDEX IF EXISTS photos_order;
+CREATE INDEX IF NOT EXISTS photos_by_name ON photos (account, order_id, kind, name);
 CREATE TABLE IF NOT EXISTS hashes (
     path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL, PRIMARY KEY (path, size, mtime_ns));
@@ -97,44 +95,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass
-class PhotoRow:
-    """One photo or bracket sent (or about to be) into an order."""
-
-    id: int
-    name: str | None
-    path: str | None
-    size: int | None
-    mtime_ns: int | None
-    sha256: str | None
-    state: str  # sending | registered | uploaded | abandoned | failed
-    remote_id: str | None
-    owner: str | None
-
-    @property
-    def orphaned(self) -> bool:
-        """Left unfinished by a process that is gone (a killed kernel)."""
-        return self.state in ("sending", "registered") and not _alive(self.owner)
-
-
-@dataclass
-class GroupRow:
-    """One HDR group sent to be merged."""
-
-    id: int
-    key: str
-    name: str | None
-    bracket_ids: list[str]
-    state: str  # sent | merged | abandoned
-    owner: str | None
-
-    @property
-    def orphaned(self) -> bool:
-        """Sent by a process that is gone (or by this one, in a call that ended)
-        without the answer being written."""
-        return self.state == "sent" and (self.owner == _OWNER or not _alive(self.owner))
 
 
 class Journal:
@@ -314,10 +274,18 @@ class Journal:
         sha256: str | None,
         sent: str,
         notebook: str | None,
+        since: float = 0.0,
     ) -> int:
-        """Before registering: the photo about to be sent; returns its row's id."""
+        """Before registering: the photo about to be sent; returns its row's id. Raises
+        ``Busy`` (writing nothing) when another live process is sending the same photo
+        (its name, and its file or content) into the order, or uploaded it after
+        ``since``: checked and claimed in one transaction, so two kernels never both
+        send it."""
         path, _, mtime_ns = key if key is not None else (None, None, None)
         with self._tx() as c:
+            other = _sender_of(c, account, order_id, kind, name, key, sha256, since)
+            if other is not None:
+                raise Busy(other)
             cur = c.execute(
                 "INSERT INTO photos (account, order_id, kind, name, path, size, mtime_ns,"
                 " sha256, sent, state, owner, notebook, at)"
@@ -350,8 +318,10 @@ class Journal:
             self._active.discard(row_id)
 
     def photo_ended(self, row_id: int) -> None:
-        """This process stopped sending the row (its outcome is unknown)."""
-        with self._locked():
+        """This process stopped sending the row (its outcome is unknown): no longer
+        its owner's, so that any run (here or in another kernel) settles it."""
+        with self._tx() as c:
+            c.execute("UPDATE photos SET owner = NULL WHERE id = ?", (row_id,))
             self._active.discard(row_id)
 
     # -- HDR groups --------------------------------------------------------------------
@@ -403,17 +373,33 @@ class Journal:
         return {t: int(self._read(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
 
 
-def _alive(owner: str | None) -> bool:
-    """Whether the process that wrote a row may still be sending it."""
-    if not owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return True  # another machine sharing the file: never second-guessed
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+def _sender_of(
+    c: sqlite3.Connection,
+    account: str,
+    order_id: str,
+    kind: str,
+    name: str,
+    key: tuple[str, int, int] | None,
+    sha256: str | None,
+    since: float,
+) -> PhotoRow | None:
+    """Another live process's row for this photo: sending it now (within the lease), or
+    uploaded after ``since``. The same photo: its name, and its file (path, size,
+    mtime) or its content hash."""
+    now = time.time()
+    rows = c.execute(
+        "SELECT id, name, path, size, mtime_ns, sha256, state, remote_id, owner, at"
+        " FROM photos WHERE account = ? AND order_id = ? AND kind = ? AND name = ?"
+        " AND owner IS NOT NULL AND owner != ?"
+        " AND ((state IN ('sending', 'registered') AND at >= ?)"
+        " OR (state = 'uploaded' AND at >= ?)) ORDER BY id DESC",
+        (account, order_id, kind, name, _OWNER, now - LEASE_SECONDS, since),
+    ).fetchall()
+    for *fields, _at in rows:
+        row = PhotoRow(*fields)
+        same = (key is not None and (row.path, row.size, row.mtime_ns) == tuple(key)) or (
+            sha256 is not None and row.sha256 == sha256
+        )
+        if same and (row.state == "uploaded" or alive(row.owner)):
+            return row
+    return None

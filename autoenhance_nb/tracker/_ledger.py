@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from .. import errors as E
-from ..api import AutoenhanceClient
+from ..api import AutoenhanceClient, pause
 from ..rules import ImageSource
-from ._journal import Journal, PhotoRow, file_sha256
+from ._journal import Journal, file_sha256
+from ._rows import Busy, PhotoRow
 
 __all__ = ["Ledger", "Already", "PhotoKey"]
 
@@ -23,6 +25,8 @@ log = logging.getLogger("autoenhance_nb")
 #: (resolved path, size, mtime_ns): a photo's cheap identity, confirmed by its hash
 PhotoKey = tuple[str, int, int]
 _NOT_UPLOADED = (None, "waiting")
+#: How often a photo another kernel is sending is looked at again.
+BUSY_POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Ledger:
         self.order_id = order_id
         self.kind = kind
         self.notebook = notebook
+        self.since = time.time()  # others' uploads after this are not in ``rows``
         self.rows: list[PhotoRow] = journal.photos(self.account, order_id, kind)
         self.sizes = {(r.name, r.size) for r in self.rows}
         self.uploaded: set[str] = set()
@@ -166,7 +171,8 @@ class Ledger:
     def intend(
         self, photo: ImageSource, key: PhotoKey | None, sha: str | None, sent: dict[str, Any]
     ) -> int:
-        """Before registering: the photo's intent."""
+        """Before registering: the photo's intent. Raises ``Busy`` when another kernel
+        is sending it (see ``claim``)."""
         return self.journal.intend_photo(
             self.account,
             self.order_id,
@@ -177,7 +183,24 @@ class Ledger:
             sha256=sha,
             sent=json.dumps(sent, sort_keys=True, default=str),
             notebook=self.notebook,
+            since=self.since,
         )
+
+    def claim(
+        self, photo: ImageSource, key: PhotoKey | None, sha: str | None, sent: dict[str, Any]
+    ) -> int | str:
+        """The photo's intent (its row id, an int), or the id of the image another
+        kernel uploaded it as (a str). While another live kernel is sending it, wait
+        for that one to end (at most its lease; the batch's stop ends the wait):
+        uploaded there, it is not sent here; failed or gone, it is sent here."""
+        while True:
+            try:
+                return self.intend(photo, key, sha, sent)
+            except Busy as busy:
+                if busy.row.state == "uploaded" and busy.row.remote_id:
+                    self.uploaded.add(busy.row.remote_id)
+                    return busy.row.remote_id
+                pause(BUSY_POLL_SECONDS)
 
     def registered(self, row_id: int, remote_id: Any) -> None:
         if isinstance(remote_id, str):

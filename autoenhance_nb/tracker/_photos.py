@@ -127,7 +127,11 @@ class Photos:
                 if me in claimed:
                     return Already(photo.name, {"image_id": claimed[me]})
                 claimed[me] = ""
-            row = ledger.intend(photo, key, sha, options)
+            row = ledger.claim(photo, key, sha, options)
+            if isinstance(row, str):  # another kernel uploaded it meanwhile
+                with lock:
+                    claimed[me] = row
+                return Already(photo.name, images.get(row) or {"image_id": row})
             try:
                 image = client.images.upload(
                     order_id,

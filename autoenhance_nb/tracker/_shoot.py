@@ -14,8 +14,9 @@ from typing import Any
 from ..rules import ImageSource
 from ..rules.brackets import Grouping, Shot
 from ._core import TrackerCore
-from ._journal import GroupRow, file_sha256
+from ._journal import file_sha256
 from ._ledger import Ledger, PhotoKey
+from ._rows import GroupRow
 
 __all__ = ["Shoot"]
 
@@ -136,7 +137,9 @@ class Shoot:
         if ledger is None:
             return self.client.brackets.upload(self.order_id, photo, metadata=meta)
         key = self.keys[str(shot.path)]
-        row = ledger.intend(photo, key, sha, meta)
+        row = ledger.claim(photo, key, sha, meta)
+        if isinstance(row, str):  # another kernel uploaded this shot meanwhile
+            return {"bracket_id": row, "name": shot.name, "is_uploaded": True}
         try:
             bracket = self.client.brackets.upload(
                 self.order_id,

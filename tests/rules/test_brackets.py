@@ -22,7 +22,7 @@ from autoenhance_nb.rules.brackets import plan_brackets
 from autoenhance_nb.sandbox import Sandbox
 from autoenhance_nb.widgets._brackets import BracketsChoice
 
-from ..helpers import SAMPLES, bomb, exif_with_exposure_time, png_file, sample_files
+from ..helpers import SAMPLES, bomb, exif_with_exposure_time, png_file, run, sample_files
 
 _spec = importlib.util.spec_from_file_location("make_brackets", SAMPLES / "make_brackets.py")
 assert _spec is not None and _spec.loader is not None
@@ -254,42 +254,36 @@ def test_the_form_uploads_brackets_into_a_new_order(hdr, hdr_tracker, tmp_path):
     form.close()
 
 
-def test_the_magic_groups_uploads_and_merges_a_shoot(hdr, monkeypatch):
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-    from traitlets.config import Config
-
+def test_the_magic_groups_uploads_and_merges_a_shoot(ip, sandbox):
     import autoenhance_nb as ae
-    from autoenhance_nb.magic._magics import magics_of
 
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", hdr.url)
-    ae.reset_session()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    try:
-        ip.extension_manager.load_extension("autoenhance_nb")
-        magics_of(ip).progress = False
-        pattern = str(SAMPLES / "*.jpg")
-        with capture_output() as cap:
-            dry = ip.run_cell(f'%autoenhance_order Loft --brackets auto "{pattern}" --dry-run')
-        assert dry.success and "Dry run: nothing was sent" in cap.stdout
-        assert hdr.requests_to("create_order") == []
-        with capture_output() as cap:
-            run = ip.run_cell(
-                f'%autoenhance_order Loft --order-id loft-m --brackets auto "{pattern}"'
-            )
-        assert run.success, cap.stdout + cap.stderr
-        assert "Brackets for loft-m" in cap.stdout
-        brackets = ae.session().client.list_brackets("loft-m")
-        assert len(brackets) == 11 and all(b.get("is_uploaded") for b in brackets)
-        with capture_output() as cap:
-            bad = ip.run_cell(f'%autoenhance_order --brackets auto "{pattern}"')
-        assert not bad.success and "goes with a new order's name" in cap.stdout + cap.stderr
-    finally:
-        ae.reset_session()
-        InteractiveShell.clear_instance()
+    sandbox.merging_seconds = 0.2
+    pattern = str(SAMPLES / "*.jpg")
+    dry, out = run(ip, f'%autoenhance_order Loft --brackets auto "{pattern}" --dry-run')
+    assert dry.success and "Dry run: nothing was sent" in out
+    assert sandbox.requests_to("create_order") == []
+    done, out = run(ip, f'%autoenhance_order Loft --order-id loft-m --brackets auto "{pattern}"')
+    assert done.success, out
+    assert "Brackets for loft-m" in out
+    brackets = ae.session().client.list_brackets("loft-m")
+    assert len(brackets) == 11 and all(b.get("is_uploaded") for b in brackets)
+    bad, out = run(ip, f'%autoenhance_order --brackets auto "{pattern}"')
+    assert not bad.success and "goes with a new order's name" in out
+
+
+def test_a_bracket_line_run_again_makes_no_second_order_and_merges_nothing_twice(ip, sandbox):
+    import autoenhance_nb as ae
+
+    sandbox.merging_seconds = 0
+    line = f'%autoenhance_order Loft --brackets auto "{SAMPLES / "*.jpg"}"'
+    first, out = run(ip, line)
+    assert first.success and "Created order nb-" in out, out
+    ae.reset_session()  # a fresh kernel: only the journal remembers
+    again, out = run(ip, line)  # was: a second order, 11 brackets and 3 merges paid again
+    assert again.success and "made by an earlier run of this line" in out, out
+    [order] = sandbox.orders
+    assert order["name"] == "Loft" and len(order["images"]) == 3
+    assert len(ae.session().client.list_brackets(order["order_id"])) == 11
 
 
 # -- issue 22: EXIF read without decoding pixels, bombs, insane exposure values -------------

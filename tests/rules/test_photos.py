@@ -339,6 +339,74 @@ def test_magic_bad_photos_are_reported_and_stop_the_cell(slow_ip, slow_sandbox, 
     assert slow_sandbox.orders[0]["total_images"] == 3
 
 
+def test_a_photo_line_run_again_sends_no_second_order_and_no_photo_twice(ip, sandbox, photos):
+    line = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    result, out = run(ip, line)
+    assert result.success and "Created order nb-" in out and "uploaded 3 of 3" in out, out
+    result, out = run(ip, line)  # was: a second order, and the three photos paid again
+    assert result.success, out
+    assert "made by an earlier run of this line" in out
+    assert "uploaded 0 of 3, 3 already uploaded" in out
+    ae.reset_session()  # a fresh kernel: only the journal remembers
+    result, out = run(ip, line)
+    assert result.success and "made by an earlier run of this line" in out, out
+    assert "3 already uploaded" in out
+    [order] = sandbox.orders
+    assert order["name"] == "Loft" and order["total_images"] == 3
+
+
+def test_a_photo_line_with_another_glob_name_or_notebook_makes_a_new_order(
+    ip, sandbox, photos, monkeypatch
+):
+    first = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    assert run(ip, first)[0].success
+    assert run(ip, f'%autoenhance_order Loft --images "{photos}/room-0.png"')[0].success
+    assert run(ip, f'%autoenhance_order Attic --images "{photos}/*.png"')[0].success
+    monkeypatch.setenv("JPY_SESSION_NAME", "another.ipynb")
+    ae.reset_session()
+    result, out = run(ip, first)
+    assert result.success and "Created order" in out, out
+    assert sorted(o["name"] for o in sandbox.orders) == ["Attic", "Loft", "Loft", "Loft"]
+    assert sum(o["total_images"] for o in sandbox.orders) == 10
+
+
+def test_a_photo_line_whose_order_was_renamed_still_finds_it(ip, sandbox, photos):
+    line = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    assert run(ip, line)[0].success
+    [order] = sandbox.orders
+    renamed = requests.patch(
+        f"{sandbox.url}/v3/orders/{order['order_id']}",
+        json={"name": "Loft (done)"},
+        headers={"x-api-key": "test-key"},
+    )
+    assert renamed.status_code == 200
+    ae.reset_session()
+    result, out = run(ip, line)
+    assert result.success and "made by an earlier run of this line" in out, out
+    assert [o["total_images"] for o in sandbox.orders] == [3]
+
+
+def test_another_persons_photo_line_never_adopts_this_ones_order(
+    ip, sandbox, photos, monkeypatch, tmp_path
+):
+    line = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    monkeypatch.setenv("JPY_SESSION_NAME", "shoots/loft.ipynb")
+    ae.reset_session()
+    assert run(ip, line)[0].success
+    # another person (another journal), a notebook at the same path: the same derived id
+    monkeypatch.setenv("AUTOENHANCE_JOURNAL", str(tmp_path / "someone-else.sqlite3"))
+    ae.reset_session()
+    result, out = run(ip, line)
+    assert not result.success and "not adopted" in out and "Traceback" not in out, out
+    assert [o["total_images"] for o in sandbox.orders] == [3]
+    # outside any named notebook, the journal's own random identity: a separate order
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    ae.reset_session()
+    result, out = run(ip, line)
+    assert result.success and "Created order" in out, out
+    assert [o["total_images"] for o in sandbox.orders] == [3, 3]
+
+
 # -- form ----------------------------------------------------------------------------------------------
 def test_form_attaches_photos_to_the_new_order(sandbox):
     form = OrderForm(tracker_on(sandbox))

@@ -3,12 +3,18 @@ of an account (never the key), many writers at once, clearing it, and ``resume()
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+
+import pytest
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb.tracker import Journal, journal_path
+from autoenhance_nb.tracker._rows import LEASE_SECONDS, Busy
 
 
 def test_the_journal_lives_in_the_users_data_folder_unless_told(monkeypatch, tmp_path):
@@ -83,3 +89,64 @@ def _png(seed: int) -> bytes:
     from ..helpers import png_bytes
 
     return png_bytes(2 + seed, 2)
+
+
+# -- two processes, one photo --------------------------------------------------------------
+def _claim(journal, name="a.png", key=("/p/a.png", 10, 1), sha=None, since=0.0):
+    return journal.intend_photo(
+        "acct", "o1", "image", name=name, key=key, size=10, sha256=sha, sent="{}",
+        notebook=None, since=since,
+    )  # fmt: skip
+
+
+def _as_another_process(journal, row_id, owner, at=None):
+    """Make ``row_id`` look written by ``owner`` (``host:pid``), ``at`` seconds ago."""
+    journal._conn.execute("UPDATE photos SET owner = ? WHERE id = ?", (owner, row_id))
+    if at is not None:
+        journal._conn.execute("UPDATE photos SET at = ? WHERE id = ?", (time.time() - at, row_id))
+
+
+def test_a_photo_another_live_process_is_sending_is_busy_until_it_ends(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    row = _claim(journal)
+    live = f"{socket.gethostname()}:{os.getppid()}"  # the test runner's parent: alive
+    _as_another_process(journal, row, live)
+    with pytest.raises(Busy) as busy:
+        _claim(journal)
+    assert busy.value.row.id == row and busy.value.row.state == "sending"
+    assert _claim(journal, name="b.png") > row  # another photo: not busy
+    assert _claim(journal, key=("/p/other.png", 10, 1)) > row  # same name, other file
+    journal.photo_settled(row, "uploaded", "img-1", "f" * 64)
+    with pytest.raises(Busy) as done:  # uploaded there after this run looked: not resent
+        _claim(journal, since=time.time() - 60)
+    assert done.value.row.remote_id == "img-1"
+    assert _claim(journal, since=time.time() + 1) > row  # uploaded before: the ledger's
+    journal.close()
+
+
+def test_a_dead_or_stale_senders_photo_is_not_busy_and_an_ended_send_frees_it(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    first = _claim(journal)
+    _as_another_process(journal, first, f"{socket.gethostname()}:{dead.stdout.strip()}")
+    second = _claim(journal)  # its sender is gone (a killed kernel): sent here
+    live = f"{socket.gethostname()}:{os.getppid()}"
+    _as_another_process(journal, second, live, at=LEASE_SECONDS + 5)
+    third = _claim(journal)  # alive but idle past the lease: sent here
+    _as_another_process(journal, third, live)
+    with pytest.raises(Busy):
+        _claim(journal)
+    journal.photo_ended(third)  # that sender stopped: its row is anybody's to settle
+    assert _claim(journal) > third
+    journal.close()
+
+
+def test_content_identifies_a_photo_sent_as_bytes(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    row = _claim(journal, key=None, sha="a" * 64)
+    _as_another_process(journal, row, f"{socket.gethostname()}:{os.getppid()}")
+    with pytest.raises(Busy):
+        _claim(journal, key=None, sha="a" * 64)
+    assert _claim(journal, key=None, sha="b" * 64) > row  # same name, other content
+    journal.close()
