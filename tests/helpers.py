@@ -404,9 +404,9 @@ HELD = 3600.0
 
 @contextlib.contextmanager
 def processing_held(sb, release: float = 0.0):
-    """Inside the block, images the sandbox ``sb`` processes stay 'processing' (and
-    HDR merges stay merging) however slow the machine; after it, processing takes
-    ``release`` seconds from each image's start. The sandbox reads the knob whenever a
+    """Inside the block, images the sandbox ``sb`` processes stay 'processing' however
+    slow the machine (not HDR merges: their end is fixed when they start); after it,
+    processing takes ``release`` seconds from each image's start. The sandbox reads the knob whenever a
     status is asked for, so this moves images on without sleeping and without racing a
     loaded CI machine (0.3 s margins did: one flaky failure in a green run)."""
     sb.processing_seconds = HELD

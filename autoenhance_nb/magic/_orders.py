@@ -8,9 +8,9 @@ import json
 import os
 from typing import Any
 
+from .. import errors as E
 from ..display import created_line, orders, refreshed_line
 from ..errors import one_line
-from ._batch import adopt_own_renamed
 from ._brackets import run_brackets
 from ._cells import MagicError, derived_order_id
 from ._line import Line
@@ -48,38 +48,46 @@ def create(run: Run, line: Line) -> None:
 
 def _paid_line_order(run: Run, line: Line) -> dict[str, Any]:
     """The order of a line that sends photos (each one paid for) without an order_id.
-    Its id is derived like a cell line's, from the notebook, the name and the line's
-    ``--images``/``--brackets``: the same line run again (after a crash, a stop or a
-    failed photo, in this kernel or a fresh one) finds its order and sends only the
-    photos it lacks, never a second order. Another notebook, name or glob: a new one."""
+    With the journal, its id is derived like a cell line's, from the notebook, the name
+    and the line's ``--images``/``--brackets`` globs (as absolute paths): the same line
+    run again (after a crash, a stop or a failed photo, in this kernel or a fresh one)
+    finds its order and sends only the photos it lacks, never a second order. Another
+    notebook, name or glob: a new order. Without the journal nothing would know which
+    photos the order holds: a new order each run, as before."""
     tracker, args = run.tracker, line.args
-    what = json.dumps({"images": args.images, "brackets": args.brackets})
-    order_id = derived_order_id(args.name, 0, tracker.notebook, what)
     journal = tracker.journal
-    again = tracker.row(order_id) is not None or bool(
-        journal is not None and journal.made(tracker.client.account, [order_id])
+    if journal is None:
+        order = tracker.create(name=args.name, source="magic", resume=True)
+        run.say(created_line(order), "ok")
+        return order
+    grouping, pattern = args.brackets or (None, None)
+    globs = {"images": _absolute(args.images), "brackets": [grouping, _absolute(pattern)]}
+    order_id = derived_order_id(args.name, 0, tracker.notebook, json.dumps(globs))
+    if tracker.row(order_id) is not None or journal.made(tracker.client.account, [order_id]):
+        try:
+            order = tracker.track(order_id, source="magic")
+        except E.NotFoundError:
+            pass  # deleted on the account (or never made): made again below
+        else:
+            run.say(
+                f"Order {one_line(order_id, 64)} {one_line(order.get('name') or '')!r} was "
+                f"made by an earlier run of this line: sending only what it lacks "
+                f"(--order-id or another name for a new order)",
+                "ok",
+            )
+            return order
+    result = tracker.create_many(
+        [{"name": args.name, "order_id": order_id}], progress=False, source="magic"
     )
-    if tracker.row(order_id) is None:
-        result = tracker.create_many(
-            [{"name": args.name, "order_id": order_id}],
-            progress=False,
-            source="magic",
-            adopt_existing=tracker.journal is None,  # as a cell line: see run_batch
-        )
-        adopt_own_renamed(tracker, result)
-        if result.failed:
-            raise MagicError(result.failed[0].message)
-        if not again:
-            run.say(created_line(result.done[0]), "ok")
-            return dict(result.done[0])
-    row = tracker.row(order_id) or {}
-    run.say(
-        f"Order {one_line(order_id, 64)} {one_line(row.get('name') or '')!r} was made by an "
-        f"earlier run of this line: sending only what it lacks "
-        f"(--order-id or another name for a new order)",
-        "ok",
-    )
-    return {"order_id": order_id, **row}
+    if result.failed:  # e.g. the id taken by an order this journal did not make
+        raise MagicError(result.failed[0].message)
+    order = result.done[0]
+    run.say(created_line(order), "ok")
+    return dict(order)
+
+
+def _absolute(pattern: str | None) -> str | None:
+    return None if pattern is None else os.path.abspath(os.path.expanduser(pattern))
 
 
 def sync(run: Run) -> None:

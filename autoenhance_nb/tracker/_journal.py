@@ -298,10 +298,11 @@ class Journal:
         return row_id
 
     def photo_registered(self, row_id: int, remote_id: str) -> None:
+        """The registration's answer; ``at`` moves on, renewing the send's lease."""
         with self._tx() as c:
             c.execute(
-                "UPDATE photos SET state = 'registered', remote_id = ? WHERE id = ?",
-                (remote_id, row_id),
+                "UPDATE photos SET state = 'registered', remote_id = ?, at = ? WHERE id = ?",
+                (remote_id, time.time(), row_id),
             )
 
     def photo_settled(
@@ -392,7 +393,7 @@ def _sender_of(
         " FROM photos WHERE account = ? AND order_id = ? AND kind = ? AND name = ?"
         " AND owner IS NOT NULL AND owner != ?"
         " AND ((state IN ('sending', 'registered') AND at >= ?)"
-        " OR (state = 'uploaded' AND at >= ?)) ORDER BY id DESC",
+        " OR (state = 'uploaded' AND remote_id IS NOT NULL AND at >= ?)) ORDER BY id DESC",
         (account, order_id, kind, name, _OWNER, now - LEASE_SECONDS, since),
     ).fetchall()
     for *fields, _at in rows:

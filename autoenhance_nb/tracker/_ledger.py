@@ -48,6 +48,7 @@ class Ledger:
         order_id: str,
         kind: str,
         notebook: str | None,
+        since: float | None = None,
     ):
         self.journal = journal
         self.client = client
@@ -55,7 +56,9 @@ class Ledger:
         self.order_id = order_id
         self.kind = kind
         self.notebook = notebook
-        self.since = time.time()  # others' uploads after this are not in ``rows``
+        #: others' uploads after this are not in ``rows`` (nor in the order the caller
+        #: fetched: it takes the time before fetching)
+        self.since = time.time() if since is None else since
         self.rows: list[PhotoRow] = journal.photos(self.account, order_id, kind)
         self.sizes = {(r.name, r.size) for r in self.rows}
         self.uploaded: set[str] = set()
@@ -192,15 +195,65 @@ class Ledger:
         """The photo's intent (its row id, an int), or the id of the image another
         kernel uploaded it as (a str). While another live kernel is sending it, wait
         for that one to end (at most its lease; the batch's stop ends the wait):
-        uploaded there, it is not sent here; failed or gone, it is sent here."""
+        uploaded there, it is not sent here; failed, or stopped before its bytes
+        arrived (its registration is deleted), it is sent here."""
+        other: PhotoRow | None = None
         while True:
             try:
-                return self.intend(photo, key, sha, sent)
+                row_id = self.intend(photo, key, sha, sent)
             except Busy as busy:
                 if busy.row.state == "uploaded" and busy.row.remote_id:
                     self.uploaded.add(busy.row.remote_id)
                     return busy.row.remote_id
+                if other is None:
+                    log.info("%s: waiting for %s, which is sending it", photo.name, busy.row.owner)
+                other = busy.row
                 pause(BUSY_POLL_SECONDS)
+                continue
+            if other is None:
+                return row_id
+            done = self._outcome_of(other)  # it stopped without saying how it ended
+            if done is None:
+                return row_id
+            self.journal.photo_settled(row_id, "abandoned")
+            return done
+
+    def _outcome_of(self, other: PhotoRow) -> str | None:
+        """Another kernel's send that ended without its outcome in the journal (killed,
+        or stopped): the id of its image when the bytes arrived (its row settled as
+        uploaded), else None, its registration deleted (a photo) so the order counts no
+        phantom. Its row is re-read first: it may have said how it ended after all."""
+        latest = next(
+            (r for r in self.journal.photos(self.account, self.order_id, self.kind)
+             if r.id == other.id),
+            other,
+        )  # fmt: skip
+        if latest.state == "uploaded" and latest.remote_id:
+            return latest.remote_id
+        if latest.remote_id is None or latest.state not in ("sending", "registered"):
+            return None
+        try:
+            if self.kind == "image":
+                arrived = self.client.images.get(latest.remote_id).get("status")
+                if arrived not in _NOT_UPLOADED:
+                    self._settle(latest, "uploaded")
+                    self.uploaded.add(latest.remote_id)
+                    return latest.remote_id
+                self._delete([latest.remote_id])
+            else:
+                uploaded = {
+                    b.get("bracket_id")
+                    for b in self.client.brackets.list(self.order_id)
+                    if b.get("is_uploaded")
+                }
+                if latest.remote_id in uploaded:
+                    self._settle(latest, "uploaded")
+                    self.uploaded.add(latest.remote_id)
+                    return latest.remote_id
+        except E.NotFoundError:
+            pass  # deleted meanwhile: nothing of it is in the order
+        self._settle(latest, "abandoned")
+        return None
 
     def registered(self, row_id: int, remote_id: Any) -> None:
         if isinstance(remote_id, str):

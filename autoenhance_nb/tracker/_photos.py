@@ -60,10 +60,11 @@ class Photos:
         validate_order_id(order_id)
         options = merge_options(dict(self.core.default_options), options, preset=preset)
         sources = list(paths)
+        since = time.time()  # others' uploads from now on are not in `order`
         order = self.core.client.get_order(order_id)  # NotFoundError before any upload
         self.core.record(order, notify=False)
         result = BatchResult(total=len(sources), verb="uploaded")
-        one = self._sender(order, options)
+        one = self._sender(order, options, since)
 
         def record(_: int, image: Any) -> None:
             with self.core.lock:
@@ -91,12 +92,12 @@ class Photos:
                 bar.close()
         result.already = [(a.name, a.image.get("image_id")) for a in result.done if _is_old(a)]
         result.done = [image for image in result.done if not _is_old(image)]
-        if result.done:
-            self.core.record(self.core.client.get_order(order_id))  # new image count and status
+        if result.done or result.already:  # new image count and status; images another
+            self.core.record(self.core.client.get_order(order_id))  # kernel sent just now
         return result
 
     def _sender(
-        self, order: dict[str, Any], options: dict[str, Any]
+        self, order: dict[str, Any], options: dict[str, Any], since: float
     ) -> Callable[[Any], dict[str, Any] | Already]:
         """What uploads one source into the order: straight, or (with the journal)
         skipping what an earlier run uploaded, its intent and outcome written around
@@ -110,7 +111,7 @@ class Photos:
                 return client.images.upload(order_id, _photo(source), **options)
 
             return plain
-        ledger = Ledger(journal, client, order_id, "image", self.core.notebook())
+        ledger = Ledger(journal, client, order_id, "image", self.core.notebook(), since)
         ledger.settle_images(order)
         images = {i.get("image_id"): i for i in order.get("images") or [] if isinstance(i, dict)}
         lock = threading.Lock()

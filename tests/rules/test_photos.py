@@ -386,6 +386,45 @@ def test_a_photo_line_whose_order_was_renamed_still_finds_it(ip, sandbox, photos
     assert [o["total_images"] for o in sandbox.orders] == [3]
 
 
+def test_with_the_journal_off_a_photo_line_makes_a_new_order_each_run(
+    ip, sandbox, photos, monkeypatch
+):
+    monkeypatch.setenv("AUTOENHANCE_JOURNAL", "off")
+    ae.reset_session()
+    line = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    for _ in range(2):  # nothing would know which photos the order holds: as before
+        result, out = run(ip, line)
+        assert result.success and "Created order" in out and "uploaded 3 of 3" in out, out
+    assert [o["total_images"] for o in sandbox.orders] == [3, 3]
+
+
+def test_a_photo_line_whose_order_was_deleted_makes_it_again(ip, sandbox, photos):
+    line = f'%autoenhance_order Loft --images "{photos}/*.png"'
+    assert run(ip, line)[0].success
+    [order] = sandbox.orders
+    gone = requests.delete(
+        f"{sandbox.url}/v3/orders/{order['order_id']}", headers={"x-api-key": "test-key"}
+    )
+    assert gone.status_code in (200, 204)
+    result, out = run(ip, line)  # was: "not found (HTTP 404)" on every run in this kernel
+    assert result.success and "Created order" in out and "uploaded 3 of 3" in out, out
+    assert [o["total_images"] for o in sandbox.orders] == [3]
+
+
+def test_a_relative_glob_is_the_folder_it_names_not_its_text(
+    ip, sandbox, photos, tmp_path, monkeypatch
+):
+    other = tmp_path / "elsewhere" / "shoot"
+    other.mkdir(parents=True)
+    (other / "attic.png").write_bytes(png_bytes(7, 7))
+    monkeypatch.chdir(photos.parent)
+    assert run(ip, '%autoenhance_order Loft --images "shoot/*.png"')[0].success
+    monkeypatch.chdir(other.parent)  # the same text, another folder: another order
+    result, out = run(ip, '%autoenhance_order Loft --images "shoot/*.png"')
+    assert result.success and "Created order" in out, out
+    assert sorted(o["total_images"] for o in sandbox.orders) == [1, 3]
+
+
 def test_another_persons_photo_line_never_adopts_this_ones_order(
     ip, sandbox, photos, monkeypatch, tmp_path
 ):

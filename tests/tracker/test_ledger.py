@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
+
+import pytest
 
 from autoenhance_nb import OrderTracker
+from autoenhance_nb.api import Cancelled, cancellable
+from autoenhance_nb.rules import ImageSource
+from autoenhance_nb.tracker._ledger import Ledger
 
 from ..helpers import png_bytes
 
@@ -94,3 +101,81 @@ def test_without_the_journal_uploads_are_as_before(client, tmp_path):
     tracker.add_images("shoot", paths, progress=False)
     tracker.add_images("shoot", paths, progress=False)
     assert len(_images(client, "shoot")) == 4
+
+
+# -- another kernel sending the same photo at the same moment ------------------------------
+def _another_kernels_row(tracker, path, state, remote_id, owner):
+    """A row as another kernel writes it while it sends ``path`` (now, by ``owner``)."""
+    st = path.stat()
+    db = sqlite3.connect(tracker.journal.path)
+    cur = db.execute(
+        "INSERT INTO photos (account, order_id, kind, name, path, size, mtime_ns, state,"
+        " remote_id, owner, at) VALUES (?, 'shoot', 'image', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (tracker.client.account, path.name, str(path.resolve()), st.st_size, st.st_mtime_ns,
+         state, remote_id, owner, time.time()),
+    )  # fmt: skip
+    db.commit()
+    return db, cur.lastrowid
+
+
+def _dies_while_waited_for(tracker, db, row, paths):
+    """add_images in a thread; once it waits, the other kernel's process is gone."""
+    box = {}
+    worker = threading.Thread(
+        target=lambda: box.update(r=tracker.add_images("shoot", paths, progress=False))
+    )
+    worker.start()
+    time.sleep(0.5)
+    assert worker.is_alive(), "it did not wait for the other kernel"
+    db.execute("UPDATE photos SET owner = ? WHERE id = ?", (DEAD, row))
+    db.commit()
+    worker.join(10)
+    assert not worker.is_alive()
+    return box["r"]
+
+
+LIVE = f"{os.uname().nodename}:{os.getppid()}"
+DEAD = f"{os.uname().nodename}:999999999"
+
+
+def test_a_photo_another_kernel_uploaded_then_died_is_not_sent_again(client, tmp_path):
+    (path,) = _photos(tmp_path / "shoot", 1)
+    tracker = OrderTracker(client)
+    tracker.create("Shoot", order_id="shoot")
+    theirs = client.upload_image("shoot", path)  # its bytes arrived, its outcome unwritten
+    db, row = _another_kernels_row(tracker, path, "registered", theirs["image_id"], LIVE)
+    result = _dies_while_waited_for(tracker, db, row, [path])
+    assert result.summary() == "uploaded 0 of 1, 1 already uploaded, 0 failed"
+    assert [i["image_id"] for i in _images(client, "shoot")] == [theirs["image_id"]]  # was 2
+    assert tracker.row("shoot")["image_count"] == 1
+
+
+def test_a_registration_another_kernel_left_without_bytes_is_replaced(client, tmp_path):
+    (path,) = _photos(tmp_path / "shoot", 1)
+    tracker = OrderTracker(client)
+    tracker.create("Shoot", order_id="shoot")
+    phantom = client.create_image("shoot", path.name)  # registered; the bytes never came
+    db, row = _another_kernels_row(tracker, path, "registered", phantom["image_id"], LIVE)
+    result = _dies_while_waited_for(tracker, db, row, [path])
+    assert result.summary() == "uploaded 1 of 1, 0 failed"
+    images = _images(client, "shoot")
+    assert len(images) == 1 and images[0]["image_id"] != phantom["image_id"]
+
+
+def test_the_stop_button_ends_the_wait_for_another_kernel(client, tmp_path):
+    (path,) = _photos(tmp_path / "shoot", 1)
+    tracker = OrderTracker(client)
+    tracker.create("Shoot", order_id="shoot")
+    _another_kernels_row(tracker, path, "sending", None, LIVE)
+    ledger = Ledger(tracker.journal, client, "shoot", "image", None)
+    photo = ImageSource(path)
+    key, sha = ledger.identify(photo)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        cancellable(stop).run(ledger.claim, photo, key, sha, {})
+    assert time.monotonic() - started < 3
+    assert [r.state for r in tracker.journal.photos(client.account, "shoot", "image")] == [
+        "sending"  # only the other kernel's: nothing claimed here
+    ]
