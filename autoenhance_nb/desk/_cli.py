@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._env import ENV_EVENTS, ENV_EXPORT_DIR, ENV_SERVER, ENV_SYNC_LIMIT
+from ._env import ENV_EVENTS, ENV_EXPORT_DIR, ENV_MAX_DROP_MB, ENV_SERVER, ENV_SYNC_LIMIT
 from ._settings import (
     DeskError,
     build_parser,
@@ -226,6 +226,7 @@ def prepare(args: argparse.Namespace) -> Launch:
         token = secrets.token_urlsafe(32)
     env[ENV_EXPORT_DIR] = str(export_dir)
     env[ENV_SYNC_LIMIT] = str(max(0, args.sync_limit))
+    env[ENV_MAX_DROP_MB] = str(args.max_drop_mb)
     events_dir = None
     events = ""
     if webhook_auth is not None:

@@ -19,7 +19,14 @@ from ..display import environment_badge, html, message_html, safe
 from ..errors import one_line
 from ..tracker import OrderTracker
 from ..widgets import SafeHTML, close_parts, error_message
-from ._env import DEFAULT_SYNC_LIMIT, ENV_EVENTS, ENV_EXPORT_DIR, ENV_SYNC_LIMIT
+from ._env import (
+    DEFAULT_MAX_DROP_MB,
+    DEFAULT_SYNC_LIMIT,
+    ENV_EVENTS,
+    ENV_EXPORT_DIR,
+    ENV_MAX_DROP_MB,
+    ENV_SYNC_LIMIT,
+)
 
 __all__ = ["Desk", "show_desk", "gallery_class"]
 
@@ -62,6 +69,7 @@ class Desk(w.VBox):
         self.form = OrderForm(
             tracker, export_dir=self.export_dir, allow_key_entry=False, show_environment=False
         )
+        self.form.photos.max_bytes = _number(ENV_MAX_DROP_MB, DEFAULT_MAX_DROP_MB) * 1000**2
         #: the form's own "Gallery of" picker, if it has one (then the desk adds none)
         self.form_gallery: Any | None = getattr(self.form, "gallery_picker", None)
         self._gallery_class = gallery_class() if self.form_gallery is None else None
@@ -231,12 +239,17 @@ class Desk(w.VBox):
         super().close()
 
 
-def _sync_limit() -> int:
-    text = (os.environ.get(ENV_SYNC_LIMIT) or "").strip()
+def _number(name: str, default: int) -> int:
+    """A whole number the desk command set in the environment (``default`` without)."""
+    text = (os.environ.get(name) or "").strip()
     try:
-        return max(0, int(text)) if text else DEFAULT_SYNC_LIMIT
+        return max(0, int(text)) if text else default
     except ValueError:
-        return DEFAULT_SYNC_LIMIT
+        return default
+
+
+def _sync_limit() -> int:
+    return _number(ENV_SYNC_LIMIT, DEFAULT_SYNC_LIMIT)
 
 
 def show_desk() -> Desk | None:

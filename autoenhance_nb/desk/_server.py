@@ -48,6 +48,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +163,6 @@ class DeskKernelManager(AsyncMappingKernelManager):
     may stay without a connected page) are set by :class:`DeskVoila`."""
 
     max_kernels = 10
-    _starting = 0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -174,21 +174,26 @@ class DeskKernelManager(AsyncMappingKernelManager):
         self._rendering: set[str] = set()
         #: the kernels being shut down (culled, or their page closed)
         self._leaving: set[str] = set()
+        #: the kernels being started (named here, so that one is counted once)
+        self._starting: set[str] = set()
 
     def full(self) -> bool:
         # a kernel being culled holds no place: its process is gone before
-        # jupyter_server forgets it, and a visit then must not be turned away
-        staying = len(set(self._kernels) - self._leaving)
-        return staying + self._starting >= self.max_kernels
+        # jupyter_server forgets it, and a visit then must not be turned away. A kernel
+        # starting is listed before its start ends: counted by its id, it holds one place
+        places = (set(self._kernels) | self._starting) - self._leaving
+        return len(places) >= self.max_kernels
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         if self.full():  # two visits that passed the page's own check at once
             raise tornado.web.HTTPError(503, "the desk is full")
-        self._starting += 1
+        kernel_id = kwargs.get("kernel_id") or str(uuid.uuid4())
+        kwargs["kernel_id"] = kernel_id
+        self._starting.add(kernel_id)
         try:
             kernel_id = await super().start_kernel(*args, **kwargs)
         finally:
-            self._starting -= 1
+            self._starting.discard(kernel_id)
         self._alone_since[kernel_id] = time.monotonic()
         started = PAGE_KERNELS.get()
         if started is not None:

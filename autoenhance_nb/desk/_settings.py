@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from ._env import DEFAULT_MAX_DROP_MB
+
 __all__ = [
     "DEFAULT_CULL_AFTER",
     "DEFAULT_EXPORT_DIR",
@@ -148,6 +150,15 @@ def _add_guard_options(p: argparse.ArgumentParser) -> None:
         help=f"at most N open visits (one kernel each, about 130 MB; default "
         f"{DEFAULT_MAX_KERNELS}); one more gets a 'the desk is busy' page",
     )
+    p.add_argument(
+        "--max-drop-mb",
+        metavar="MB",
+        type=int,
+        default=DEFAULT_MAX_DROP_MB,
+        help="the most photo megabytes one visit's kernel holds at once (default "
+        f"{DEFAULT_MAX_DROP_MB}): a bigger drop is refused in one line before any byte is "
+        "sent. The machine needs up to --max-kernels times this in memory",
+    )
 
 
 def _add_session_options(p: argparse.ArgumentParser) -> None:
@@ -220,6 +231,8 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise DeskError(f"--port must be 1 to 65535, not {args.port}")
     if not 1 <= args.max_kernels <= 1000:
         raise DeskError(f"--max-kernels must be 1 to 1000, not {args.max_kernels}")
+    if not 1 <= args.max_drop_mb <= 100_000:
+        raise DeskError(f"--max-drop-mb must be 1 to 100000, not {args.max_drop_mb}")
     if not 1 <= args.cull_after <= 86400:  # also refuses nan
         raise DeskError(f"--cull-after must be 1 to 86400 seconds, not {args.cull_after:g}")
     for name in args.allowed_host:

@@ -2,9 +2,14 @@
 // the package (no CDN). It builds its elements with createElement and sets text with
 // textContent only: no string (a file name included) ever becomes markup.
 // Files go to the kernel as binary buffers, one message per chunk of at most CHUNK bytes,
-// so a 15 MB photo never meets the server's 10 MiB websocket message limit.
+// so a 15 MB photo never meets the server's 10 MiB websocket message limit. No byte goes
+// before the kernel takes the drop ("ack" with received 0, or "refused" with its reason),
+// and at most WINDOW bytes go unanswered, so a whole shoot never piles into the socket.
 
 export const CHUNK = 2 * 1024 * 1024;
+export const WINDOW = 4 * CHUNK;
+/** Seconds without an answer before the zone says it waits for the kernel. */
+const QUIET = 3;
 const PHOTO = /\.(jpe?g|png|tiff?|webp|heic|heif|avif|bmp|gif|dng|cr2|cr3|crw|nef|nrw|arw|srf|sr2|raf|orf|rw2|pef|srw|raw|rwl|3fr|fff|iiq|mos|erf|kdc|dcr|x3f)$/i;
 export const ACCEPT = "image/*,.dng,.cr2,.cr3,.crw,.nef,.nrw,.arw,.srf,.sr2,.raf,.orf,.rw2,.pef,.srw,.raw,.rwl,.3fr,.fff,.iiq,.mos,.erf,.kdc,.dcr,.x3f,.heic,.heif";
 
@@ -58,12 +63,54 @@ export function dropped(dataTransfer) {
 
 let batches = 0;
 
+const heardOf = new WeakMap();
+
+/** What the kernel said of each batch: bytes it holds ("ack"), or why it stopped it. */
+function answers(model) {
+  if (heardOf.has(model)) return heardOf.get(model);
+  const state = { got: new Map(), wake: new Set() };
+  model.on("msg:custom", (msg) => {
+    if (!msg || (msg.kind !== "ack" && msg.kind !== "refused")) return;
+    const now = state.got.get(msg.batch) || { received: -1, refused: null };
+    if (msg.kind === "ack") now.received = Math.max(now.received, msg.received);
+    else now.refused = msg.reason || "";
+    state.got.set(msg.batch, now);
+    for (const wake of [...state.wake]) wake();
+  });
+  heardOf.set(model, state);
+  return state;
+}
+
+/** Wait until `ready()` says what the kernel answered is enough; `onQuiet` is told
+ * after QUIET seconds without an answer. */
+function until(state, ready, onQuiet) {
+  return new Promise((resolve) => {
+    let timer = null;
+    const check = () => {
+      const done = ready();
+      if (done === undefined) return;
+      state.wake.delete(check);
+      clearTimeout(timer);
+      resolve(done);
+    };
+    state.wake.add(check);
+    timer = setTimeout(() => onQuiet && onQuiet(), QUIET * 1000);
+    check();
+  });
+}
+
 /** Send the photos among `files` to the kernel: a "batch" message naming them, then
- * each file's bytes in chunks ("chunk": batch, file index, offset; one buffer). */
-export async function send(model, files) {
+ * (once the kernel takes it) each file's bytes in chunks ("chunk": batch, file index,
+ * offset; one buffer), never more than WINDOW unanswered. `progress(sent, total, note)`
+ * follows it. Returns how many photos went, or the kernel's reason for refusing. */
+export async function send(model, files, progress = () => {}) {
+  const state = answers(model);
   const photos = files.filter(isPhoto);
   const skipped = files.filter((f) => !isPhoto(f)).map((f) => f.name);
   const batch = `${Date.now()}-${++batches}`;
+  const total = photos.reduce((n, f) => n + f.size, 0);
+  const heard = () => state.got.get(batch) || { received: -1, refused: null };
+  const quiet = () => progress(-1, total, "waiting for the kernel");
   model.send({
     kind: "batch",
     batch,
@@ -75,15 +122,32 @@ export async function send(model, files) {
     })),
     skipped,
   });
-  for (const [index, file] of photos.entries()) {
-    let offset = 0;
-    do {
-      const piece = await file.slice(offset, offset + CHUNK).arrayBuffer();
-      model.send({ kind: "chunk", batch, file: index, offset }, undefined, [piece]);
-      offset += piece.byteLength;
-    } while (offset < file.size);
+  // true once the kernel's answer is `enough`, false once it refused, else undefined
+  const answered = (enough) => () => {
+    const now = heard();
+    if (now.refused !== null) return false;
+    return enough(now.received) ? true : undefined;
+  };
+  const refused = () => ({ sent: 0, refused: heard().refused });
+  let sent = 0;
+  try {
+    if (!(await until(state, answered((got) => got >= 0), quiet))) return refused();
+    for (const [index, file] of photos.entries()) {
+      let offset = 0;
+      do {
+        const room = answered((got) => sent - got < WINDOW);
+        if (!(await until(state, room, quiet))) return refused();
+        const piece = await file.slice(offset, offset + CHUNK).arrayBuffer();
+        model.send({ kind: "chunk", batch, file: index, offset }, undefined, [piece]);
+        offset += piece.byteLength;
+        sent += piece.byteLength;
+        progress(sent, total, "");
+      } while (offset < file.size);
+    }
+    return { sent: photos.length, refused: null };
+  } finally {
+    state.got.delete(batch);
   }
-  return photos.length;
 }
 
 function render({ model, el }) {
@@ -111,19 +175,27 @@ function render({ model, el }) {
   el.append(zone, clear, input);
 
   let sending = 0;
+  let done = "";
+  let refusal = "";
   const show = () => {
     const n = model.get("count");
-    count.textContent = sending ? ` (sending ${sending}…)` : ` (${n})`;
-    zone.title = model.get("hint");
+    count.textContent = sending ? ` (sending ${sending}…${done})` : ` (${n})`;
+    zone.title = refusal || model.get("hint");
     clear.hidden = n === 0;
   };
   const go = async (files) => {
     sending += files.length;
+    refusal = "";
     show();
     try {
-      await send(model, files);
+      const outcome = await send(model, files, (sent, total, note) => {
+        done = note ? ` ${note}` : total ? ` ${Math.floor((100 * sent) / total)}%` : "";
+        show();
+      });
+      refusal = outcome.refused || "";
     } finally {
       sending = Math.max(0, sending - files.length);
+      done = "";
       show();
     }
   };

@@ -5,10 +5,13 @@ ipywidgets' ``FileUpload`` keeps its file input out of the page, so nothing acce
 drop; this widget draws its own zone (``_drop.js`` and ``_drop.css``, shipped in the
 package and loaded by anywidget: no CDN). The page reads each file in chunks of at most
 2 MiB and sends one comm message per chunk (a 15 MB photo never meets the server's
-10 MiB websocket message limit). ``value`` has the shape of ``FileUpload.value``
-(``name``, ``type``, ``size``, ``content``, ``last_modified``) and is never synced: the
-photos' bytes stay in the kernel, out of the widget state and the saved notebook; the
-page sees only ``count``."""
+10 MiB websocket message limit). It sends no byte before the kernel takes the drop, and
+waits for the kernel's acknowledgement once 8 MiB are unanswered, so a whole shoot never
+piles gigabytes into the page's socket or the kernel's queue. A drop that would hold
+more than ``max_bytes`` in the kernel is refused in one line, before any byte is sent.
+``value`` has the shape of ``FileUpload.value`` (``name``, ``type``, ``size``,
+``content``, ``last_modified``) and is never synced: the photos' bytes stay in the
+kernel, out of the widget state and the saved notebook; the page sees only ``count``."""
 
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 MAX_FILES = 2000
 #: The largest file accepted, in bytes (a raw frame is well under this).
 MAX_SIZE = 200 * 1024 * 1024
+#: The most photo bytes held in the kernel at once, over all drops (``max_bytes``).
+MAX_HELD = 2 * 1024**3
 
 
 @dataclass
@@ -37,6 +42,7 @@ class _Batch:
 
     files: list[dict[str, Any]]
     parts: list[bytearray] = field(default_factory=list)
+    received: int = 0
 
     def __post_init__(self) -> None:
         self.parts = [bytearray() for _ in self.files]
@@ -85,10 +91,14 @@ class DropZone(anywidget.AnyWidget):
     hint = traitlets.Unicode("").tag(sync=True)
     #: The last problem with what the page sent, in one line ("" when none).
     note = traitlets.Unicode("")
+    #: The most photo bytes held at once (chosen, and arriving); a drop past it is
+    #: refused before its bytes are sent.
+    max_bytes = traitlets.Int(MAX_HELD)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._batches: dict[str, _Batch] = {}
+        self._dropped: set[str] = set()  # refused or cleared: their pieces are let go
         self.on_msg(self._receive)
 
     @traitlets.observe("value")
@@ -96,9 +106,21 @@ class DropZone(anywidget.AnyWidget):
         self.count = len(change["new"])
 
     def clear(self) -> None:
-        """Forget the chosen photos (and any drop still arriving)."""
-        self._batches.clear()
+        """Forget the chosen photos (and any drop still arriving: the page stops it)."""
+        for batch in list(self._batches):
+            self._stop(batch, "")
         self.value = ()
+
+    def held(self) -> int:
+        """The photo bytes the kernel holds, or will once the drops arriving arrive."""
+        chosen = sum(int(f.get("size") or 0) for f in self.value)
+        return chosen + sum(sum(f["size"] for f in b.files) for b in self._batches.values())
+
+    def _stop(self, batch: str, reason: str) -> None:
+        """The page stops sending ``batch`` (its pieces in flight are let go)."""
+        self._batches.pop(batch, None)
+        self._dropped.add(batch)
+        self.send({"kind": "refused", "batch": batch, "reason": reason})
 
     def _receive(self, _: Any, content: Any, buffers: list[Any] | None) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
@@ -130,15 +152,31 @@ class DropZone(anywidget.AnyWidget):
             bad = len(metas) - len(checked)
             self._ignore(f"a batch with {bad} file(s) without a name or a size up to 200 MB")
             return
+        total = sum(m["size"] for m in checked)
+        if total + self.held() > self.max_bytes:
+            reason = (
+                f"Not taken: {_size(total)} of photos, and the kernel holds photos "
+                f"up to {_size(self.max_bytes)} at once"
+                + (f" ({_size(self.held())} chosen already)" if self.held() else "")
+                + "; send a bigger shoot from its folder: "
+                '%autoenhance_order --add-images ORDER_ID "folder/*.jpg"'
+            )
+            self._stop(batch, reason)
+            self._tell(reason)
+            return
         if skipped:
             names = ", ".join(skipped[:3]) + ("…" if len(skipped) > 3 else "")
             self._tell(f"Left out {len(skipped)} file(s) that are not photos: {names}")
         self._batches[batch] = _Batch(checked)
+        self.send({"kind": "ack", "batch": batch, "received": 0})  # taken: send the bytes
         self._finish(batch)
 
     def _chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        batch = self._batches.get(str(content.get("batch")))
+        batch_id = str(content.get("batch"))
+        batch = self._batches.get(batch_id)
         index, offset = content.get("file"), content.get("offset")
+        if batch is None and batch_id in self._dropped:
+            return  # in flight when its drop was refused or cleared
         if batch is None or not isinstance(index, int) or not 0 <= index < len(batch.files):
             self._ignore("a piece of a file that was not announced")
             return
@@ -148,7 +186,9 @@ class DropZone(anywidget.AnyWidget):
             self._ignore(f"a piece of {batch.files[index]['name']!r} out of order")
             return
         part.extend(piece)
-        self._finish(str(content.get("batch")))
+        batch.received += len(piece)
+        self.send({"kind": "ack", "batch": batch_id, "received": batch.received})
+        self._finish(batch_id)
 
     def _finish(self, batch: str) -> None:
         """Once every file of ``batch`` has all its bytes, add them to ``value``."""
@@ -157,3 +197,12 @@ class DropZone(anywidget.AnyWidget):
             del self._batches[batch]
             if arrived.files:
                 self.value = (*self.value, *arrived.value())
+
+
+def _size(n: int) -> str:
+    """Bytes in words: "740 MB", "2.1 GB", "12 kB", "9 bytes"."""
+    if n >= 1000**3:
+        return f"{n / 1000**3:.1f} GB"
+    if n >= 1000**2:
+        return f"{n / 1000**2:.0f} MB"
+    return f"{n / 1000:.0f} kB" if n >= 1000 else f"{n} bytes"

@@ -74,6 +74,8 @@ def desk(tmp_path_factory):
             TOKEN,
             "--cull-after",
             str(CULL),
+            "--max-drop-mb",
+            "20",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -294,14 +296,39 @@ WALK_JS = """async src => {
     const drop = {files: [], items: [{kind: 'file', webkitGetAsEntry: () => shoot},
         {kind: 'string', webkitGetAsEntry: () => null}]};
     const found = await m.dropped(drop);
-    const sent = [];
-    const model = {send: (content, _, buffers) => sent.push(
-        [content.kind, content.file ?? null, content.offset ?? null,
-         buffers ? buffers[0].byteLength : 0, (content.files || []).map(f => f.name),
-         content.skipped || []])};
-    await m.send(model, [...found,
-        new File([new Uint8Array(5 * 1024 * 1024)], 'big.dng', {type: ''})]);
-    return [found.map(f => f.name), m.CHUNK, sent];
+    // a kernel as _drop.py answers: it takes a batch (or refuses it), then acknowledges
+    // each piece 50 ms later; what goes unanswered is measured
+    const kernel = (refuse) => {
+        const sent = [], heard = [];
+        let got = 0, out = 0, most = 0;
+        const tell = (msg) => setTimeout(() => heard.forEach(h => h(msg)), 5);
+        return {sent, most: () => most, on: (name, h) => name === 'msg:custom' && heard.push(h),
+            send: (content, _, buffers) => {
+                sent.push([content.kind, content.file ?? null, content.offset ?? null,
+                    buffers ? buffers[0].byteLength : 0, (content.files || []).map(f => f.name),
+                    content.skipped || []]);
+                if (content.kind === 'batch') tell(refuse
+                    ? {kind: 'refused', batch: content.batch, reason: refuse}
+                    : {kind: 'ack', batch: content.batch, received: 0});
+                if (content.kind === 'chunk') {
+                    out += buffers[0].byteLength; most = Math.max(most, out - got);
+                    const received = out;
+                    setTimeout(() => { got = received;
+                        heard.forEach(h => h({kind: 'ack', batch: content.batch, received})); }, 50);
+                }
+            }};
+    };
+    const model = kernel(null);
+    const progress = [];
+    const outcome = await m.send(model, [...found,
+        new File([new Uint8Array(5 * 1024 * 1024)], 'big.dng', {type: ''})],
+        (done, total) => progress.push([done, total]));
+    const flood = kernel(null);
+    await m.send(flood, [new File([new Uint8Array(20 * 1024 * 1024)], 'huge.dng', {type: ''})]);
+    const refusing = kernel('Not taken: too much');
+    const refused = await m.send(refusing, [new File(['x'], 'a.jpg', {type: 'image/jpeg'})]);
+    return [found.map(f => f.name), m.CHUNK, model.sent, outcome, progress.at(-1),
+            [m.WINDOW, flood.most(), flood.sent.length], [refused, refusing.sent.length]];
 }"""
 
 
@@ -369,6 +396,12 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         # a 12 MB file crosses the server's 10 MiB websocket limit in chunks; Clear
         _drop(page, zone, [["big.jpg", 12_000_000, "image/jpeg"]])
         expect(form.locator(".ae-photos")).to_contain_text("(1)")
+        # more than the desk's --max-drop-mb (20) at once: refused in one line, nothing kept
+        _drop(page, zone, [["more.jpg", 12_000_000, "image/jpeg"]])
+        expect(form.locator(".ae-message")).to_contain_text(
+            "Not taken: 12 MB of photos, and the kernel holds photos up to 20 MB at once"
+        )
+        expect(form.locator(".ae-photos")).to_contain_text("(1)")
         form.locator(".ae-photos button.ae-drop-clear").click()
         expect(form.locator(".ae-photos")).to_contain_text("(0)")
         # two photos dropped (one named with markup) go into the new order, sorted
@@ -391,7 +424,7 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         assert len(order["images"]) == 2, order
         # a folder dropped: walked to the bottom, sorted by path, not-photos left out;
         # a big file goes in 2 MiB chunks
-        found, chunk, sent = page.evaluate(
+        found, chunk, sent, outcome, progress, flood, refused = page.evaluate(
             WALK_JS, (ROOT / "autoenhance_nb" / "widgets" / "_drop.js").read_text()
         )
         assert found == [
@@ -409,6 +442,13 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
             ["chunk", 4, chunk, chunk],
             ["chunk", 4, 2 * chunk, chunk // 2],
         ]
+        assert outcome == {"sent": 5, "refused": None} and progress == [5 * 1024**2 + 4] * 2
+        # 20 MiB to a kernel answering every piece late: never more than the window
+        # unanswered (was all of it), every piece sent
+        window, most, pieces = flood
+        assert window == 4 * chunk and window <= most < window + chunk and pieces == 1 + 10
+        # a refused drop: the reason comes back, and no byte was sent
+        assert refused == [{"sent": 0, "refused": "Not taken: too much"}, 1]
         page.wait_for_timeout(1000)  # any injected handler has had its chance
 
         assert desk_root.evaluate(INJECTED) == [] and dialogs == []

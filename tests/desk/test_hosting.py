@@ -323,6 +323,33 @@ def test_a_visit_over_the_cap_gets_the_busy_page_and_no_kernel(fresh):
             ws.close()
 
 
+def test_a_kernel_still_finishing_its_start_holds_one_place_not_two():
+    """jupyter_server puts a new kernel in its list, then waits for its first answer:
+    counted as started and as starting in that window, a desk with room for one more
+    turned the next visit away (seen in CI: a third page of three got the busy page)."""
+    import asyncio
+
+    from autoenhance_nb.desk._server import DeskKernelManager
+
+    async def run() -> list[bool]:
+        manager = DeskKernelManager()
+        manager.max_kernels = 2
+        start = asyncio.ensure_future(manager.start_kernel(kernel_name="python3"))
+        seen = []
+        while not start.done():
+            if manager.list_kernel_ids():  # listed, its start not finished
+                seen.append(manager.full())
+            await asyncio.sleep(0.001)
+        kernel_id = await start
+        seen.append(manager.full())
+        await manager.shutdown_kernel(kernel_id, now=True)
+        return seen
+
+    seen = asyncio.run(run())
+    assert len(seen) > 1, "the window was not seen"  # the last is after the start
+    assert not any(seen), seen  # was True in the window: 1 listed + 1 starting = 2 of 2
+
+
 # -- the token ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def remote_desk(tmp_path_factory):
@@ -408,6 +435,7 @@ def test_a_token_from_the_config_file_is_required_and_never_printed(tmp_path, sa
     "args, problem",
     [
         (["--max-kernels", "0"], "--max-kernels must be 1 to 1000, not 0"),
+        (["--max-drop-mb", "0"], "--max-drop-mb must be 1 to 100000, not 0"),
         (["--cull-after", "0.5"], "--cull-after must be 1 to 86400 seconds, not 0.5"),
         (["--cull-after", "nan"], "--cull-after must be 1 to 86400 seconds, not nan"),
         (["--token", "short"], "at least 16 characters"),

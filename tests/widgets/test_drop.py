@@ -119,3 +119,56 @@ def test_the_form_counts_dropped_photos_and_clears_them(tracker, tmp_path):
     form.photos.clear()
     assert form.photos.count == 0
     form.close()
+
+
+def _told(zone: DropZone) -> list[dict]:
+    """What the kernel tells the page (anywidget's custom messages), recorded."""
+    said: list[dict] = []
+    zone.send = lambda content, buffers=None: said.append(content)  # type: ignore[method-assign]
+    return said
+
+
+def test_the_kernel_takes_a_drop_then_acknowledges_each_piece():
+    zone = DropZone()
+    said = _told(zone)
+    data = b"\xff\xd8" + b"a" * 10
+    _announce(zone, "1", ("a.jpg", data))
+    assert said == [{"kind": "ack", "batch": "1", "received": 0}]  # taken: send the bytes
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, data[:5])
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 5}, data[5:])
+    assert [m["received"] for m in said] == [0, 5, 12]  # the page's window moves on
+    assert zone.count == 1
+    zone.close()
+
+
+def test_a_drop_past_what_the_kernel_may_hold_is_refused_before_its_bytes():
+    zone = DropZone(max_bytes=20)
+    said = _told(zone)
+    notes = []
+    zone.observe(lambda c: c["new"] and notes.append(c["new"]), names="note")
+    _announce(zone, "1", ("a.jpg", b"\xff\xd8" + b"a" * 10))  # 12 bytes: taken
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"\xff\xd8" + b"a" * 10)
+    _announce(zone, "2", ("b.jpg", b"b" * 9))  # 12 + 9 > 20: refused
+    refused = said[-1]
+    assert refused["kind"] == "refused" and refused["batch"] == "2"
+    assert refused["reason"].startswith("Not taken: 9 bytes of photos, and the kernel holds")
+    assert notes == [refused["reason"]] and "\n" not in notes[0]
+    assert "--add-images" in notes[0] and "chosen already" in notes[0]
+    # pieces already in flight for it are let go without a note each
+    _send(zone, {"kind": "chunk", "batch": "2", "file": 0, "offset": 0}, b"b" * 9)
+    assert len(notes) == 1 and zone.count == 1
+    # a piece of a batch nobody announced is still worth a note
+    _send(zone, {"kind": "chunk", "batch": "zzz", "file": 0, "offset": 0}, b"x")
+    assert len(notes) == 2
+    zone.close()
+
+
+def test_clear_stops_a_drop_still_arriving():
+    zone = DropZone()
+    said = _told(zone)
+    _announce(zone, "1", ("a.jpg", b"\xff\xd8" + b"a" * 10))
+    _send(zone, {"kind": "clear"})
+    assert said[-1] == {"kind": "refused", "batch": "1", "reason": ""}
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"\xff\xd8")
+    assert zone.count == 0 and zone.note == ""
+    zone.close()
