@@ -11,15 +11,19 @@ from typing import Any
 import pandas as pd
 
 from .. import errors as E
-from ..api import CLIENT_REF
+from ..api import CLIENT_REF, pause
 from ..errors import one_line
 from ..rules import validate_order_id
 from ..rules.brackets import DEFAULT_MAX_GAP, Grouping, Shot, plan_brackets
 from ._batch import BatchResult, FanOut, progress_bar
 from ._core import TrackerCore
+from ._rows import BusyGroups
 from ._shoot import Shoot
 
 __all__ = ["Brackets", "BracketsResult"]
+
+#: How often HDR groups another kernel is merging are looked at again (seconds).
+GROUP_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -120,15 +124,43 @@ class Brackets:
             if not todo:
                 result.order = order
             return result
-        result.groups = [[ids[(g.number, k)] for k in range(len(g.shots))] for g in todo]
+        claimed = self._claim(shoot, todo, ids, result)
+        if claimed is None:  # another kernel merged them all meanwhile
+            result.order = client.get_order(order_id)
+            self.core.record(result.order)
+            return result
+        todo, rows = claimed
         result.ignored = _lost_registrations(client.list_brackets(order_id), result.groups)
-        rows = shoot.intend(todo, result.groups)
-        answer = client.process_order(order_id, groups=result.groups, **(options or {}))
+        try:
+            answer = client.process_order(order_id, groups=result.groups, **(options or {}))
+        except BaseException:
+            shoot.ended(rows)
+            raise
         shoot.merged(rows)
         result.order = answer
         self._note_groups(order_id, todo)
         self.core.record(answer)
         return result
+
+    def _claim(
+        self, shoot: Shoot, todo: list[Any], ids: dict[tuple[int, int], str], result: Any
+    ) -> tuple[list[Any], list[int]] | None:
+        """The groups to merge and their journal rows, once no other kernel is merging
+        any of them: while one is, wait (the stop button ends the wait) and look again,
+        leaving out what it merged (``already_merged``). None when nothing is left."""
+        while True:
+            result.groups = [[ids[(g.number, k)] for k in range(len(g.shots))] for g in todo]
+            try:
+                return todo, shoot.intend(todo, result.groups)
+            except BusyGroups:
+                pause(GROUP_POLL_SECONDS)
+            shoot.reload(self.core.client.get_order(shoot.order_id))
+            merged = {g.key for g in shoot.groups if g.state == "merged"}
+            result.already_merged += [g.name for g in todo if shoot.key(g) in merged]
+            todo = [g for g in todo if shoot.key(g) not in merged]
+            if not todo:
+                result.groups = []
+                return None
 
     def _upload(
         self,

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._rows import LEASE_SECONDS, Busy, GroupRow, PhotoRow, alive
 from ._rows import OWNER as _OWNER
+from ._rows import Busy, BusyGroups, GroupRow, PhotoRow, group_senders, photo_sender
 from .table import interrupts_deferred
 
 __all__ = [
@@ -283,7 +283,7 @@ class Journal:
         send it."""
         path, _, mtime_ns = key if key is not None else (None, None, None)
         with self._tx() as c:
-            other = _sender_of(c, account, order_id, kind, name, key, sha256, since)
+            other = photo_sender(c, account, order_id, kind, name, key, sha256, since)
             if other is not None:
                 raise Busy(other)
             cur = c.execute(
@@ -337,12 +337,23 @@ class Journal:
         ]
 
     def intend_groups(
-        self, account: str, order_id: str, groups: Iterable[tuple[str, str, list[str]]]
+        self,
+        account: str,
+        order_id: str,
+        groups: Iterable[tuple[str, str, list[str]]],
+        since: float = 0.0,
     ) -> list[int]:
-        """Before a process call: (key, name, bracket ids) of each group to merge."""
+        """Before a process call: (key, name, bracket ids) of each group to merge.
+        Raises ``BusyGroups`` (writing nothing) when another live process is merging one
+        of them now, or merged it after ``since``: checked and written in one
+        transaction, so two kernels never both merge a group."""
         now = time.time()
         ids = []
+        groups = list(groups)
         with self._tx() as c:
+            busy = group_senders(c, account, order_id, {k for k, _, _ in groups}, since)
+            if busy:
+                raise BusyGroups(busy)
             for key, name, brackets in groups:
                 cur = c.execute(
                     "INSERT INTO groups (account, order_id, key, name, bracket_ids, state,"
@@ -353,8 +364,18 @@ class Journal:
         return ids
 
     def groups_settled(self, row_ids: Iterable[int], state: str) -> None:
+        now = time.time()
         with self._tx() as c:
-            c.executemany("UPDATE groups SET state = ? WHERE id = ?", [(state, i) for i in row_ids])
+            c.executemany(
+                "UPDATE groups SET state = ?, at = ? WHERE id = ?",
+                [(state, now, i) for i in row_ids],
+            )
+
+    def groups_ended(self, row_ids: Iterable[int]) -> None:
+        """This process's process call ended without an answer: its groups are any
+        run's to settle (against the order)."""
+        with self._tx() as c:
+            c.executemany("UPDATE groups SET owner = NULL WHERE id = ?", [(i,) for i in row_ids])
 
     # -- clearing ----------------------------------------------------------------------
     def clear(self, account: str | None = None) -> None:
@@ -372,35 +393,3 @@ class Journal:
     def counts(self) -> dict[str, int]:
         tables = ("orders", "photos", "groups")
         return {t: int(self._read(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
-
-
-def _sender_of(
-    c: sqlite3.Connection,
-    account: str,
-    order_id: str,
-    kind: str,
-    name: str,
-    key: tuple[str, int, int] | None,
-    sha256: str | None,
-    since: float,
-) -> PhotoRow | None:
-    """Another live process's row for this photo: sending it now (within the lease), or
-    uploaded after ``since``. The same photo: its name, and its file (path, size,
-    mtime) or its content hash."""
-    now = time.time()
-    rows = c.execute(
-        "SELECT id, name, path, size, mtime_ns, sha256, state, remote_id, owner, at"
-        " FROM photos WHERE account = ? AND order_id = ? AND kind = ? AND name = ?"
-        " AND owner IS NOT NULL AND owner != ?"
-        " AND ((state IN ('sending', 'registered') AND at >= ?)"
-        " OR (state = 'uploaded' AND remote_id IS NOT NULL AND at >= ?)) ORDER BY id DESC",
-        (account, order_id, kind, name, _OWNER, now - LEASE_SECONDS, since),
-    ).fetchall()
-    for *fields, _at in rows:
-        row = PhotoRow(*fields)
-        same = (key is not None and (row.path, row.size, row.mtime_ns) == tuple(key)) or (
-            sha256 is not None and row.sha256 == sha256
-        )
-        if same and (row.state == "uploaded" or alive(row.owner)):
-            return row
-    return None

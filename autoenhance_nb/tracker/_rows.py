@@ -6,9 +6,21 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import time
 from dataclasses import dataclass
 
-__all__ = ["OWNER", "LEASE_SECONDS", "PhotoRow", "GroupRow", "Busy", "alive"]
+__all__ = [
+    "OWNER",
+    "LEASE_SECONDS",
+    "PhotoRow",
+    "GroupRow",
+    "Busy",
+    "BusyGroups",
+    "alive",
+    "photo_sender",
+    "group_senders",
+]
 
 #: This process, as the rows it writes name their owner: host and pid.
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -47,6 +59,15 @@ class Busy(Exception):
         self.row = row
 
 
+class BusyGroups(Exception):
+    """Another live process is merging some of these HDR groups now, or has just merged
+    them: ``keys`` are theirs. Nothing was written."""
+
+    def __init__(self, keys: set[str]):
+        super().__init__(f"{len(keys)} group(s) are being merged by another process")
+        self.keys = keys
+
+
 @dataclass
 class GroupRow:
     """One HDR group sent to be merged."""
@@ -79,3 +100,49 @@ def alive(owner: str | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def photo_sender(
+    c: sqlite3.Connection,
+    account: str,
+    order_id: str,
+    kind: str,
+    name: str,
+    key: tuple[str, int, int] | None,
+    sha256: str | None,
+    since: float,
+) -> PhotoRow | None:
+    """Another live process's row for this photo: sending it now (within the lease), or
+    uploaded after ``since``. The same photo: its name, and its file (path, size,
+    mtime) or its content hash."""
+    now = time.time()
+    rows = c.execute(
+        "SELECT id, name, path, size, mtime_ns, sha256, state, remote_id, owner, at"
+        " FROM photos WHERE account = ? AND order_id = ? AND kind = ? AND name = ?"
+        " AND owner IS NOT NULL AND owner != ?"
+        " AND ((state IN ('sending', 'registered') AND at >= ?)"
+        " OR (state = 'uploaded' AND remote_id IS NOT NULL AND at >= ?)) ORDER BY id DESC",
+        (account, order_id, kind, name, OWNER, now - LEASE_SECONDS, since),
+    ).fetchall()
+    for *fields, _at in rows:
+        row = PhotoRow(*fields)
+        same = (key is not None and (row.path, row.size, row.mtime_ns) == tuple(key)) or (
+            sha256 is not None and row.sha256 == sha256
+        )
+        if same and (row.state == "uploaded" or alive(row.owner)):
+            return row
+    return None
+
+
+def group_senders(
+    c: sqlite3.Connection, account: str, order_id: str, keys: set[str], since: float
+) -> set[str]:
+    """Those of ``keys`` another live process is merging into the order now (within the
+    lease), or merged after ``since``."""
+    rows = c.execute(
+        "SELECT key, state, owner FROM groups WHERE account = ? AND order_id = ?"
+        " AND owner IS NOT NULL AND owner != ?"
+        " AND ((state = 'sent' AND at >= ?) OR (state = 'merged' AND at >= ?))",
+        (account, order_id, OWNER, time.time() - LEASE_SECONDS, since),
+    ).fetchall()
+    return {k for k, state, owner in rows if k in keys and (state == "merged" or alive(owner))}

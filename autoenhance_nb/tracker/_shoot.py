@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections import Counter
 from typing import Any
 
@@ -39,9 +40,18 @@ class Shoot:
         for group in grouping.accepted:
             for shot in group.shots:
                 self._hash(shot)
+        self.since = time.time()  # others' merges from now on are not in ``groups``
         self.groups: list[GroupRow] = (
             self.journal.groups(self.account, order_id) if self.journal is not None else []
         )
+
+    def reload(self, order: dict[str, Any]) -> None:
+        """Read the groups again (another kernel merged some meanwhile), settling what
+        a process that ended without an answer left, against ``order``."""
+        if self.journal is not None:
+            self.since = time.time()
+            self.groups = self.journal.groups(self.account, self.order_id)
+            self.settle(order, None)
 
     def _hash(self, shot: Shot) -> None:
         path = str(shot.path.resolve())
@@ -61,11 +71,11 @@ class Shoot:
         return hashlib.sha256(joined.encode()).hexdigest()
 
     # -- what earlier runs did ---------------------------------------------------------
-    def settle(self, order: dict[str, Any], brackets: list[dict[str, Any]]) -> None:
+    def settle(self, order: dict[str, Any], brackets: list[dict[str, Any]] | None) -> None:
         """Settle what a killed run left: its brackets (see ``Ledger``) and a process
         call sent without an answer, counted as done when the order is merging or shows
         more images of that name than the journal's merged groups account for."""
-        if self.ledger is not None:
+        if self.ledger is not None and brackets is not None:
             self.ledger.settle_brackets(brackets)
         if self.journal is None:
             return
@@ -154,15 +164,22 @@ class Shoot:
         return bracket
 
     def intend(self, todo: list[Any], groups: list[list[str]]) -> list[int]:
-        """Before the process call: each group about to be merged."""
+        """Before the process call: each group about to be merged. Raises
+        ``BusyGroups`` when another kernel is merging (or just merged) one of them."""
         if self.journal is None:
             return []
         return self.journal.intend_groups(
             self.account,
             self.order_id,
             [(self.key(g), g.name, ids) for g, ids in zip(todo, groups, strict=True)],
+            self.since,
         )
 
     def merged(self, rows: list[int]) -> None:
         if self.journal is not None and rows:
             self.journal.groups_settled(rows, "merged")
+
+    def ended(self, rows: list[int]) -> None:
+        """The process call raised: its outcome is for the next run to settle."""
+        if self.journal is not None and rows:
+            self.journal.groups_ended(rows)

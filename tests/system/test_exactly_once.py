@@ -28,7 +28,7 @@ from ..crashes import (
     write_photos,
     write_shoot,
 )
-from ..helpers import without_autoenhance_env
+from ..helpers import until, without_autoenhance_env
 
 KILLS = 2
 SHOW_IDS = "import autoenhance_nb as ae\nprint(sorted(ae.session().order_ids()))"
@@ -118,17 +118,49 @@ TWIN = """
 import json, os, sys, time
 from pathlib import Path
 from autoenhance_nb import AutoenhanceClient, OrderTracker
-url, order_id, folder, ready, go = sys.argv[1:6]
+url, order_id, folder, pattern, ready, go, what = sys.argv[1:8]
 client = AutoenhanceClient(api_key="k", base_url=url, backoff_factor=0.01)
 tracker = OrderTracker(client)
-files = sorted(Path(folder).glob("*.png"))
+files = sorted(Path(folder).glob(pattern))
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.002)
-r = tracker.add_images(order_id, files, workers=4, progress=False)
-print(json.dumps({"done": len(r.done), "already": len(r.already),
-                  "failed": [f.message for f in r.failed]}))
+if what == "photos":
+    r = tracker.add_images(order_id, files, workers=4, progress=False)
+    out = {"done": len(r.done), "already": len(r.already), "failed": [f.message for f in r.failed]}
+else:
+    r = tracker.add_brackets(order_id, files, progress=False)
+    out = {"groups": len(r.groups), "already": len(r.already_merged), "ok": r.ok,
+           "uploaded": len(r.uploads.done) if r.uploads else 0}
+print(json.dumps(out))
 """
+
+
+def _twins(sb, tmp_path, folder, pattern, what):
+    """Two processes (two kernels, as far as the journal can tell: one journal, two
+    pids) doing the same to order "shared" at the same moment; their results."""
+    go = tmp_path / "go"
+    twins = []
+    for n in range(2):
+        args = [sb.url, "shared", str(folder), pattern, str(tmp_path / f"ready-{n}"), str(go)]
+        twins.append(
+            subprocess.Popen(
+                [sys.executable, "-c", TWIN, *args, what],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=without_autoenhance_env(),  # one journal: the test's
+            )
+        )
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
+        ended = [t.communicate() for t in twins if t.poll() is not None]
+        assert not ended and time.monotonic() < deadline, ended
+        time.sleep(0.01)
+    go.touch()
+    outs = [t.communicate(timeout=90) for t in twins]
+    assert all(t.returncode == 0 for t in twins), outs
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs], outs
 
 
 @pytest.mark.slow  # two processes
@@ -140,27 +172,7 @@ def test_two_kernels_sending_the_same_photos_at_once_send_each_one_once(tmp_path
     with Sandbox(processing_seconds=0, latency=0.02) as sb:
         client = AutoenhanceClient(api_key="k", base_url=sb.url)
         client.create_order("Shared", order_id="shared")
-        go = tmp_path / "go"
-        twins = []
-        for n in range(2):
-            ready = tmp_path / f"ready-{n}"
-            args = [sb.url, "shared", str(photos), str(ready), str(go)]
-            twins.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", TWIN, *args],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=without_autoenhance_env(),  # one journal: the test's
-                )
-            )
-        deadline = time.monotonic() + 60
-        while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
-            assert time.monotonic() < deadline and all(t.poll() is None for t in twins)
-            time.sleep(0.01)
-        go.touch()
-        outs = [t.communicate(timeout=90) for t in twins]
-        results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+        results, outs = _twins(sb, tmp_path, photos, "*.png", "photos")
         images = client.get_order("shared")["images"]
         client.close()
     assert all(r["failed"] == [] for r in results), outs
@@ -168,3 +180,23 @@ def test_two_kernels_sending_the_same_photos_at_once_send_each_one_once(tmp_path
     assert len(images) == 40 and set(names.values()) == {1}, names  # was 80: both sent all
     assert sum(r["done"] for r in results) == 40, results
     assert [r["done"] + r["already"] for r in results] == [40, 40], results
+
+
+@pytest.mark.slow  # two processes
+@pytest.mark.timeout(120)
+def test_two_kernels_merging_the_same_shoot_at_once_merge_each_group_once(tmp_path):
+    shoot = tmp_path / "shoot"
+    write_shoot(shoot)
+    with Sandbox(processing_seconds=0, merging_seconds=0.5, latency=0.02) as sb:
+        client = AutoenhanceClient(api_key="k", base_url=sb.url)
+        client.create_order("Shared", order_id="shared")
+        results, outs = _twins(sb, tmp_path, shoot, "*.jpg", "brackets")
+        until(lambda: not client.get_order("shared")["is_merging"])
+        order = client.get_order("shared")
+        brackets = client.list_brackets("shared")
+        client.close()
+    assert all(r["ok"] for r in results), outs
+    names = Counter(i["image_name"] for i in order["images"])
+    assert len(names) == 4 and set(names.values()) == {1}, names  # was 8: both merged all
+    assert len(brackets) == 12, brackets  # each shot uploaded once
+    assert sorted(r["groups"] + r["already"] for r in results) == [4, 4], results

@@ -14,7 +14,7 @@ import pytest
 
 from autoenhance_nb import AutoenhanceClient, OrderTracker
 from autoenhance_nb.tracker import Journal, journal_path
-from autoenhance_nb.tracker._rows import LEASE_SECONDS, Busy
+from autoenhance_nb.tracker._rows import LEASE_SECONDS, Busy, BusyGroups
 
 
 def test_the_journal_lives_in_the_users_data_folder_unless_told(monkeypatch, tmp_path):
@@ -149,4 +149,25 @@ def test_content_identifies_a_photo_sent_as_bytes(tmp_path):
     with pytest.raises(Busy):
         _claim(journal, key=None, sha="a" * 64)
     assert _claim(journal, key=None, sha="b" * 64) > row  # same name, other content
+    journal.close()
+
+
+def test_a_group_another_live_process_is_merging_is_busy_until_it_ends(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    group = [("key-1", "DSC_0001.jpg", ["b1", "b2", "b3"])]
+    [row] = journal.intend_groups("acct", "o1", group)
+    live = f"{socket.gethostname()}:{os.getppid()}"
+    journal._conn.execute("UPDATE groups SET owner = ? WHERE id = ?", (live, row))
+    with pytest.raises(BusyGroups) as busy:
+        journal.intend_groups("acct", "o1", [*group, ("key-2", "DSC_0004.jpg", ["b4"])])
+    assert busy.value.keys == {"key-1"}
+    assert journal.counts()["groups"] == 1  # nothing written
+    journal.groups_settled([row], "merged")  # merged there after this run looked
+    with pytest.raises(BusyGroups):
+        journal.intend_groups("acct", "o1", group, since=time.time() - 60)
+    assert journal.intend_groups("acct", "o1", group, since=time.time() + 1)  # before: known
+    [other] = journal.intend_groups("acct", "o1", [("key-3", "x", ["b9"])])
+    journal._conn.execute("UPDATE groups SET owner = ? WHERE id = ?", (live, other))
+    journal.groups_ended([other])  # its process call raised: anybody's to settle
+    assert journal.intend_groups("acct", "o1", [("key-3", "x", ["b9"])])
     journal.close()
