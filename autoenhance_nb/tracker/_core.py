@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ class TrackerCore:
         #: who this session's notebook is, as told by the front end (``__session__``)
         self.notebook_hint: str | None = None
         self.state = TableState()
-        self.lock = threading.RLock()
+        self.lock = T.DeferringLock()  # the stop button waits while it is held
         self.callbacks: list[Callable[[], None]] = []
         #: enhancement options every photo added gets unless the call says otherwise
         self.default_options = SessionOptions()

@@ -189,6 +189,32 @@ def test_a_sigint_inside_the_block_is_raised_right_after_it(send):
     assert steps == ["before", "after"]
 
 
+def test_the_trackers_lock_holds_a_stop_back_until_it_is_released(client):
+    from autoenhance_nb import OrderTracker
+
+    lock = OrderTracker(client)._core.lock
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with lock:
+            with lock:  # reentrant, as before
+                steps.append("held")
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # a plain RLock: the stop lands here, with the lock held
+                steps.append("after")
+    assert steps == ["held", "after"]
+    taken = []
+
+    def worker():
+        taken.append(lock.acquire(timeout=2))
+        if taken[-1]:
+            lock.release()
+
+    other = threading.Thread(target=worker)
+    other.start()
+    other.join()
+    assert taken == [True]  # free for the workers (was held forever once: a batch hung)
+
+
 def test_the_sigint_handler_is_restored_after_the_block():
     before = signal.getsignal(signal.SIGINT)
     with T.interrupts_deferred():

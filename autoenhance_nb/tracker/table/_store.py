@@ -29,6 +29,7 @@ __all__ = [
     "OrderStore",
     "frame_of",
     "interrupts_deferred",
+    "DeferringLock",
     "orders",
 ]
 
@@ -112,6 +113,42 @@ def interrupts_deferred() -> Iterator[None]:
                 previous(signal.SIGINT, None)  # an outer deferred block records it
             else:  # SIG_DFL, or a handler not set from Python
                 raise KeyboardInterrupt
+
+
+class DeferringLock:
+    """A reentrant lock that holds back the stop button (SIGINT) in the main thread
+    while it is held: a stop landing just as ``with lock:`` took a plain lock could
+    leave it taken (CPython bpo-29988), and every worker thread then waited for it
+    forever (seen once in the interrupt sweep: a batch hung). The deferral starts
+    before the lock is taken and ends after it is released."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._deferrals = threading.local()
+
+    def __enter__(self) -> DeferringLock:
+        deferral = interrupts_deferred()
+        deferral.__enter__()
+        try:
+            self._lock.acquire()
+        except BaseException:
+            deferral.__exit__(None, None, None)
+            raise
+        stack = self._deferrals.__dict__.setdefault("stack", [])
+        stack.append(deferral)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        deferral = self._deferrals.stack.pop()
+        self._lock.release()
+        deferral.__exit__(*exc)  # a stop held back is delivered here
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """The plain lock's acquire (no deferral): for code that does not use ``with``."""
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
 
 
 # -- the column store -------------------------------------------------------------------
