@@ -152,13 +152,19 @@ def _twins(sb, tmp_path, folder, pattern, what):
                 env=without_autoenhance_env(),  # one journal: the test's
             )
         )
-    deadline = time.monotonic() + 60
-    while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
-        ended = [t.communicate() for t in twins if t.poll() is not None]
-        assert not ended and time.monotonic() < deadline, ended
-        time.sleep(0.01)
-    go.touch()
-    outs = [t.communicate(timeout=90) for t in twins]
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"ready-{n}").exists() for n in range(2)):
+            ended = [t.communicate() for t in twins if t.poll() is not None]
+            assert not ended and time.monotonic() < deadline, ended
+            time.sleep(0.01)
+        go.touch()
+        outs = [t.communicate(timeout=90) for t in twins]
+    finally:
+        for t in twins:  # never left waiting for a "go" that will not come
+            if t.poll() is None:
+                t.kill()
+                t.wait()
     assert all(t.returncode == 0 for t in twins), outs
     return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs], outs
 
