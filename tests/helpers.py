@@ -246,6 +246,19 @@ def kept_on_failure(page, screenshot: str, log=None, log_name: str | None = None
         page.close()
 
 
+def accept_kernel_dialogs(page) -> None:
+    """Whenever JupyterLab or Notebook 7 asks "Select Kernel" (on a loaded machine its
+    kernel list can come after the notebook, even with a session made beforehand),
+    accept its default (Python 3) before the test's next action or assertion."""
+    if getattr(page, "_ae_kernel_dialogs", False):
+        return
+    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    page.add_locator_handler(
+        dialog, lambda found: found.locator("button.jp-mod-accept").click(), no_wait_after=True
+    )
+    page._ae_kernel_dialogs = True
+
+
 def run_all_cells(page, tries: int = 3) -> None:
     """Run > Run All Cells in JupyterLab or Notebook 7, once the command is enabled, and
     again (at most ``tries`` times) while no cell has started: on a busy machine the
@@ -253,6 +266,7 @@ def run_all_cells(page, tries: int = 3) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[[*0-9]/.test(p.textContent))"
+    accept_kernel_dialogs(page)
     for attempt in range(tries):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         item = page.locator("li.lm-Menu-item[data-command='runmenu:run-all']")

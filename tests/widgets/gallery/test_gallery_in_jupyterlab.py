@@ -183,9 +183,14 @@ def test_the_gallery_in_notebook_7_dark_at_700_px(dark_notebook7, browser):
         page.wait_for_function("() => !document.querySelector('.jp-Dialog')")
         run_all_cells(page)
         # the printed line, not the cell's source that contains the same words
-        expect(
-            page.locator(".jp-OutputArea-output", has_text="Narrow notebook ready")
-        ).to_be_visible()
+        ready = page.locator(".jp-OutputArea-output", has_text="Narrow notebook ready").first
+        try:
+            expect(ready).to_be_visible(timeout=45_000)
+        except AssertionError:
+            # "Select Kernel" came mid-run once (accepted by run_all_cells' handler),
+            # and the cells still queued were dropped: run them all again (a new order)
+            run_all_cells(page)
+            expect(ready).to_be_visible()
         gallery = page.locator(".ae-gallery").first
         cards = gallery.locator(".ae-card")
         expect(cards.locator(".autoenhance-status").filter(has_text="processed")).to_have_count(3)
