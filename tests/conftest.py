@@ -138,24 +138,10 @@ def shell():
 def ip(shell, sandbox, monkeypatch):
     """The shell with the extension loaded and the session pointed at this test's
     sandbox (through the environment, as a user of a CLI sandbox would)."""
-    import autoenhance_nb as ae
-    from autoenhance_nb.magic._magics import magics_of
+    from .helpers import magic_shell
 
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    shell.extension_manager.load_extension("autoenhance_nb")
-    magics = magics_of(shell)
-    saved = {
-        k: getattr(magics, k)
-        for k in ("short_errors", "workers", "timeout", "max_retries", "progress")
-    }
-    magics.max_retries = 1
-    magics.progress = False
-    yield shell
-    for k, v in saved.items():
-        setattr(magics, k, v)
-    ae.reset_session()
+    with magic_shell(shell, monkeypatch, sandbox.url) as loaded:
+        yield loaded
 
 
 class SpecChecker:

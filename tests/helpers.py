@@ -180,6 +180,32 @@ def without_autoenhance_env() -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def magic_shell(shell, monkeypatch, url: str, key: str = "test-key", **settings):
+    """``shell`` (the ``shell`` fixture's real IPython) with the extension loaded and the
+    session pointed at ``url`` through the environment, as a user's would be; the
+    magics' ``settings`` (progress off and max_retries 1 unless given) for the block,
+    restored after it. The ``ip`` fixture is this on the test's sandbox."""
+    import autoenhance_nb as ae
+    from autoenhance_nb.magic._magics import magics_of
+
+    monkeypatch.setenv("AUTOENHANCE_API_KEY", key)
+    monkeypatch.setenv("AUTOENHANCE_BASE_URL", url)
+    ae.reset_session()
+    shell.extension_manager.load_extension("autoenhance_nb")
+    magics = magics_of(shell)
+    settings = {"progress": False, "max_retries": 1, **settings}
+    saved = {k: getattr(magics, k) for k in {*settings, "short_errors", "workers", "timeout"}}
+    for name, value in settings.items():
+        setattr(magics, name, value)
+    try:
+        yield shell
+    finally:
+        for name, value in saved.items():
+            setattr(magics, name, value)
+        ae.reset_session()
+
+
 def run(ip, code):
     """Run a cell like a notebook does; returns (result, captured output)."""
     from IPython.utils.capture import capture_output

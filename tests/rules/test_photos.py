@@ -12,18 +12,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from IPython.core.interactiveshell import InteractiveShell
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderForm, OrderTracker
 from autoenhance_nb import errors as E
-from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.rules._photos import image_format
 from autoenhance_nb.sandbox import Sandbox
 
-from ..helpers import chosen_files, png_bytes, processing_held, run
+from ..helpers import chosen_files, magic_shell, png_bytes, processing_held, run
 
 JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
 
@@ -289,18 +287,10 @@ def test_download_names_are_safe_and_unique(sandbox, tmp_path):
 
 # -- magic ---------------------------------------------------------------------------------------------
 @pytest.fixture
-def slow_ip(slow_sandbox, monkeypatch):
+def slow_ip(shell, slow_sandbox, monkeypatch):
     """A shell with the extension on the slow sandbox (watching polls every 0.1 s)."""
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", slow_sandbox.url)
-    ae.reset_session()
-    shell = InteractiveShell.instance()
-    shell.extension_manager.load_extension("autoenhance_nb")
-    magics = magics_of(shell)
-    magics.progress, magics.watch_interval = False, 0.1
-    yield shell
-    magics.progress, magics.watch_interval = True, 5.0
-    ae.reset_session()
+    with magic_shell(shell, monkeypatch, slow_sandbox.url, key="k", watch_interval=0.1) as ip:
+        yield ip
 
 
 def test_magic_images_watch_download(slow_ip, slow_sandbox, photos, tmp_path):

@@ -20,19 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
-import autoenhance_nb as ae
 from autoenhance_nb import (
     AutoenhanceClient,
     AutoenhanceError,
     OrderTracker,
     read_orders_csv,
 )
-from autoenhance_nb.magic._magics import magics_of
 
+from ..helpers import magic_shell
 from ..hostile import (
     BlackHole,
     ConnectCounter,
@@ -488,23 +485,9 @@ def test_a_name_with_a_lone_surrogate_exports_and_reads_back(srv, tmp_path, capl
 
 # -- 8 and 9 through the magic ----------------------------------------------------------------
 @pytest.fixture
-def shell_at(srv, monkeypatch):
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", srv.url)
-    ae.reset_session()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    ip.run_line_magic("colors", "nocolor")
-    ip.extension_manager.load_extension("autoenhance_nb")
-    magics = magics_of(ip)
-    saved = {k: getattr(magics, k) for k in ("short_errors", "timeout", "max_retries", "progress")}
-    magics.progress = False
-    magics.max_retries = 0
-    yield ip
-    for k, v in saved.items():
-        setattr(magics, k, v)
-    ae.reset_session()
+def shell_at(shell, srv, monkeypatch):
+    with magic_shell(shell, monkeypatch, srv.url, max_retries=0) as ip:
+        yield ip
 
 
 def run_cell(ip, code):

@@ -20,15 +20,13 @@ import time
 from collections import Counter
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import AutoenhanceClient, OrderTracker
-from autoenhance_nb.magic._magics import magics_of
 from autoenhance_nb.sandbox import Sandbox
 
+from ..helpers import magic_shell
 from ..hostile import BlackHole, Kernel, check_table, refused_url, table_state
 
 SOAK_RUNS = int(os.environ.get("AE_SOAK_RUNS", "5"))
@@ -238,23 +236,10 @@ def test_an_interrupt_at_any_step_of_create_many_leaves_a_consistent_table():
 
 
 @pytest.fixture
-def shell_on(monkeypatch):
+def shell_on(shell, monkeypatch):
     with Sandbox(processing_seconds=0) as sb:
-        monkeypatch.setenv("AUTOENHANCE_API_KEY", "test-key")
-        monkeypatch.setenv("AUTOENHANCE_BASE_URL", sb.url)
-        ae.reset_session()
-        config = Config()
-        config.HistoryManager.hist_file = ":memory:"
-        ip = InteractiveShell.instance(config=config)
-        ip.run_line_magic("colors", "nocolor")
-        ip.extension_manager.load_extension("autoenhance_nb")
-        magics = magics_of(ip)
-        saved = {k: getattr(magics, k) for k in ("progress", "max_retries", "workers")}
-        magics.progress, magics.max_retries, magics.workers = False, 0, 3
-        yield ip, sb
-        for k, v in saved.items():
-            setattr(magics, k, v)
-        ae.reset_session()
+        with magic_shell(shell, monkeypatch, sb.url, max_retries=0, workers=3) as ip:
+            yield ip, sb
 
 
 @pytest.mark.slow  # a SIGINT at every line of the bookkeeping

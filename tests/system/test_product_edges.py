@@ -7,13 +7,11 @@ import os
 import stat
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
-from traitlets.config import Config
 
 import autoenhance_nb as ae
 from autoenhance_nb import errors as E
-from tests.conftest import png_bytes
+
+from ..helpers import png_bytes, run
 
 
 @pytest.fixture
@@ -48,21 +46,9 @@ def test_photos_for_an_unknown_order_upload_nothing(tracker, sandbox):
     assert sandbox.requests_to("create_image") == [] and len(tracker) == 0
 
 
-def test_the_magic_refuses_photos_for_an_unknown_order(sandbox, monkeypatch, tmp_path):
+def test_the_magic_refuses_photos_for_an_unknown_order(ip, sandbox, tmp_path):
     (tmp_path / "a.png").write_bytes(png_bytes())
-    monkeypatch.setenv("AUTOENHANCE_API_KEY", "k")
-    monkeypatch.setenv("AUTOENHANCE_BASE_URL", sandbox.url)
-    ae.reset_session()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    ip = InteractiveShell.instance(config=config)
-    try:
-        ip.extension_manager.load_extension("autoenhance_nb")
-        with capture_output() as cap:
-            result = ip.run_cell(f'%autoenhance_order --add-images nosuchorder "{tmp_path}/*.png"')
-        assert not result.success and "not found" in cap.stdout + cap.stderr
-        assert sandbox.requests_to("create_image") == []
-        assert "nosuchorder" not in ae.session()
-    finally:
-        ae.reset_session()
-        InteractiveShell.clear_instance()
+    result, out = run(ip, f'%autoenhance_order --add-images nosuchorder "{tmp_path}/*.png"')
+    assert not result.success and "not found" in out
+    assert sandbox.requests_to("create_image") == []
+    assert "nosuchorder" not in ae.session()
