@@ -70,6 +70,7 @@ class Desk(w.VBox):
             tracker, export_dir=self.export_dir, allow_key_entry=False, show_environment=False
         )
         self.form.photos.max_bytes = _number(ENV_MAX_DROP_MB, DEFAULT_MAX_DROP_MB) * 1000**2
+        self.form.photos.bigger = "Drop fewer photos at once: the shoot in parts."
         #: the form's own "Gallery of" picker, if it has one (then the desk adds none)
         self.form_gallery: Any | None = getattr(self.form, "gallery_picker", None)
         self._gallery_class = gallery_class() if self.form_gallery is None else None

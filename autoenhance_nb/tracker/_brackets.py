@@ -133,8 +133,8 @@ class Brackets:
         result.ignored = _lost_registrations(client.list_brackets(order_id), result.groups)
         try:
             answer = client.process_order(order_id, groups=result.groups, **(options or {}))
-        except BaseException:
-            shoot.ended(rows)
+        except BaseException as exc:
+            shoot.ended(rows, exc)
             raise
         shoot.merged(rows)
         result.order = answer

@@ -205,6 +205,11 @@ class Ledger:
                 if busy.row.state == "uploaded" and busy.row.remote_id:
                     self.uploaded.add(busy.row.remote_id)
                     return busy.row.remote_id
+                if busy.row.owner is None:  # its send ended without saying how
+                    found = self._outcome_of(busy.row)  # settled: not busy any more
+                    if found is not None:
+                        return found
+                    continue
                 if other is None:
                     log.info("%s: waiting for %s, which is sending it", photo.name, busy.row.owner)
                 other = busy.row

@@ -113,13 +113,14 @@ def photo_sender(
     since: float,
 ) -> PhotoRow | None:
     """Another live process's row for this photo: sending it now (within the lease), or
-    uploaded after ``since``. The same photo: its name, and its file (path, size,
-    mtime) or its content hash."""
+    uploaded after ``since``; or a send that ended without its outcome (owner cleared),
+    for the caller to settle against the order before it sends. The same photo: its
+    name, and its file (path, size, mtime) or its content hash."""
     now = time.time()
     rows = c.execute(
         "SELECT id, name, path, size, mtime_ns, sha256, state, remote_id, owner, at"
         " FROM photos WHERE account = ? AND order_id = ? AND kind = ? AND name = ?"
-        " AND owner IS NOT NULL AND owner != ?"
+        " AND (owner IS NULL OR owner != ?)"
         " AND ((state IN ('sending', 'registered') AND at >= ?)"
         " OR (state = 'uploaded' AND remote_id IS NOT NULL AND at >= ?)) ORDER BY id DESC",
         (account, order_id, kind, name, OWNER, now - LEASE_SECONDS, since),
@@ -129,7 +130,7 @@ def photo_sender(
         same = (key is not None and (row.path, row.size, row.mtime_ns) == tuple(key)) or (
             sha256 is not None and row.sha256 == sha256
         )
-        if same and (row.state == "uploaded" or alive(row.owner)):
+        if same and (row.state == "uploaded" or row.owner is None or alive(row.owner)):
             return row
     return None
 
@@ -138,11 +139,16 @@ def group_senders(
     c: sqlite3.Connection, account: str, order_id: str, keys: set[str], since: float
 ) -> set[str]:
     """Those of ``keys`` another live process is merging into the order now (within the
-    lease), or merged after ``since``."""
+    lease), or merged after ``since``; or whose process call ended without an answer
+    (owner cleared), for the caller to settle against the order before it merges."""
     rows = c.execute(
         "SELECT key, state, owner FROM groups WHERE account = ? AND order_id = ?"
-        " AND owner IS NOT NULL AND owner != ?"
+        " AND (owner IS NULL OR owner != ?)"
         " AND ((state = 'sent' AND at >= ?) OR (state = 'merged' AND at >= ?))",
         (account, order_id, OWNER, time.time() - LEASE_SECONDS, since),
     ).fetchall()
-    return {k for k, state, owner in rows if k in keys and (state == "merged" or alive(owner))}
+    return {
+        k
+        for k, state, owner in rows
+        if k in keys and (state == "merged" or owner is None or alive(owner))
+    }

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from .. import errors as E
 from ..rules import ImageSource
 from ..rules.brackets import Grouping, Shot
 from ._core import TrackerCore
@@ -179,7 +180,16 @@ class Shoot:
         if self.journal is not None and rows:
             self.journal.groups_settled(rows, "merged")
 
-    def ended(self, rows: list[int]) -> None:
-        """The process call raised: its outcome is for the next run to settle."""
-        if self.journal is not None and rows:
+    def ended(self, rows: list[int], error: BaseException) -> None:
+        """The process call raised: a clear refusal merged nothing; anything else (a
+        timeout, a stop) is for the next run to settle against the order."""
+        if self.journal is None or not rows:
+            return
+        status = getattr(error, "status_code", None)
+        if isinstance(error, E.AutoenhanceError) and (
+            isinstance(error, E.ValidationError)
+            or (status is not None and 400 <= status < 500 and status not in (408, 429))
+        ):
+            self.journal.groups_settled(rows, "abandoned")
+        else:
             self.journal.groups_ended(rows)

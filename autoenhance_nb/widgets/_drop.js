@@ -65,12 +65,14 @@ let batches = 0;
 
 const heardOf = new WeakMap();
 
-/** What the kernel said of each batch: bytes it holds ("ack"), or why it stopped it. */
+/** What the kernel said of the batches this view sends: bytes it holds ("ack"), or why
+ * it stopped one. Each view has its own (anywidget gives each view its own model). */
 function answers(model) {
   if (heardOf.has(model)) return heardOf.get(model);
-  const state = { got: new Map(), wake: new Set() };
+  const state = { got: new Map(), mine: new Set(), wake: new Set(), closed: false };
   model.on("msg:custom", (msg) => {
-    if (!msg || (msg.kind !== "ack" && msg.kind !== "refused")) return;
+    if (!msg || !state.mine.has(msg.batch)) return; // another view's, or over
+    if (msg.kind !== "ack" && msg.kind !== "refused") return;
     const now = state.got.get(msg.batch) || { received: -1, refused: null };
     if (msg.kind === "ack") now.received = Math.max(now.received, msg.received);
     else now.refused = msg.reason || "";
@@ -79,6 +81,14 @@ function answers(model) {
   });
   heardOf.set(model, state);
   return state;
+}
+
+/** The view is going away: every send it started stops at its next wait. */
+function close(model) {
+  const state = heardOf.get(model);
+  if (!state) return;
+  state.closed = true;
+  for (const wake of [...state.wake]) wake();
 }
 
 /** Wait until `ready()` says what the kernel answered is enough; `onQuiet` is told
@@ -109,8 +119,12 @@ export async function send(model, files, progress = () => {}) {
   const skipped = files.filter((f) => !isPhoto(f)).map((f) => f.name);
   const batch = `${Date.now()}-${++batches}`;
   const total = photos.reduce((n, f) => n + f.size, 0);
-  const heard = () => state.got.get(batch) || { received: -1, refused: null };
+  const heard = () => {
+    if (state.closed) return { received: -1, refused: "" }; // the view went away
+    return state.got.get(batch) || { received: -1, refused: null };
+  };
   const quiet = () => progress(-1, total, "waiting for the kernel");
+  state.mine.add(batch);
   model.send({
     kind: "batch",
     batch,
@@ -144,8 +158,11 @@ export async function send(model, files, progress = () => {}) {
         progress(sent, total, "");
       } while (offset < file.size);
     }
+    // every byte held by the kernel (its last answers), then the drop is done
+    if (!(await until(state, answered((got) => got >= total), quiet))) return refused();
     return { sent: photos.length, refused: null };
   } finally {
+    state.mine.delete(batch);
     state.got.delete(batch);
   }
 }
@@ -181,7 +198,7 @@ function render({ model, el }) {
     const n = model.get("count");
     count.textContent = sending ? ` (sending ${sending}…${done})` : ` (${n})`;
     zone.title = refusal || model.get("hint");
-    clear.hidden = n === 0;
+    clear.hidden = n === 0 && !sending; // Clear also stops a drop on its way
   };
   const go = async (files) => {
     sending += files.length;
@@ -224,6 +241,7 @@ function render({ model, el }) {
   return () => {
     model.off("change:count", show);
     model.off("change:hint", show);
+    close(model);
   };
 }
 

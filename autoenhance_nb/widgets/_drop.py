@@ -15,6 +15,8 @@ kernel, out of the widget state and the saved notebook; the page sees only ``cou
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +36,13 @@ MAX_FILES = 2000
 MAX_SIZE = 200 * 1024 * 1024
 #: The most photo bytes held in the kernel at once, over all drops (``max_bytes``).
 MAX_HELD = 2 * 1024**3
+#: Seconds without a piece after which a drop still arriving is given up (its page was
+#: closed or re-rendered mid-send): it no longer counts against ``max_bytes``.
+STALE_SECONDS = 60.0
+#: What a refused drop's line suggests, in a notebook.
+BIGGER = (
+    'Drop fewer, or send them from their folder: %autoenhance_order --add-images ID "dir/*.jpg"'
+)
 
 
 @dataclass
@@ -43,6 +52,7 @@ class _Batch:
     files: list[dict[str, Any]]
     parts: list[bytearray] = field(default_factory=list)
     received: int = 0
+    touched: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.parts = [bytearray() for _ in self.files]
@@ -52,7 +62,7 @@ class _Batch:
 
     def value(self) -> list[dict[str, Any]]:
         return [
-            dict(meta, content=memoryview(bytes(part)))
+            dict(meta, content=memoryview(part))  # the batch is let go: no copy
             for meta, part in zip(self.files, self.parts, strict=True)
         ]
 
@@ -94,11 +104,14 @@ class DropZone(anywidget.AnyWidget):
     #: The most photo bytes held at once (chosen, and arriving); a drop past it is
     #: refused before its bytes are sent.
     max_bytes = traitlets.Int(MAX_HELD)
+    #: What the line refusing a drop suggests instead (the desk has its own words).
+    bigger = traitlets.Unicode(BIGGER)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._batches: dict[str, _Batch] = {}
-        self._dropped: set[str] = set()  # refused or cleared: their pieces are let go
+        #: refused, cleared or complete: pieces still in flight for them are let go
+        self._ended: deque[str] = deque(maxlen=1000)
         self.on_msg(self._receive)
 
     @traitlets.observe("value")
@@ -119,8 +132,13 @@ class DropZone(anywidget.AnyWidget):
     def _stop(self, batch: str, reason: str) -> None:
         """The page stops sending ``batch`` (its pieces in flight are let go)."""
         self._batches.pop(batch, None)
-        self._dropped.add(batch)
+        self._ended.append(batch)
         self.send({"kind": "refused", "batch": batch, "reason": reason})
+
+    def _refuse(self, batch: str, reason: str) -> None:
+        """Stop ``batch`` and say why, in one line."""
+        self._stop(batch, one_line(reason, 200))
+        self._tell(reason)
 
     def _receive(self, _: Any, content: Any, buffers: list[Any] | None) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
@@ -142,27 +160,28 @@ class DropZone(anywidget.AnyWidget):
 
     def _begin(self, content: dict[str, Any]) -> None:
         batch, files = content.get("batch"), content.get("files")
-        if not isinstance(batch, str) or not isinstance(files, list) or len(files) > MAX_FILES:
-            self._ignore("a batch without an id or a list of files")
+        if not isinstance(batch, str):
+            self._ignore("a batch without an id")
+            return
+        if not isinstance(files, list) or len(files) > MAX_FILES:
+            self._refuse(batch, f"Not taken: at most {MAX_FILES} photos at once. {self.bigger}")
             return
         metas = [_meta(item) for item in files]
         checked = [m for m in metas if m is not None]
         skipped = [s for s in content.get("skipped") or () if isinstance(s, str)]
         if len(checked) < len(metas):
             bad = len(metas) - len(checked)
-            self._ignore(f"a batch with {bad} file(s) without a name or a size up to 200 MB")
+            self._refuse(batch, f"Not taken: {bad} file(s) without a name or a size up to 200 MB")
             return
-        total = sum(m["size"] for m in checked)
-        if total + self.held() > self.max_bytes:
-            reason = (
-                f"Not taken: {_size(total)} of photos, and the kernel holds photos "
-                f"up to {_size(self.max_bytes)} at once"
-                + (f" ({_size(self.held())} chosen already)" if self.held() else "")
-                + "; send a bigger shoot from its folder: "
-                '%autoenhance_order --add-images ORDER_ID "folder/*.jpg"'
+        self._let_go_of_stale()
+        total, held = sum(m["size"] for m in checked), self.held()
+        if total + held > self.max_bytes:
+            chosen = f" ({_size(held)} chosen already)" if held else ""
+            self._refuse(
+                batch,
+                f"Not taken: {_size(total)} of photos; the kernel holds at most "
+                f"{_size(self.max_bytes)} at once{chosen}. {self.bigger}",
             )
-            self._stop(batch, reason)
-            self._tell(reason)
             return
         if skipped:
             names = ", ".join(skipped[:3]) + ("…" if len(skipped) > 3 else "")
@@ -171,22 +190,30 @@ class DropZone(anywidget.AnyWidget):
         self.send({"kind": "ack", "batch": batch, "received": 0})  # taken: send the bytes
         self._finish(batch)
 
+    def _let_go_of_stale(self) -> None:
+        now = time.monotonic()
+        for batch, arriving in list(self._batches.items()):
+            if now - arriving.touched > STALE_SECONDS:
+                self._stop(batch, "")
+
     def _chunk(self, content: dict[str, Any], buffers: list[Any]) -> None:
         batch_id = str(content.get("batch"))
         batch = self._batches.get(batch_id)
         index, offset = content.get("file"), content.get("offset")
-        if batch is None and batch_id in self._dropped:
-            return  # in flight when its drop was refused or cleared
+        if batch is None and batch_id in self._ended:
+            return  # in flight when its drop ended (refused, cleared, or complete)
         if batch is None or not isinstance(index, int) or not 0 <= index < len(batch.files):
             self._ignore("a piece of a file that was not announced")
             return
         part, size = batch.parts[index], batch.files[index]["size"]
         piece = bytes(buffers[0]) if len(buffers) == 1 else None
         if piece is None or offset != len(part) or len(part) + len(piece) > size:
-            self._ignore(f"a piece of {batch.files[index]['name']!r} out of order")
+            name = batch.files[index]["name"]
+            self._refuse(batch_id, f"Not taken: a piece of {name!r} came out of order")
             return
         part.extend(piece)
         batch.received += len(piece)
+        batch.touched = time.monotonic()
         self.send({"kind": "ack", "batch": batch_id, "received": batch.received})
         self._finish(batch_id)
 
@@ -195,6 +222,7 @@ class DropZone(anywidget.AnyWidget):
         arrived = self._batches[batch]
         if arrived.done():
             del self._batches[batch]
+            self._ended.append(batch)  # an empty last file's piece may still come
             if arrived.files:
                 self.value = (*self.value, *arrived.value())
 

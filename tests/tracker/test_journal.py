@@ -124,7 +124,7 @@ def test_a_photo_another_live_process_is_sending_is_busy_until_it_ends(tmp_path)
     journal.close()
 
 
-def test_a_dead_or_stale_senders_photo_is_not_busy_and_an_ended_send_frees_it(tmp_path):
+def test_a_dead_or_stale_senders_photo_is_not_busy_and_an_ended_one_once_settled(tmp_path):
     journal = Journal(tmp_path / "j.sqlite3")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
@@ -137,7 +137,11 @@ def test_a_dead_or_stale_senders_photo_is_not_busy_and_an_ended_send_frees_it(tm
     _as_another_process(journal, third, live)
     with pytest.raises(Busy):
         _claim(journal)
-    journal.photo_ended(third)  # that sender stopped: its row is anybody's to settle
+    journal.photo_ended(third)  # that sender stopped without saying how it ended:
+    with pytest.raises(Busy) as ended:  # to be settled against the order first
+        _claim(journal)
+    assert ended.value.row.id == third and ended.value.row.owner is None
+    journal.photo_settled(third, "abandoned")  # settled (its registration deleted)
     assert _claim(journal) > third
     journal.close()
 
@@ -168,6 +172,9 @@ def test_a_group_another_live_process_is_merging_is_busy_until_it_ends(tmp_path)
     assert journal.intend_groups("acct", "o1", group, since=time.time() + 1)  # before: known
     [other] = journal.intend_groups("acct", "o1", [("key-3", "x", ["b9"])])
     journal._conn.execute("UPDATE groups SET owner = ? WHERE id = ?", (live, other))
-    journal.groups_ended([other])  # its process call raised: anybody's to settle
+    journal.groups_ended([other])  # its process call raised without an answer:
+    with pytest.raises(BusyGroups):  # to be settled against the order first
+        journal.intend_groups("acct", "o1", [("key-3", "x", ["b9"])])
+    journal.groups_settled([other], "abandoned")
     assert journal.intend_groups("acct", "o1", [("key-3", "x", ["b9"])])
     journal.close()

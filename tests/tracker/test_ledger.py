@@ -179,3 +179,21 @@ def test_the_stop_button_ends_the_wait_for_another_kernel(client, tmp_path):
     assert [r.state for r in tracker.journal.photos(client.account, "shoot", "image")] == [
         "sending"  # only the other kernel's: nothing claimed here
     ]
+
+
+def test_a_send_another_kernel_ended_without_its_outcome_is_settled_before_sending(
+    client, tmp_path
+):
+    (path,) = _photos(tmp_path / "shoot", 1)
+    tracker = OrderTracker(client)
+    tracker.create("Shoot", order_id="shoot")
+    ledger = Ledger(tracker.journal, client, "shoot", "image", None)
+    ledger.settle_images(client.get_order("shoot"))  # this run looked: nothing yet
+    theirs = client.upload_image("shoot", path)  # then another kernel's send: a timeout
+    db, row = _another_kernels_row(tracker, path, "registered", theirs["image_id"], None)
+    photo = ImageSource(path)
+    key, sha = ledger.identify(photo)
+    assert ledger.claim(photo, key, sha, {}) == theirs["image_id"]  # was: sent again
+    states = {r.id: r.state for r in tracker.journal.photos(client.account, "shoot", "image")}
+    assert states[row] == "uploaded"
+    assert len(_images(client, "shoot")) == 1

@@ -205,13 +205,12 @@ def test_the_trackers_lock_holds_a_stop_back_until_it_is_released(client):
     taken = []
 
     def worker():
-        taken.append(lock.acquire(timeout=2))
-        if taken[-1]:
-            lock.release()
+        with lock:
+            taken.append(True)
 
-    other = threading.Thread(target=worker)
+    other = threading.Thread(target=worker, daemon=True)
     other.start()
-    other.join()
+    other.join(5)
     assert taken == [True]  # free for the workers (was held forever once: a batch hung)
 
 

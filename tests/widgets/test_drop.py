@@ -47,33 +47,58 @@ def test_files_arrive_in_chunks_and_count():
     zone.close()
 
 
-def test_bad_messages_are_ignored_with_a_one_line_note():
+def test_bad_messages_are_ignored_or_refused_with_a_one_line_note():
     zone = DropZone()
+    said = _told(zone)
     notes = []
     zone.observe(lambda c: c["new"] and notes.append(c["new"]), names="note")
     data = b"x" * 8
-    bad = [
+    ignored = [  # nothing the page waits for: a note, and nothing else
         ({"kind": "nonsense"}, ()),
         ("not a dict", ()),
         ({"kind": "batch", "files": []}, ()),  # no id
-        ({"kind": "batch", "batch": "b", "files": [{"name": "", "size": 1}]}, ()),
-        ({"kind": "batch", "batch": "b", "files": [{"name": "x.jpg", "size": -1}]}, ()),
         ({"kind": "chunk", "batch": "never", "file": 0, "offset": 0}, (data,)),
     ]
-    for content, buffers in bad:
+    for content, buffers in ignored:
         _send(zone, content, *buffers)
-    _announce(zone, "1", ("<img src=x onerror=alert(1)>.jpg", data))
-    # out of order, too long, no buffer, a wrong index: ignored, the file still arrives
-    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 3}, data)
-    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, data + b"!")
-    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0})
-    _send(zone, {"kind": "chunk", "batch": "1", "file": 5, "offset": 0}, data)
-    assert zone.value == ()
-    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, data)
-    assert zone.count == 1 and bytes(zone.value[0]["content"]) == data
-    assert len(notes) == len(bad) + 4
+    assert said == [] and len(notes) == 4
     assert all("\n" not in n and n.startswith("Ignored ") for n in notes), notes
     assert "unknown kind 'nonsense'" in notes[0]
+    # a batch the page waits on is refused (the page stops), with the reason
+    refused = [
+        {"kind": "batch", "batch": "b1", "files": [{"name": "", "size": 1}]},
+        {"kind": "batch", "batch": "b2", "files": [{"name": "x.jpg", "size": -1}]},
+        {"kind": "batch", "batch": "b3", "files": [{"name": "x.jpg", "size": 1}] * 2001},
+    ]
+    for content in refused:
+        _send(zone, content)
+    assert [m["kind"] for m in said] == ["refused"] * 3
+    assert [m["batch"] for m in said] == ["b1", "b2", "b3"]
+    assert "at most 2000 photos at once" in said[2]["reason"]
+    # out of order, too long, no buffer: the batch ends (the page would wait forever for
+    # bytes the kernel threw away); its later pieces are let go without a note each
+    for n, bad in enumerate(
+        [
+            ({"offset": 3}, (data,)),
+            ({"offset": 0}, (data + b"!",)),
+            ({"offset": 0}, ()),
+        ]
+    ):
+        batch = f"p{n}"
+        _announce(zone, batch, ("<img src=x onerror=alert(1)>.jpg", data))
+        extra, buffers = bad
+        before = len(notes)
+        _send(zone, {"kind": "chunk", "batch": batch, "file": 0, **extra}, *buffers)
+        assert said[-1]["kind"] == "refused" and "came out of order" in said[-1]["reason"]
+        _send(zone, {"kind": "chunk", "batch": batch, "file": 0, "offset": 0}, data)
+        assert len(notes) == before + 1 and zone.value == ()
+    # a wrong index is a piece nobody announced; the same file sent again arrives
+    _announce(zone, "ok", ("<img src=x onerror=alert(1)>.jpg", data))
+    _send(zone, {"kind": "chunk", "batch": "ok", "file": 5, "offset": 0}, data)
+    assert notes[-1].startswith("Ignored a piece of a file that was not announced")
+    _send(zone, {"kind": "chunk", "batch": "ok", "file": 0, "offset": 0}, data)
+    assert zone.count == 1 and bytes(zone.value[0]["content"]) == data
+    assert all("\n" not in n for n in notes), notes
     zone.close()
 
 
@@ -112,7 +137,7 @@ def test_the_form_counts_dropped_photos_and_clears_them(tracker, tmp_path):
     # a note naming a file with markup in its name: text in the form's message line
     _announce(form.photos, "2", ("<img src=x onerror=alert(1)>.png", b"12"))
     _send(form.photos, {"kind": "chunk", "batch": "2", "file": 0, "offset": 1}, b"2")
-    assert "Ignored a piece of &#39;&lt;img src=x onerror=alert(1)&gt;.png&#39; out of order" in (
+    assert "a piece of &#39;&lt;img src=x onerror=alert(1)&gt;.png&#39; came out of order" in (
         form.message.value
     )
     assert "<img" not in form.message.value
@@ -151,7 +176,9 @@ def test_a_drop_past_what_the_kernel_may_hold_is_refused_before_its_bytes():
     _announce(zone, "2", ("b.jpg", b"b" * 9))  # 12 + 9 > 20: refused
     refused = said[-1]
     assert refused["kind"] == "refused" and refused["batch"] == "2"
-    assert refused["reason"].startswith("Not taken: 9 bytes of photos, and the kernel holds")
+    assert refused["reason"].startswith(
+        "Not taken: 9 bytes of photos; the kernel holds at most 20 bytes at once"
+    )
     assert notes == [refused["reason"]] and "\n" not in notes[0]
     assert "--add-images" in notes[0] and "chosen already" in notes[0]
     # pieces already in flight for it are let go without a note each
@@ -171,4 +198,30 @@ def test_clear_stops_a_drop_still_arriving():
     assert said[-1] == {"kind": "refused", "batch": "1", "reason": ""}
     _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"\xff\xd8")
     assert zone.count == 0 and zone.note == ""
+    zone.close()
+
+
+def test_a_drop_whose_page_went_away_stops_counting_after_a_minute():
+    zone = DropZone(max_bytes=20)
+    said = _told(zone)
+    _announce(zone, "1", ("a.jpg", b"a" * 12))  # its view closed before any piece
+    _announce(zone, "2", ("b.jpg", b"b" * 12))
+    assert said[-1]["kind"] == "refused" and "(12 bytes chosen already)" in said[-1]["reason"]
+    zone._batches["1"].touched -= 61  # a minute without a piece
+    _announce(zone, "3", ("c.jpg", b"c" * 12))
+    assert said[-2:] == [
+        {"kind": "refused", "batch": "1", "reason": ""},  # let go
+        {"kind": "ack", "batch": "3", "received": 0},  # taken
+    ]
+    zone.close()
+
+
+def test_an_empty_last_file_completes_the_drop_without_a_note():
+    zone = DropZone()
+    _told(zone)
+    _announce(zone, "1", ("a.jpg", b"\xff\xd8abc"), ("empty.jpg", b""))
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 0, "offset": 0}, b"\xff\xd8abc")
+    assert zone.count == 2
+    _send(zone, {"kind": "chunk", "batch": "1", "file": 1, "offset": 0}, b"")  # the page's
+    assert zone.note == "" and zone.count == 2  # was "Ignored a piece ... not announced"
     zone.close()

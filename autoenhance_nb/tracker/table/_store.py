@@ -120,7 +120,8 @@ class DeferringLock:
     while it is held: a stop landing just as ``with lock:`` took a plain lock could
     leave it taken (CPython bpo-29988), and every worker thread then waited for it
     forever (seen once in the interrupt sweep: a batch hung). The deferral starts
-    before the lock is taken and ends after it is released."""
+    before the lock is taken and ends after it is released. Only ``with``: there is no
+    bare acquire() that would skip the deferral."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -140,15 +141,10 @@ class DeferringLock:
 
     def __exit__(self, *exc: Any) -> None:
         deferral = self._deferrals.stack.pop()
-        self._lock.release()
-        deferral.__exit__(*exc)  # a stop held back is delivered here
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        """The plain lock's acquire (no deferral): for code that does not use ``with``."""
-        return self._lock.acquire(blocking, timeout)
-
-    def release(self) -> None:
-        self._lock.release()
+        try:
+            self._lock.release()
+        finally:
+            deferral.__exit__(*exc)  # a stop held back is delivered here
 
 
 # -- the column store -------------------------------------------------------------------
