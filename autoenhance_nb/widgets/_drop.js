@@ -84,7 +84,7 @@ function answers(model) {
 }
 
 /** The view is going away: every send it started stops at its next wait. */
-function close(model) {
+export function close(model) {
   const state = heardOf.get(model);
   if (!state) return;
   state.closed = true;

@@ -327,8 +327,14 @@ WALK_JS = """async src => {
     await m.send(flood, [new File([new Uint8Array(20 * 1024 * 1024)], 'huge.dng', {type: ''})]);
     const refusing = kernel('Not taken: too much');
     const refused = await m.send(refusing, [new File(['x'], 'a.jpg', {type: 'image/jpeg'})]);
+    // a kernel that never answers, and the view closed meanwhile: the send ends
+    const silent = {sent: [], on: () => {}, send: (c) => silent.sent.push(c.kind)};
+    const waiting = m.send(silent, [new File(['x'], 'a.jpg', {type: 'image/jpeg'})]);
+    setTimeout(() => m.close(silent), 50);
+    const closed = [await waiting, silent.sent];
     return [found.map(f => f.name), m.CHUNK, model.sent, outcome, progress.at(-1),
-            [m.WINDOW, flood.most(), flood.sent.length], [refused, refusing.sent.length]];
+            [m.WINDOW, flood.most(), flood.sent.length], [refused, refusing.sent.length],
+            closed];
 }"""
 
 
@@ -399,7 +405,8 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         # more than the desk's --max-drop-mb (20) at once: refused in one line, nothing kept
         _drop(page, zone, [["more.jpg", 12_000_000, "image/jpeg"]])
         expect(form.locator(".ae-message")).to_contain_text(
-            "Not taken: 12 MB of photos, and the kernel holds photos up to 20 MB at once"
+            "Not taken: 12 MB of photos; the kernel holds at most 20 MB at once (12 MB chosen "
+            "already). Drop fewer photos at once: the shoot in parts."
         )
         expect(form.locator(".ae-photos")).to_contain_text("(1)")
         form.locator(".ae-photos button.ae-drop-clear").click()
@@ -424,7 +431,7 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         assert len(order["images"]) == 2, order
         # a folder dropped: walked to the bottom, sorted by path, not-photos left out;
         # a big file goes in 2 MiB chunks
-        found, chunk, sent, outcome, progress, flood, refused = page.evaluate(
+        found, chunk, sent, outcome, progress, flood, refused, closed = page.evaluate(
             WALK_JS, (ROOT / "autoenhance_nb" / "widgets" / "_drop.js").read_text()
         )
         assert found == [
@@ -449,6 +456,7 @@ def test_hostile_strings_stay_text_on_the_desk(desk, browser):
         assert window == 4 * chunk and window <= most < window + chunk and pieces == 1 + 10
         # a refused drop: the reason comes back, and no byte was sent
         assert refused == [{"sent": 0, "refused": "Not taken: too much"}, 1]
+        assert closed == [{"sent": 0, "refused": ""}, ["batch"]]  # never waits forever
         page.wait_for_timeout(1000)  # any injected handler has had its chance
 
         assert desk_root.evaluate(INJECTED) == [] and dialogs == []
