@@ -249,10 +249,6 @@ def _number(name: str, default: int) -> int:
         return default
 
 
-def _sync_limit() -> int:
-    return _number(ENV_SYNC_LIMIT, DEFAULT_SYNC_LIMIT)
-
-
 def show_desk() -> Desk | None:
     """What the desk notebook runs: display the desk for this visit (and start loading the
     account's orders), or one line saying why it cannot start."""
@@ -266,7 +262,9 @@ def show_desk() -> Desk | None:
         tracker = session(quiet=True)
         if os.environ.get(ENV_EVENTS):  # the server's webhooks, for this visit (_hooks.py)
             tracker.follow(os.environ[ENV_EVENTS])
-        desk = Desk(tracker, export_dir=export_dir, sync_limit=_sync_limit())
+        desk = Desk(
+            tracker, export_dir=export_dir, sync_limit=_number(ENV_SYNC_LIMIT, DEFAULT_SYNC_LIMIT)
+        )
     except Exception as exc:
         text = error_message(exc).replace(str(Path(export_dir).absolute()), "the export folder")
         display(HTML(message_html(f"The desk could not start: {text}", "error")))

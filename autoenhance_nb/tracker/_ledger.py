@@ -16,7 +16,7 @@ from .. import errors as E
 from ..api import AutoenhanceClient, pause
 from ..rules import ImageSource
 from ._journal import Journal, file_sha256
-from ._rows import Busy, PhotoRow
+from ._rows import Busy, PhotoRow, refused_outright
 
 __all__ = ["Ledger", "Already", "PhotoKey"]
 
@@ -283,12 +283,7 @@ class Ledger:
         anything else is left for the next run to settle against the order."""
         if row_id in self._registered:
             self.journal.photo_ended(row_id)  # a registration may wait: settled next run
-        elif isinstance(error, E.ValidationError) or (
-            isinstance(error, E.AutoenhanceError)
-            and error.status_code is not None
-            and 400 <= error.status_code < 500
-            and error.status_code not in (408, 429)
-        ):
+        elif refused_outright(error):
             self.journal.photo_settled(row_id, "failed")
         else:
             self.journal.photo_ended(row_id)

@@ -10,6 +10,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from .. import errors as E
+
 __all__ = [
     "OWNER",
     "LEASE_SECONDS",
@@ -20,6 +22,7 @@ __all__ = [
     "alive",
     "photo_sender",
     "group_senders",
+    "refused_outright",
 ]
 
 #: This process, as the rows it writes name their owner: host and pid.
@@ -152,3 +155,13 @@ def group_senders(
         for k, state, owner in rows
         if k in keys and (state == "merged" or owner is None or alive(owner))
     }
+
+
+def refused_outright(error: BaseException) -> bool:
+    """The API clearly refused the request (a 4xx other than a timeout or a rate
+    limit, or a check before sending): nothing was made. Anything else (no answer, a
+    5xx, a stop) may have been made, and is settled against the order later."""
+    if isinstance(error, E.ValidationError):
+        return True
+    status = getattr(error, "status_code", None) if isinstance(error, E.AutoenhanceError) else None
+    return status is not None and 400 <= status < 500 and status not in (408, 429)

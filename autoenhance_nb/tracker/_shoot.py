@@ -12,13 +12,12 @@ import time
 from collections import Counter
 from typing import Any
 
-from .. import errors as E
 from ..rules import ImageSource
 from ..rules.brackets import Grouping, Shot
 from ._core import TrackerCore
 from ._journal import file_sha256
 from ._ledger import Ledger, PhotoKey
-from ._rows import GroupRow
+from ._rows import GroupRow, refused_outright
 
 __all__ = ["Shoot"]
 
@@ -185,11 +184,7 @@ class Shoot:
         timeout, a stop) is for the next run to settle against the order."""
         if self.journal is None or not rows:
             return
-        status = getattr(error, "status_code", None)
-        if isinstance(error, E.AutoenhanceError) and (
-            isinstance(error, E.ValidationError)
-            or (status is not None and 400 <= status < 500 and status not in (408, 429))
-        ):
+        if refused_outright(error):
             self.journal.groups_settled(rows, "abandoned")
         else:
             self.journal.groups_ended(rows)
